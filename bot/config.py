@@ -1,0 +1,55 @@
+"""Configuration from the environment (names in ../shared/DESIGN.md). Defaults start a local bot."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Settings:
+    wechat_token: str = ""
+    wechat_appid: str = "wx0000000000000000"
+    wechat_secret: str = ""
+    wechat_aes_key: str = ""  # set → 安全模式 (encrypted messages)
+    store_url: str = ""
+    admin_token: str = ""
+    data_key: str = ""
+    now: str = ""  # BOT_NOW: ISO date-time that pins the clock
+    data_dir: Path = field(default_factory=lambda: ROOT / "data")
+    policies_dir: Path = field(default_factory=lambda: ROOT / "policies")
+    public_url: str = "http://127.0.0.1:8080"  # base of links sent to guardians (checkout pages)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    max_body_bytes: int = 64 * 1024
+    timestamp_tolerance: int = 300  # seconds; older signed requests are replays
+    reply_budget: float = 3.0  # seconds before we answer "success" and deliver by customer-service API
+    generated_token: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("BOT_DATA_DIR") or ROOT / "data")
+        s = cls(
+            wechat_token=env.get("WECHAT_TOKEN", ""),
+            wechat_appid=env.get("WECHAT_APPID") or cls.wechat_appid,
+            wechat_secret=env.get("WECHAT_SECRET", ""),
+            wechat_aes_key=env.get("WECHAT_AES_KEY", ""),
+            store_url=env.get("BOT_STORE") or f"sqlite:///{data_dir / 'bot.db'}",
+            admin_token=env.get("BOT_ADMIN_TOKEN", ""),
+            data_key=env.get("BOT_DATA_KEY", ""),
+            now=env.get("BOT_NOW", ""),
+            data_dir=data_dir,
+            policies_dir=Path(env.get("BOT_POLICIES_DIR") or ROOT / "policies"),
+            public_url=(env.get("BOT_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
+        )
+        if not s.wechat_token:
+            # A development token so `serve` starts with nothing set; printed at start-up.
+            s.wechat_token = secrets.token_hex(8)
+            s.generated_token = True
+        if not s.admin_token:
+            s.admin_token = secrets.token_urlsafe(12)
+        return s

@@ -1,0 +1,56 @@
+"""The application's components, built once at start-up and handed to every turn.
+
+Each subsystem (rules, nlu, dialogs, payments, wechat API, broadcasts) is created in
+`build_services`; nothing here is global, so tests build as many independent bots as they like.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.privacy import FieldCipher
+from bot.store.base import Store
+from bot.store.repos import Applications, Sessions, Subscribers
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    cipher: FieldCipher
+    sessions: Sessions
+    applications: Applications
+    subscribers: Subscribers
+    # Filled by the subsystems as they are built (see build_services); typed loosely to keep the
+    # arrows one-way (bot imports them, they never import this module's users).
+    extras: dict[str, Any] = field(default_factory=dict)
+    background: set = field(default_factory=set)  # running follow-up tasks (kept to avoid GC)
+
+
+def open_store(url: str) -> Store:
+    if url.startswith("redis://") or url.startswith("rediss://"):
+        from bot.store.redis import RedisStore
+
+        return RedisStore.from_url(url)
+    if url.startswith("sqlite:///"):
+        from bot.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url[len("sqlite:///"):])
+    raise ValueError(f"BOT_STORE 不支持的地址: {url!r}（应为 sqlite:///路径 或 redis://主机:端口/库号）")
+
+
+def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None) -> Services:
+    store = store or open_store(settings.store_url)
+    cipher = FieldCipher.from_setting(settings.data_key, settings.data_dir)
+    return Services(
+        settings=settings,
+        clock=clock or Clock.from_iso(settings.now),
+        store=store,
+        cipher=cipher,
+        sessions=Sessions(store, cipher),
+        applications=Applications(store, cipher),
+        subscribers=Subscribers(store),
+    )

@@ -1,0 +1,118 @@
+"""The one storage protocol every backend implements.
+
+The protocol is deliberately small and generic: versioned JSON records grouped by *kind*, with
+equality indexes, plus the few atomic primitives a multi-worker bot needs (claim-once keys, locks
+with a lifetime, counters). Typed repositories (sessions, applications, orders, subscribers,
+broadcast jobs) are built on top in `bot.store.repos`, so both backends share all domain logic and
+pass the same contract tests (`tests/store/test_contract.py`).
+
+Encryption of personal data happens in the repositories (`bot.store.repos`) before a record reaches
+a backend, so neither backend ever sees a plain ID or phone number.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Protocol, runtime_checkable
+
+
+class StoreError(Exception):
+    """The backend is unreachable or failed; the caller answers 系统繁忙 and retries later."""
+
+
+class VersionConflict(Exception):
+    """A compare-and-set write lost: somebody else wrote the record first."""
+
+
+class LockTimeout(Exception):
+    """A lock could not be acquired within the wait limit."""
+
+
+@dataclass(frozen=True)
+class Record:
+    data: dict[str, Any]
+    version: int  # starts at 1 for a new record and increases by one on every write
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Async storage protocol. Keys and kinds are short ASCII strings; data is JSON-serialisable."""
+
+    async def get(self, kind: str, key: str) -> Record | None: ...
+
+    async def put(
+        self,
+        kind: str,
+        key: str,
+        data: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+        index: dict[str, str] | None = None,
+        ttl: float | None = None,
+    ) -> int:
+        """Write a record and return its new version.
+
+        expected_version=None writes unconditionally; 0 means "must not exist yet"; n means "must
+        currently be at version n" — otherwise VersionConflict. `index` maps field names to string
+        values that `query`/`count` can filter on (replacing the record's previous index values).
+        `ttl` (seconds) makes the record expire; None keeps it forever.
+        """
+        ...
+
+    async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
+        """Unconditional bulk write of (key, data, index) — used for imports and broadcast fan-out."""
+        ...
+
+    async def delete(self, kind: str, key: str) -> bool: ...
+
+    async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
+        """Records of a kind whose index fields equal all the given values (no filter → all), ordered by key."""
+        ...
+
+    async def count(self, kind: str, **index: str) -> int: ...
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Atomically create `key` if absent (SET NX). True for exactly one caller until it expires."""
+        ...
+
+    async def release_claim(self, key: str) -> None: ...
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        """Try once to take a lock for `ttl` seconds; returns an owner token, or None if held."""
+        ...
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        """Release only if still held by `token` (a lock that expired and was retaken is left alone)."""
+        ...
+
+    async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Atomic counter; `ttl` sets the counter's lifetime when it is created."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreError when the backend cannot serve requests."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def locked(store: Store, name: str, ttl: float = 10.0, wait: float = 8.0) -> AsyncIterator[str]:
+    """Hold `name` for the duration of the block, polling until `wait` seconds have passed."""
+    deadline = time.monotonic() + wait
+    delay = 0.002
+    while True:
+        token = await store.acquire_lock(name, ttl)
+        if token is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise LockTimeout(name)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        yield token
+    finally:
+        with contextlib.suppress(StoreError):
+            await store.release_lock(name, token)

@@ -1,0 +1,193 @@
+"""Typed repositories over the generic `Store`: the domain records and their encryption.
+
+Every backend gets the same records, so all domain logic lives here once. Personal data (ID and
+phone numbers, bank cards) is encrypted by `FieldCipher` before it reaches a backend; look-ups by
+ID number go through a blind index (`id_hash`).
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from bot.privacy import FieldCipher
+from bot.store.base import Record, Store, VersionConflict
+
+SESSION_SCHEMA = 1
+SESSION_TTL = 30 * 24 * 3600  # idle conversations are forgotten after 30 days
+
+# Application statuses, in the order a successful application passes through them.
+DRAFT, SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE = (
+    "draft", "submitted", "pre_approved", "awaiting_payment", "paid", "done")
+REJECTED, EXPIRED, CANCELLED = "rejected", "expired", "cancelled"
+STATUS_LABELS = {
+    DRAFT: "填写中", SUBMITTED: "已提交，等待预审", PRE_APPROVED: "预审通过", AWAITING_PAYMENT: "待缴费",
+    PAID: "已缴费", DONE: "已办结", REJECTED: "预审未通过", EXPIRED: "已过期", CANCELLED: "已取消",
+}
+
+# Fields holding personal numbers, encrypted at rest wherever they appear in a record.
+SECRET_FIELDS = ("id_number", "phone", "card_number")
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+class Sessions:
+    """One conversation state per guardian, written with compare-and-set."""
+
+    KIND = "session"
+
+    def __init__(self, store: Store, cipher: FieldCipher) -> None:
+        self.store, self.cipher = store, cipher
+
+    async def load(self, user_id: str) -> tuple[dict[str, Any], int]:
+        rec = await self.store.get(self.KIND, user_id)
+        if rec is None:
+            return {"schema": SESSION_SCHEMA}, 0
+        return decrypt_fields(rec.data, self.cipher), rec.version
+
+    async def save(self, user_id: str, data: dict[str, Any], version: int) -> int:
+        """Raises VersionConflict when another worker saved first (the turn is then retried)."""
+        data = dict(data, schema=SESSION_SCHEMA)
+        return await self.store.put(
+            self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version, ttl=SESSION_TTL
+        )
+
+
+@dataclass
+class Applications:
+    """Durable enrolment applications with their status history."""
+
+    store: Store
+    cipher: FieldCipher
+    KIND = "application"
+
+    async def create(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+        app_id = now.strftime("A%Y%m%d") + secrets.token_hex(4).upper()
+        record = {
+            "id": app_id, "user_id": user_id, "scheme": scheme, "status": data.pop("status", SUBMITTED),
+            "created_at": _iso(now), "updated_at": _iso(now), **data,
+        }
+        record.setdefault("history", []).append({"status": record["status"], "at": _iso(now)})
+        await self._write(record, expected_version=0)
+        return record
+
+    async def get(self, app_id: str) -> dict[str, Any] | None:
+        rec = await self.store.get(self.KIND, app_id)
+        return self._read(rec) if rec else None
+
+    async def update(self, app_id: str, now: dt.datetime, *, status: str | None = None,
+                     expect_status: tuple[str, ...] | None = None, note: str = "", **changes: Any) -> dict[str, Any]:
+        """Change fields and optionally the status; CAS-safe. Raises VersionConflict when the current
+        status is not in `expect_status` (e.g. a duplicate payment notification for a paid application)."""
+        for _attempt in range(5):
+            rec = await self.store.get(self.KIND, app_id)
+            if rec is None:
+                raise KeyError(app_id)
+            current = self._read(rec)
+            if expect_status is not None and current["status"] not in expect_status:
+                raise VersionConflict(f"{app_id} is {current['status']}")
+            current.update(changes)
+            current["updated_at"] = _iso(now)
+            if status and status != current["status"]:
+                current["status"] = status
+                current.setdefault("history", []).append({"status": status, "at": _iso(now), "note": note})
+            try:
+                await self._write(current, expected_version=rec.version)
+                return current
+            except VersionConflict:
+                continue
+        raise VersionConflict(app_id)
+
+    async def for_user(self, user_id: str) -> list[dict[str, Any]]:
+        return [self._read(r) for _, r in await self.store.query(self.KIND, user_id=user_id)]
+
+    async def by_status(self, status: str, scheme: str | None = None) -> list[dict[str, Any]]:
+        idx = {"status": status} | ({"scheme": scheme} if scheme else {})
+        return [self._read(r) for _, r in await self.store.query(self.KIND, **idx)]
+
+    async def all(self) -> list[dict[str, Any]]:
+        return [self._read(r) for _, r in await self.store.query(self.KIND)]
+
+    async def find_by_id_number(self, id_number: str, scheme: str | None = None) -> list[dict[str, Any]]:
+        idx = {"id_hash": self.cipher.blind(id_number)} | ({"scheme": scheme} if scheme else {})
+        return [self._read(r) for _, r in await self.store.query(self.KIND, **idx)]
+
+    async def _write(self, record: dict[str, Any], expected_version: int) -> int:
+        child = record.get("child") or {}
+        index = {
+            "user_id": record["user_id"], "scheme": record["scheme"], "status": record["status"],
+            "school_code": str(record.get("school_code") or ""),
+            "id_hash": self.cipher.blind(child["id_number"]) if child.get("id_number") else "",
+        }
+        return await self.store.put(self.KIND, record["id"], encrypt_fields(record, self.cipher),
+                                    expected_version=expected_version, index=index)
+
+    def _read(self, rec: Record) -> dict[str, Any]:
+        return decrypt_fields(rec.data, self.cipher)
+
+
+class Subscribers:
+    """Guardians who follow the account: region, schemes, last interaction (48-hour window), opt-out."""
+
+    KIND = "subscriber"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, openid: str) -> dict[str, Any] | None:
+        rec = await self.store.get(self.KIND, openid)
+        return rec.data if rec else None
+
+    async def touch(self, openid: str, now: dt.datetime, **changes: Any) -> dict[str, Any]:
+        """Record an interaction (and any changed fields), creating the subscriber if needed."""
+        for _attempt in range(5):
+            rec = await self.store.get(self.KIND, openid)
+            data = dict(rec.data) if rec else {"openid": openid, "subscribed": True, "first_seen": _iso(now),
+                                               "schemes": [], "district": "", "school_code": ""}
+            data.update(changes)
+            data["last_interaction"] = _iso(now)
+            try:
+                await self.store.put(self.KIND, openid, data, expected_version=rec.version if rec else 0,
+                                     index=self.index_of(data))
+                return data
+            except VersionConflict:
+                continue
+        raise VersionConflict(openid)
+
+    async def query(self, **index: str) -> list[dict[str, Any]]:
+        return [r.data for _, r in await self.store.query(self.KIND, **index)]
+
+    @staticmethod
+    def index_of(data: dict[str, Any]) -> dict[str, str]:
+        return {
+            "subscribed": "1" if data.get("subscribed", True) else "0",
+            "opted_out": "1" if data.get("opted_out") else "0",
+            "district": str(data.get("district") or ""),
+            "school_code": str(data.get("school_code") or ""),
+        }
+
+
+def encrypt_fields(data: Any, cipher: FieldCipher) -> Any:
+    """Deep copy of `data` with every SECRET_FIELDS value encrypted (already encrypted ones kept)."""
+    return _map_secrets(copy.deepcopy(data), lambda v: v if v.startswith(FieldCipher.PREFIX) else cipher.encrypt(v))
+
+
+def decrypt_fields(data: Any, cipher: FieldCipher) -> Any:
+    return _map_secrets(copy.deepcopy(data), lambda v: cipher.decrypt(v) if v.startswith(FieldCipher.PREFIX) else v)
+
+
+def _map_secrets(node: Any, fn) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in SECRET_FIELDS and isinstance(value, str) and value:
+                node[key] = fn(value)
+            else:
+                _map_secrets(value, fn)
+    elif isinstance(node, list):
+        for item in node:
+            _map_secrets(item, fn)
+    return node
