@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.privacy import FieldCipher
 from bot.store.base import Store
-from bot.store.repos import Applications, Sessions, Subscribers
+from bot.store.repos import Applications, Roster, Sessions, Subscribers
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Services:
     sessions: Sessions
     applications: Applications
     subscribers: Subscribers
+    roster: Roster
     # Filled by the subsystems as they are built (see build_services); typed loosely to keep the
     # arrows one-way (bot imports them, they never import this module's users).
     extras: dict[str, Any] = field(default_factory=dict)
@@ -53,4 +54,5 @@ def build_services(settings: Settings, store: Store | None = None, clock: Clock 
         sessions=Sessions(store, cipher),
         applications=Applications(store, cipher),
         subscribers=Subscribers(store),
+        roster=Roster(store, cipher),
     )

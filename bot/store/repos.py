@@ -191,3 +191,46 @@ def _map_secrets(node: Any, fn) -> Any:
         for item in node:
             _map_secrets(item, fn)
     return node
+
+
+class Roster:
+    """Schools' uploaded rosters (在籍在册 lists). The Shanghai fund only accepts children whose
+    school has uploaded them; pre-review and the dialog's roster check look children up here."""
+
+    KIND = "roster"
+    SCHOOLS_KIND = "roster_school"
+
+    def __init__(self, store: Store, cipher: FieldCipher) -> None:
+        self.store, self.cipher = store, cipher
+
+    async def replace_school(self, school_code: str, school_name: str, entries: list[dict[str, Any]],
+                             now: dt.datetime) -> int:
+        """Store a school's roster (entries: name, id_number, class_name). Returns the count stored.
+        Earlier entries of the school that are not in the new file are removed."""
+        old = {key for key, _ in await self.store.query(self.KIND, school_code=school_code)}
+        items = []
+        for entry in entries:
+            id_hash = self.cipher.blind(entry["id_number"])
+            key = f"{school_code}:{id_hash}"
+            old.discard(key)
+            data = encrypt_fields({**entry, "school_code": school_code, "school_name": school_name,
+                                   "imported_at": _iso(now)}, self.cipher)
+            items.append((key, data, {"school_code": school_code, "id_hash": id_hash}))
+        await self.store.put_many(self.KIND, items)
+        for key in old:
+            await self.store.delete(self.KIND, key)
+        await self.store.put(self.SCHOOLS_KIND, school_code, {"school_code": school_code, "school_name": school_name,
+                                                              "count": len(items), "imported_at": _iso(now)})
+        return len(items)
+
+    async def lookup(self, id_number: str) -> list[dict[str, Any]]:
+        """Roster entries (any school) for this ID number, decrypted."""
+        rows = await self.store.query(self.KIND, id_hash=self.cipher.blind(id_number))
+        return [decrypt_fields(r.data, self.cipher) for _, r in rows]
+
+    async def school(self, school_code: str) -> dict[str, Any] | None:
+        rec = await self.store.get(self.SCHOOLS_KIND, school_code)
+        return rec.data if rec else None
+
+    async def schools(self) -> list[dict[str, Any]]:
+        return [r.data for _, r in await self.store.query(self.SCHOOLS_KIND)]
