@@ -1,0 +1,226 @@
+"""SQLite backend: the embedded default store (one machine, survives restarts).
+
+The stdlib `sqlite3` is called synchronously inside the async methods: every statement takes
+microseconds, so hopping to a thread would cost more than it saves. One connection per store;
+several processes may open the same file (WAL mode, busy timeout, BEGIN IMMEDIATE for writes).
+
+Expiry uses wall-clock time (`time.time()`), shared by all processes; expired rows are invisible at
+once and purged lazily.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from bot.store.base import Record, StoreError, VersionConflict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, version INTEGER NOT NULL,
+    expires_at REAL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS record_index (
+    kind TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (kind, field, value, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_index_by_key ON record_index (kind, key);
+CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL, expires_at REAL) WITHOUT ROWID;
+"""
+
+_LIVE = "(r.expires_at IS NULL OR r.expires_at > ?)"
+_PURGE_EVERY = 60.0  # seconds between lazy purges of expired rows
+_BUSY_TIMEOUT_MS = 3000  # another process holding the write lock; transactions are short
+
+
+def _expiry(ttl: float | None, now: float) -> float | None:
+    return None if ttl is None else now + max(ttl, 0.001)
+
+
+class SQLiteStore:
+    """`Store` on a single SQLite file (see bot.store.base for the contract)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                       check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"无法打开数据库 {path}: {exc}") from exc
+        self._last_purge = 0.0
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so read-check-write is atomic
+        across processes too. sqlite errors become StoreError; VersionConflict passes through."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"sqlite: {exc}") from exc
+            raise
+
+    def _run(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        """One autocommitted statement, errors mapped to StoreError."""
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
+
+    # --- records -------------------------------------------------------------------------------
+
+    async def get(self, kind: str, key: str) -> Record | None:
+        row = self._run(
+            f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+            (kind, key, time.time()),
+        ).fetchone()
+        return Record(json.loads(row[0]), row[1]) if row else None
+
+    async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
+                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(
+                f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
+            ).fetchone()
+            current = row[0] if row else 0  # an expired record counts as absent
+            if expected_version is not None and expected_version != current:
+                raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {current}")
+            version = current + 1
+            self._write(db, kind, key, payload, version, index, _expiry(ttl, now))
+        self._maybe_purge(now)
+        return version
+
+    async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            for key, data, index in items:
+                row = db.execute(
+                    f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
+                ).fetchone()
+                payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+                self._write(db, kind, key, payload, (row[0] if row else 0) + 1, index, None)
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, kind: str, key: str, payload: str, version: int,
+               index: dict[str, str] | None, expires_at: float | None) -> None:
+        """A put replaces the whole record, its index values included (None → no index)."""
+        db.execute("INSERT OR REPLACE INTO records (kind, key, data, version, expires_at) VALUES (?, ?, ?, ?, ?)",
+                   (kind, key, payload, version, expires_at))
+        db.execute("DELETE FROM record_index WHERE kind = ? AND key = ?", (kind, key))
+        if index:
+            db.executemany("INSERT INTO record_index (kind, field, value, key) VALUES (?, ?, ?, ?)",
+                           [(kind, field, str(value), key) for field, value in index.items()])
+
+    async def delete(self, kind: str, key: str) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            live = db.execute(f"SELECT 1 FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                              (kind, key, now)).fetchone()
+            db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+            db.execute("DELETE FROM record_index WHERE kind = ? AND key = ?", (kind, key))
+        return live is not None
+
+    def _select(self, columns: str, kind: str, index: dict[str, str]) -> tuple[str, list[Any]]:
+        """SQL (and parameters) for the live records of `kind` matching every index equality."""
+        joins, params = [], []
+        for n, (field, value) in enumerate(index.items()):
+            joins.append(f"JOIN record_index i{n} ON i{n}.kind = r.kind AND i{n}.key = r.key"
+                         f" AND i{n}.field = ? AND i{n}.value = ?")
+            params += [field, str(value)]
+        sql = f"SELECT {columns} FROM records r {' '.join(joins)} WHERE r.kind = ? AND {_LIVE}"
+        return sql, params + [kind, time.time()]
+
+    async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
+        sql, params = self._select("r.key, r.data, r.version", kind, index)
+        sql += " ORDER BY r.key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(int(limit), 0))
+        return [(key, Record(json.loads(data), version)) for key, data, version in self._run(sql, params)]
+
+    async def count(self, kind: str, **index: str) -> int:
+        sql, params = self._select("COUNT(*)", kind, index)
+        return self._run(sql, params).fetchone()[0]
+
+    def _maybe_purge(self, now: float) -> None:
+        """Delete expired rows now and then (they are already invisible to every read)."""
+        if now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        with self._transaction() as db:
+            db.execute("DELETE FROM record_index WHERE (kind, key) IN "
+                       "(SELECT kind, key FROM records WHERE expires_at <= ?)", (now,))
+            db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM locks WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+
+    # --- atomic primitives ---------------------------------------------------------------------
+    # Each is one upsert statement, which SQLite runs atomically: an expired row is taken over,
+    # a live one is left alone (changes() == 0).
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        now = time.time()
+        cur = self._run(
+            "INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?",
+            (key, _expiry(ttl, now), now),
+        )
+        return cur.rowcount == 1
+
+    async def release_claim(self, key: str) -> None:
+        self._run("DELETE FROM claims WHERE key = ?", (key,))
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        now, token = time.time(), secrets.token_hex(16)
+        cur = self._run(
+            "INSERT INTO locks (name, token, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+            "SET token = excluded.token, expires_at = excluded.expires_at WHERE locks.expires_at <= ?",
+            (name, token, _expiry(ttl, now), now),
+        )
+        return token if cur.rowcount == 1 else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        cur = self._run("DELETE FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
+                        (name, token, time.time()))
+        return cur.rowcount == 1
+
+    async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
+        now = time.time()
+        expired = "(counters.expires_at IS NOT NULL AND counters.expires_at <= ?)"
+        rows = self._run(
+            "INSERT INTO counters (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            f"value = CASE WHEN {expired} THEN excluded.value ELSE counters.value + excluded.value END, "
+            f"expires_at = CASE WHEN {expired} THEN excluded.expires_at ELSE counters.expires_at END "
+            "RETURNING value",
+            (name, int(amount), _expiry(ttl, now), now, now),
+        ).fetchall()  # fetch everything so the statement finishes and releases the write lock
+        return rows[0][0]
+
+    async def ping(self) -> None:
+        self._run("SELECT 1").fetchone()
+
+    async def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()

@@ -1,0 +1,309 @@
+"""One contract suite, run against every Store backend (fixture `store`: sqlite and redis)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import time
+
+import pytest
+
+from bot.privacy import FieldCipher
+from bot.store.base import LockTimeout, StoreError, VersionConflict, locked
+from bot.store.repos import PAID, SUBMITTED, Applications, Roster, Sessions
+
+NOW = dt.datetime(2026, 9, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def fake_id_number(rng: random.Random) -> str:
+    """A valid GB 11643 number (checksum right) that belongs to nobody in particular."""
+    born = dt.date(2012, 1, 1) + dt.timedelta(days=rng.randrange(4000))
+    body = f"310115{born:%Y%m%d}{rng.randrange(1000):03d}"
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS)) % 11]
+
+
+@pytest.fixture
+def cipher() -> FieldCipher:
+    return FieldCipher(b"k" * 32)
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+async def test_get_missing_and_versions_increment(store):
+    assert await store.get("thing", "a") is None
+    assert await store.put("thing", "a", {"n": 1, "名": "张三"}) == 1
+    assert await store.put("thing", "a", {"n": 2}) == 2
+    rec = await store.get("thing", "a")
+    assert rec.data == {"n": 2} and rec.version == 2
+    assert await store.get("other", "a") is None  # kinds are separate
+
+
+async def test_compare_and_set(store):
+    assert await store.put("thing", "a", {"v": 1}, expected_version=0) == 1
+    with pytest.raises(VersionConflict):
+        await store.put("thing", "a", {"v": "again"}, expected_version=0)
+    with pytest.raises(VersionConflict):
+        await store.put("thing", "a", {"v": "stale"}, expected_version=5)
+    assert await store.put("thing", "a", {"v": 2}, expected_version=1) == 2
+    with pytest.raises(VersionConflict):
+        await store.put("thing", "b", {}, expected_version=1)  # absent record is version 0
+    assert (await store.get("thing", "a")).data == {"v": 2}
+
+
+async def test_concurrent_cas_only_one_wins(store):
+    await store.put("thing", "a", {"v": 0})
+
+    async def bump(i: int) -> bool:
+        try:
+            await store.put("thing", "a", {"v": i}, expected_version=1)
+            return True
+        except VersionConflict:
+            return False
+
+    assert sum(await asyncio.gather(*(bump(i) for i in range(20)))) == 1
+    assert (await store.get("thing", "a")).version == 2
+
+
+async def test_query_by_index_and_reindex_on_update(store):
+    await store.put("app", "k2", {"n": 2}, index={"status": "paid", "scheme": "x"})
+    await store.put("app", "k1", {"n": 1}, index={"status": "draft", "scheme": "x"})
+    await store.put("app", "k3", {"n": 3}, index={"status": "paid", "scheme": "y"})
+    assert [k for k, _ in await store.query("app", status="paid")] == ["k2", "k3"]
+    assert [k for k, _ in await store.query("app", status="paid", scheme="x")] == ["k2"]
+    assert [k for k, _ in await store.query("app")] == ["k1", "k2", "k3"]
+    assert await store.query("app", status="nope") == []
+    assert await store.query("nothing") == []
+
+    await store.put("app", "k1", {"n": 10}, index={"status": "paid", "scheme": "x"})
+    assert [k for k, _ in await store.query("app", status="draft")] == []
+    paid = await store.query("app", status="paid")
+    assert [(k, r.data["n"]) for k, r in paid] == [("k1", 10), ("k2", 2), ("k3", 3)]
+    assert await store.count("app", status="paid") == 3
+    assert await store.count("app", status="paid", scheme="y") == 1
+    assert await store.count("app") == 3
+    assert await store.count("app", status="draft") == 0
+
+
+async def test_limit_and_ordering(store):
+    keys = [f"u{i:03d}" for i in range(30)]
+    for key in random.Random(1).sample(keys, len(keys)):
+        await store.put("user", key, {"k": key}, index={"group": "g"})
+    assert [k for k, _ in await store.query("user", limit=5)] == keys[:5]
+    assert [k for k, _ in await store.query("user", limit=3, group="g")] == keys[:3]
+    assert await store.query("user", limit=0) == []
+
+
+async def test_delete(store):
+    await store.put("thing", "a", {}, index={"f": "1"})
+    assert await store.delete("thing", "a") is True
+    assert await store.delete("thing", "a") is False
+    assert await store.get("thing", "a") is None
+    assert await store.query("thing", f="1") == [] and await store.count("thing") == 0
+    assert await store.put("thing", "a", {}, expected_version=0) == 1  # starts afresh
+
+
+async def test_ttl_expiry(store):
+    await store.put("sess", "short", {"x": 1}, ttl=0.2, index={"f": "1"})
+    await store.put("sess", "long", {"x": 2}, ttl=60, index={"f": "1"})
+    assert (await store.get("sess", "short")).data == {"x": 1}
+    await asyncio.sleep(0.3)
+    assert await store.get("sess", "short") is None
+    assert [k for k, _ in await store.query("sess", f="1")] == ["long"]
+    assert await store.count("sess") == 1
+    # An expired record counts as absent: it can be created again from version 0,
+    # and its old index values do not come back.
+    assert await store.put("sess", "short", {"x": 3}, expected_version=0, index={"f": "2"}) == 1
+    assert [k for k, _ in await store.query("sess", f="1")] == ["long"]
+    assert [k for k, _ in await store.query("sess", f="2")] == ["short"]
+    # A write without ttl makes the record permanent again.
+    await store.put("sess", "long", {"x": 4})
+    assert (await store.get("sess", "long")).data == {"x": 4}
+
+
+async def test_put_many_ten_thousand(store):
+    items = [(f"r{i:05d}", {"i": i}, {"bucket": str(i % 10)}) for i in range(10_000)]
+    await store.put_many("bulk", items)
+    assert await store.count("bulk") == 10_000
+    assert await store.count("bulk", bucket="3") == 1_000
+    first = await store.query("bulk", limit=2, bucket="7")
+    assert [(k, r.data, r.version) for k, r in first] == [("r00007", {"i": 7}, 1), ("r00017", {"i": 17}, 1)]
+    await store.put_many("bulk", [("r00007", {"i": -7}, {"bucket": "x"})])
+    assert (await store.get("bulk", "r00007")).version == 2
+    assert await store.count("bulk", bucket="7") == 999
+    await store.put_many("bulk", [])
+
+
+# --- atomic primitives -----------------------------------------------------------------------
+
+
+async def test_claim_exactly_once(store):
+    results = await asyncio.gather(*(store.claim("msg:123", ttl=30) for _ in range(50)))
+    assert results.count(True) == 1
+    assert await store.claim("msg:456", ttl=30) is True
+    await store.release_claim("msg:123")
+    assert await store.claim("msg:123", ttl=30) is True
+
+
+async def test_claim_expires(store):
+    assert await store.claim("c", ttl=0.2) is True
+    assert await store.claim("c", ttl=0.2) is False
+    await asyncio.sleep(0.3)
+    assert await store.claim("c", ttl=0.2) is True
+
+
+async def test_locks(store):
+    token = await store.acquire_lock("user:1", ttl=30)
+    assert token
+    assert await store.acquire_lock("user:1", ttl=30) is None
+    assert await store.acquire_lock("user:2", ttl=30) is not None
+    assert await store.release_lock("user:1", "not-the-owner") is False
+    assert await store.acquire_lock("user:1", ttl=30) is None
+    assert await store.release_lock("user:1", token) is True
+    assert await store.release_lock("user:1", token) is False
+    assert await store.acquire_lock("user:1", ttl=30) is not None
+
+
+async def test_lock_expiry_and_retaken_lock_is_not_released_by_old_owner(store):
+    old = await store.acquire_lock("job", ttl=0.2)
+    await asyncio.sleep(0.3)
+    new = await store.acquire_lock("job", ttl=30)
+    assert new and new != old
+    assert await store.release_lock("job", old) is False
+    assert await store.acquire_lock("job", ttl=30) is None
+    assert await store.release_lock("job", new) is True
+
+
+async def test_locked_helper_gives_mutual_exclusion(store):
+    inside, overlaps = 0, 0
+
+    async def worker() -> None:
+        nonlocal inside, overlaps
+        async with locked(store, "turn:u1", ttl=5, wait=5):
+            inside += 1
+            overlaps += inside > 1
+            await asyncio.sleep(0.005)
+            inside -= 1
+
+    await asyncio.gather(*(worker() for _ in range(8)))
+    assert overlaps == 0
+    assert await store.acquire_lock("turn:u1", ttl=1) is not None  # released after the blocks
+
+
+async def test_locked_helper_times_out(store):
+    await store.acquire_lock("busy", ttl=30)
+    with pytest.raises(LockTimeout):
+        async with locked(store, "busy", ttl=1, wait=0.1):
+            pass
+
+
+async def test_incr(store):
+    results = await asyncio.gather(*(store.incr("hits") for _ in range(50)))
+    assert sorted(results) == list(range(1, 51))
+    assert await store.incr("hits", 10) == 60
+    assert await store.incr("rate", ttl=0.2) == 1
+    assert await store.incr("rate", ttl=0.2) == 2
+    await asyncio.sleep(0.3)
+    assert await store.incr("rate", ttl=0.2) == 1  # expired → starts again
+
+
+async def test_ping(store):
+    await store.ping()
+
+
+# --- restart and repositories ----------------------------------------------------------------
+
+
+async def test_session_survives_restart_and_is_encrypted(store_maker, cipher):
+    first = await store_maker.ready()
+    sessions = Sessions(first, cipher)
+    data, version = await sessions.load("openid-1")
+    assert version == 0
+    id_number, phone = fake_id_number(random.Random(7)), "17612342353"
+    data.update(state="ask_phone", slots={"child": {"id_number": id_number}, "phone": phone})
+    assert await sessions.save("openid-1", data, version) == 1
+    with pytest.raises(VersionConflict):
+        await sessions.save("openid-1", data, 0)
+    await first.close()
+
+    second = store_maker.open()
+    loaded, version = await Sessions(second, cipher).load("openid-1")
+    assert version == 1
+    assert loaded["slots"] == {"child": {"id_number": id_number}, "phone": phone}
+    raw = json.dumps((await second.get(Sessions.KIND, "openid-1")).data)
+    assert id_number not in raw and phone not in raw
+
+
+async def test_applications_repository(store, cipher):
+    apps = Applications(store, cipher)
+    id_number = fake_id_number(random.Random(3))
+    created = await apps.create("openid-1", "sh_student", {"child": {"name": "小明", "id_number": id_number},
+                                                          "phone": "17612342353"}, NOW)
+    assert created["status"] == SUBMITTED
+    raw = json.dumps((await store.get(Applications.KIND, created["id"])).data, ensure_ascii=False)
+    assert id_number not in raw and "17612342353" not in raw
+
+    found = await apps.find_by_id_number(id_number)
+    assert [a["id"] for a in found] == [created["id"]]
+    assert found[0]["child"]["id_number"] == id_number
+    assert await apps.find_by_id_number(id_number, scheme="other") == []
+
+    later = NOW + dt.timedelta(hours=1)
+    paid = await apps.update(created["id"], later, status=PAID, expect_status=(SUBMITTED,), note="缴费成功")
+    assert paid["status"] == PAID and [h["status"] for h in paid["history"]] == [SUBMITTED, PAID]
+    with pytest.raises(VersionConflict):  # a duplicate payment notification
+        await apps.update(created["id"], later, status=PAID, expect_status=(SUBMITTED,))
+    assert [a["id"] for a in await apps.by_status(PAID)] == [created["id"]]
+    assert await apps.by_status(SUBMITTED) == []
+    assert [a["id"] for a in await apps.for_user("openid-1")] == [created["id"]]
+    assert (await apps.get(created["id"]))["status"] == PAID
+    with pytest.raises(KeyError):
+        await apps.update("A-missing", later, status=PAID)
+
+
+async def test_roster_replace_and_lookup(store, cipher):
+    roster = Roster(store, cipher)
+    rng = random.Random(11)
+    ids = [fake_id_number(rng) for _ in range(3)]
+    entries = [{"name": f"学生{i}", "id_number": n, "class_name": "一年级1班"} for i, n in enumerate(ids)]
+    assert await roster.replace_school("S001", "实验小学", entries, NOW) == 3
+    hit = await roster.lookup(ids[1])
+    assert [(e["name"], e["school_code"], e["id_number"]) for e in hit] == [("学生1", "S001", ids[1])]
+
+    assert await roster.replace_school("S001", "实验小学", entries[:1], NOW) == 1
+    assert await roster.lookup(ids[1]) == []
+    assert len(await roster.lookup(ids[0])) == 1
+    assert (await roster.school("S001"))["count"] == 1
+    assert [s["school_code"] for s in await roster.schools()] == ["S001"]
+    raw = json.dumps([r.data for _, r in await store.query(Roster.KIND)])
+    assert ids[0] not in raw
+
+
+# --- failure ---------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_dead_redis_fails_fast():
+    from bot.store.redis import RedisStore
+
+    dead = RedisStore.from_url("redis://127.0.0.1:1/0", prefix="test:dead:")
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await dead.ping()
+    with pytest.raises(StoreError):
+        await dead.get("session", "x")
+    with pytest.raises(StoreError):
+        await dead.put("session", "x", {})
+    assert time.monotonic() - started < 30  # generous: only guards against hanging forever
+    await dead.close()
+
+
+async def test_sqlite_unwritable_path_is_store_error(tmp_path):
+    from bot.store.sqlite import SQLiteStore
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError):
+        SQLiteStore(str(blocker / "sub" / "bot.db"))
