@@ -1,0 +1,298 @@
+"""Pure validators for what guardians type into enrolment forms.
+
+Every check either returns the normalised value (or facts derived from it) or raises
+`ValidationError` whose message is one clear Chinese sentence telling the guardian what to fix.
+No I/O, no clock: callers pass `today` where a date matters.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# GB 11643-1999: weights of the first 17 digits and the check character for (sum mod 11).
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# First two digits of a mainland region code (provinces), plus 81/82/83 used by the
+# 港澳台居民居住证 numbers.
+_PROVINCES = {
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
+    "71", "81", "82", "83", "91",
+}
+_RESIDENCE_PERMIT_PREFIXES = ("810000", "820000", "830000")
+
+SEX_MALE, SEX_FEMALE = "男", "女"
+MAX_INPUT = 200  # longer messages are junk for any single form field
+
+
+class ValidationError(ValueError):
+    """Bad input; `str(exc)` is the Chinese sentence shown to the guardian."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IdInfo:
+    birth_date: dt.date
+    sex: str  # 男 | 女
+    region: str  # first six digits
+
+
+def normalize(text: str | None) -> str:
+    """Full-width ASCII → half-width, ideographic spaces → spaces, trimmed (CJK left untouched)."""
+    if not text:
+        return ""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        elif ch in "\u3000\u00a0":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out).strip()
+
+
+def _require(text: str | None, what: str) -> str:
+    value = normalize(text)
+    if not value:
+        raise ValidationError(f"没有收到内容，请输入{what}。")
+    if len(value) > MAX_INPUT:
+        raise ValidationError(f"内容太长了，请只输入{what}。")
+    return value
+
+
+def id_check_char(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS))
+    return _ID_CHECK[total % 11]
+
+
+def _parse_id18(text: str | None, what: str) -> tuple[str, dt.date, str]:
+    value = _require(text, what).replace(" ", "").upper()
+    if re.search(r"[^0-9X]", value):
+        raise ValidationError(f"{what}只能由数字和末位的X组成，请检查后重新输入。")
+    if len(value) != 18:
+        raise ValidationError(f"{what}应为18位，您输入的是{len(value)}位，请检查后重新输入。")
+    if "X" in value[:17]:
+        raise ValidationError(f"{what}只有最后一位可以是X，请检查后重新输入。")
+    if value[:2] not in _PROVINCES:
+        raise ValidationError(f"{what}的前六位地区码不正确，请检查后重新输入。")
+    try:
+        birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise ValidationError(f"{what}第7到14位的出生日期不正确，请检查后重新输入。") from None
+    if birth.year < 1900:
+        raise ValidationError(f"{what}第7到14位的出生日期不正确，请检查后重新输入。")
+    if id_check_char(value[:17]) != value[17]:
+        raise ValidationError(f"{what}的校验位不对，可能有一位输错了，请逐位核对后重新输入。")
+    sex = SEX_MALE if int(value[16]) % 2 else SEX_FEMALE
+    return value, birth, sex
+
+
+def check_id_number(text: str | None, today: dt.date | None = None) -> IdInfo:
+    """居民身份证 / 户口簿 number (18 characters, GB 11643 check digit).
+
+    Returns the birth date and sex it encodes. `today` rejects birth dates in the future."""
+    value, birth, sex = _parse_id18(text, "身份证号码")
+    if today is not None and birth > today:
+        raise ValidationError("身份证号码里的出生日期晚于今天，请检查后重新输入。")
+    return IdInfo(birth_date=birth, sex=sex, region=value[:6])
+
+
+def normalize_id_number(text: str | None) -> str:
+    """The canonical form (upper-case X, no spaces) of a number that passed `check_id_number`."""
+    return normalize(text).replace(" ", "").upper()
+
+
+def generate_id_number(birth_date: dt.date, sex: str, region: str = "310101", seq: int | None = None) -> str:
+    """A valid (fictional) 18-digit ID number: for tests and demos, never for real people.
+
+    `sex` is 男/女 (or "M"/"F"); `seq` (0–999) is adjusted to the parity the sex requires."""
+    male = sex in (SEX_MALE, "M", "m", "male")
+    if seq is None:
+        seq = random.randrange(0, 1000)
+    seq %= 1000
+    if (seq % 2 == 1) != male:
+        seq = seq + 1 if seq < 999 else seq - 1
+    first17 = f"{region}{birth_date:%Y%m%d}{seq:03d}"
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError("region must be six digits")
+    return first17 + id_check_char(first17)
+
+
+def check_residence_permit(text: str | None) -> str:
+    """港澳台居民居住证: 18 characters like an ID number, starting 810000/820000/830000."""
+    value, _birth, _sex = _parse_id18(text, "居住证号码")
+    if not value.startswith(_RESIDENCE_PERMIT_PREFIXES):
+        raise ValidationError("港澳台居民居住证号码应以810000、820000或830000开头，请检查后重新输入。")
+    return value
+
+
+def check_hk_macau_permit(text: str | None) -> str:
+    """港澳居民来往内地通行证 (回乡证): H or M followed by 8 (or 10) digits."""
+    value = _require(text, "通行证号码").replace(" ", "").upper()
+    if not re.fullmatch(r"[HM]\d{8}(\d{2})?", value):
+        raise ValidationError("港澳居民来往内地通行证号码应为H或M开头加8位数字（如H12345678），请检查后重新输入。")
+    return value
+
+
+def check_passport(text: str | None) -> str:
+    """Passport numbers: 5–17 letters and digits, at least one digit (formats vary by country)."""
+    value = _require(text, "护照号码").replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z0-9]{5,17}", value) or not re.search(r"\d", value):
+        raise ValidationError("护照号码应为5到17位字母和数字，请按护照资料页上的号码重新输入。")
+    return value
+
+
+def check_phone(text: str | None) -> str:
+    """Mainland mobile number → 11 digits (spaces, dashes and a +86 prefix are tolerated)."""
+    value = _require(text, "手机号码")
+    compact = re.sub(r"[\s\-()（）]", "", value)
+    if compact.startswith("+86"):
+        compact = compact[3:]
+    elif compact.startswith("0086"):
+        compact = compact[4:]
+    if re.search(r"[^0-9]", compact):
+        raise ValidationError("手机号码只能包含数字，请输入11位手机号码。")
+    if len(compact) != 11:
+        raise ValidationError(f"手机号码应为11位，您输入的是{len(compact)}位，请检查后重新输入。")
+    if not re.fullmatch(r"1[3-9]\d{9}", compact):
+        raise ValidationError("这不像是一个手机号码（应以13至19开头），请检查后重新输入。")
+    return compact
+
+
+def check_luhn(number: str) -> bool:
+    """Luhn (mod 10) checksum used by bank card numbers."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if not digits or len(digits) != len(number):
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes `payload + digit` pass `check_luhn` (for test card numbers)."""
+    for d in "0123456789":
+        if check_luhn(payload + d):
+            return d
+    raise ValueError(payload)  # pragma: no cover - one digit always fits
+
+
+def check_bank_card(text: str | None, label: str = "卡号") -> str:
+    """Bank card or passbook number: 16–19 digits passing the Luhn check."""
+    value = re.sub(r"[\s\-]", "", _require(text, label))
+    if re.search(r"[^0-9]", value):
+        raise ValidationError(f"{label}只能包含数字，请检查后重新输入。")
+    if not 16 <= len(value) <= 19:
+        raise ValidationError(f"{label}应为16到19位数字，您输入的是{len(value)}位，请检查后重新输入。")
+    if not check_luhn(value):
+        raise ValidationError(f"{label}的校验不通过，可能有一位输错了，请对照卡面逐位核对后重新输入。")
+    return value
+
+
+def _is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x4E00 <= code <= 0x9FFF  # unified ideographs
+        or 0x3400 <= code <= 0x4DBF  # extension A
+        or 0x20000 <= code <= 0x323AF  # extensions B–H (生僻字)
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0x2F800 <= code <= 0x2FA1F  # compatibility supplement
+        or code == 0x3007  # 〇
+    )
+
+
+_MIDDLE_DOTS = "·•・‧∙⋅．.\u00b7\u30fb\uff65"
+
+
+def check_name(text: str | None, label: str = "姓名") -> str:
+    """A person's name: Chinese characters (生僻字 of every extension included) with an optional
+    middle dot "·" (minority and transliterated names), or a name in Latin letters (passports)."""
+    value = _require(text, label)
+    value = "".join("·" if ch in _MIDDLE_DOTS else ch for ch in value)
+    if all(_is_cjk(ch) or ch == "·" for ch in value.replace(" ", "")):
+        value = value.replace(" ", "")
+        if value.startswith("·") or value.endswith("·") or "··" in value:
+            raise ValidationError(f"{label}中的“·”只能放在两个字之间，请重新输入。")
+        if not 2 <= len(value) <= 30:
+            raise ValidationError(f"{label}应为2到30个汉字，请重新输入。")
+        return value
+    if re.fullmatch(r"[A-Za-z]+([ '\-][A-Za-z]+)*", value) and len(value) <= 60:
+        return value.upper()
+    if re.search(r"\d", value):
+        raise ValidationError(f"{label}里不能有数字，请输入证件上的{label}。")
+    if any(unicodedata.category(ch) in ("So", "Sk", "Cs", "Co") for ch in value):
+        raise ValidationError(f"{label}里不能有表情或符号，请输入证件上的{label}。")
+    raise ValidationError(f"{label}只能包含汉字（少数民族姓名可用“·”分隔），请输入证件上的{label}。")
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+)
+
+
+def check_date(text: str | None, label: str = "日期", today: dt.date | None = None) -> dt.date:
+    """A calendar date typed as 2015-03-02, 2015/3/2, 2015.3.2, 20150302 or 2015年3月2日."""
+    value = _require(text, label).replace(" ", "")
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(value)
+        if match:
+            try:
+                when = dt.date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                raise ValidationError(f"{label}不存在，请按“2015-03-02”的格式重新输入。") from None
+            if when.year < 1900 or (today is not None and when > today):
+                raise ValidationError(f"{label}不能晚于今天，请按“2015-03-02”的格式重新输入。")
+            return when
+    raise ValidationError(f"请按“2015-03-02”的格式输入{label}。")
+
+
+def age_on(birth: dt.date, on: dt.date) -> int:
+    """Completed years (周岁) on a date."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def check_address(text: str | None, label: str = "详细地址") -> str:
+    """A street address: 4–100 characters containing Chinese, no emoji."""
+    value = _require(text, label)
+    if any(unicodedata.category(ch) in ("So", "Cs", "Co") for ch in value):
+        raise ValidationError(f"{label}里不能有表情或特殊符号，请重新输入。")
+    if not any(_is_cjk(ch) for ch in value):
+        raise ValidationError(f"请用中文输入{label}，例如“XX路XX弄X号”。")
+    if not 4 <= len(value) <= 100:
+        raise ValidationError(f"{label}应为4到100个字，例如“XX路XX弄X号”。")
+    return value
+
+
+def check_free_text(text: str | None, label: str, max_len: int = 60) -> str:
+    """Short free text (e.g. a school or employer name)."""
+    value = _require(text, label)
+    if len(value) > max_len:
+        raise ValidationError(f"{label}最多{max_len}个字，请简要输入。")
+    if any(unicodedata.category(ch) in ("So", "Cs", "Co") for ch in value):
+        raise ValidationError(f"{label}里不能有表情或特殊符号，请重新输入。")
+    return value
+
+
+def parse_yes_no(text: str | None) -> bool | None:
+    """是/否 answers in the many ways guardians type them; None when neither."""
+    value = normalize(text).lower().rstrip("。.!！~～")
+    if value in {"是", "是的", "对", "对的", "确认", "确定", "好", "好的", "可以", "同意", "没问题", "正确",
+                 "y", "yes", "ok", "嗯", "恩", "1", "继续", "提交", "确认提交", "我同意", "已阅读并同意"}:
+        return True
+    if value in {"否", "不是", "不对", "不", "不同意", "错", "错了", "有误", "n", "no", "2", "不要", "不用", "算了"}:
+        return False
+    return None
