@@ -26,6 +26,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     timestamp_tolerance: int = 300  # seconds; older signed requests are replays
     reply_budget: float = 3.0  # seconds before we answer "success" and deliver by customer-service API
+    admin_token_from_env: bool = False
+    simulator: bool = True  # the chat simulator at / (off by default once a real account is configured)
     generated_token: bool = False
 
     @classmethod
@@ -46,10 +48,12 @@ class Settings:
             public_url=(env.get("BOT_PUBLIC_URL") or cls.public_url).rstrip("/"),
             wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
         )
+        s.simulator = env.get("BOT_SIMULATOR", "0" if s.wechat_secret else "1") not in ("0", "false", "no")
         if not s.wechat_token:
             # A development token so `serve` starts with nothing set; printed at start-up.
             s.wechat_token = secrets.token_hex(8)
             s.generated_token = True
+        s.admin_token_from_env = bool(s.admin_token)
         if not s.admin_token:
             s.admin_token = secrets.token_urlsafe(12)
         return s

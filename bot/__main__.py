@@ -1,0 +1,102 @@
+"""`python -m bot serve | chat | policy … | menu … | qrcode … | broadcast … | roster … | schools …`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+import time
+
+from bot.config import Settings
+
+# Subsystems that add their own sub-commands through `register(subparsers)`.
+COMMAND_MODULES = (
+    "bot.rules.cli",
+    "integrations.wechat.cli",
+    "bot.broadcast.cli",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="少儿医保参保助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="运行微信回调服务、模拟器和管理后台")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=cmd_serve)
+    chat = sub.add_parser("chat", help="在终端里以一位家长的身份和机器人对话")
+    chat.add_argument("--user", default="cli-guardian", help="模拟的 OpenID")
+    chat.set_defaults(func=cmd_chat)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.logs import setup_logging
+
+    setup_logging()
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    app = create_app(settings)
+    print(f"少儿医保参保助手 已就绪（启动 {time.perf_counter() - started:.2f} 秒）", flush=True)
+    base = f"http://{args.host}:{args.port}"
+    print(f"  模拟器:   {base}/", flush=True)
+    print(f"  微信回调: {base}/wechat", flush=True)
+    print(f"  管理后台: {base}/admin   （登录令牌见 BOT_ADMIN_TOKEN）", flush=True)
+    if settings.generated_token:
+        print(f"  未设置 WECHAT_TOKEN，本次使用开发令牌: {settings.wechat_token}", flush=True)
+    if not settings.admin_token_from_env:
+        print(f"  未设置 BOT_ADMIN_TOKEN，本次管理后台令牌: {settings.admin_token}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    return asyncio.run(_chat(args.user))
+
+
+async def _chat(user: str) -> int:
+    from bot.components import build_router
+    from bot.pipeline import Pipeline
+    from bot.services import build_services
+    from bot.turn import Incoming
+
+    settings = Settings.from_env()
+    services = build_services(settings)
+    outbox: list[str] = []
+
+    async def print_later(_services, _openid: str, text: str) -> None:
+        outbox.append(text)
+
+    pipeline = Pipeline(services, build_router(services), deliver=print_later)
+    print("少儿医保参保助手（终端模式）。输入消息后回车；输入 /quit 退出。", flush=True)
+    reply = await pipeline.handle(Incoming(user_id=user, kind="event", event="subscribe",
+                                           create_time=int(time.time() * 1000)))
+    print(f"助手: {reply.text if reply else ''}\n", flush=True)
+    counter = int(time.time() * 1000)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line or line.strip() in ("/quit", "/exit"):
+                break
+            counter += 1
+            reply = await pipeline.handle(Incoming(user_id=user, kind="text", text=line.rstrip("\n"),
+                                                   msg_id=str(counter), create_time=int(time.time())))
+            print(f"助手: {reply.text if reply else '（处理中，结果稍后发送）'}\n", flush=True)
+            await pipeline.drain(timeout=5.0)
+            while outbox:
+                print(f"助手（通知）: {outbox.pop(0)}\n", flush=True)
+    finally:
+        await pipeline.drain(timeout=5.0)
+        await services.store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""aiohttp application factory: webhook, health, metrics, simulator, payment and admin pages."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.pipeline import Pipeline
+from bot.services import Services, build_services
+from bot.store.base import StoreError
+from bot.webhook import WeChatWebhook
+
+log = logging.getLogger("bot.app")
+
+SERVICES = web.AppKey("services", Services)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+BACKGROUND_INTERVAL = 30.0  # seconds between sweeps: payment expiry, reminders, broadcast jobs
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[SERVICES].store.ping()
+    except StoreError as exc:
+        return web.json_response({"status": "unavailable", "store": str(exc)}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[PIPELINE].metrics.render(), content_type="text/plain")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None, router: Any = None,
+               background: bool = True) -> web.Application:
+    """Everything is built here, eagerly: a broken policy pack stops start-up with a clear error."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    services = services or build_services(settings)
+    if router is None:
+        from bot.components import build_router
+
+        router = build_router(services)
+    deliver = _deliverer()
+    pipeline = Pipeline(services, router, Metrics(), deliver=deliver)
+    webhook = WeChatWebhook(pipeline, settings.wechat_token, settings.wechat_appid, settings.wechat_aes_key,
+                            settings.timestamp_tolerance, settings.max_body_bytes)
+    # client_max_size guards every route; the webhook checks its own, smaller limit first.
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app[SERVICES] = services
+    app[PIPELINE] = pipeline
+    app.router.add_get("/wechat", webhook.get)
+    app.router.add_post("/wechat", webhook.post)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    _setup_optional_routes(app, services, settings)
+    if background:
+        app.cleanup_ctx.append(_background_loop)
+    app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_close_store)
+    return app
+
+
+def _deliverer():
+    with contextlib.suppress(ImportError):
+        from bot.delivery import deliver
+
+        return deliver
+    return None
+
+
+def _setup_optional_routes(app: web.Application, services: Services, settings: Settings) -> None:
+    if settings.simulator:
+        from bot.web.simulator import setup_simulator
+
+        setup_simulator(app, services)
+    for module, name in (("bot.web.payment_routes", "setup_payment_routes"), ("bot.web.admin", "setup_admin")):
+        try:
+            setup = getattr(__import__(module, fromlist=[name]), name)
+        except ImportError as exc:
+            if exc.name != module:
+                raise
+            continue  # that subsystem is not part of this build
+        setup(app, services)
+
+
+async def _background_loop(app: web.Application):
+    """Periodic sweeps in-process (the embedded default): each job survives the others' failures."""
+    services = app[SERVICES]
+    sweeps = services.extras.get("sweeps", [])
+
+    async def loop() -> None:
+        while True:
+            for sweep in list(services.extras.get("sweeps", sweeps)):
+                try:
+                    await sweep(services)
+                except Exception:
+                    log.exception("background sweep failed")
+            await asyncio.sleep(BACKGROUND_INTERVAL)
+
+    task = asyncio.ensure_future(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _drain(app: web.Application) -> None:
+    await app[PIPELINE].drain(timeout=5.0)
+
+
+async def _close_store(app: web.Application) -> None:
+    await app[SERVICES].store.close()

@@ -1,0 +1,133 @@
+"""Routes a turn: events and menus, an active enrolment form, or a question for the rule engine."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from bot.turn import Reply, Turn
+
+WELCOME = (
+    "您好，欢迎关注！我是少儿医保参保助手，可以帮您：\n"
+    "1. 我要参保（一步步办理）\n"
+    "2. 缴费标准\n"
+    "3. 住院/门诊能报销多少\n"
+    "4. 办理时间和截止日期\n"
+    "5. 需要准备的材料\n"
+    "6. 查询办理进度\n"
+    "回复数字或直接用一句话提问，例如「上海三级医院住院花了1万能报多少」。"
+)
+MENU_CHOICES = {"1": "ENROLL", "2": "FAQ_FEE", "3": "FAQ_REIMBURSE", "4": "FAQ_DEADLINE",
+                "5": "FAQ_MATERIALS", "6": "PROGRESS"}
+FAQ_TOPICS = {"FAQ_FEE": "fee", "FAQ_REIMBURSE": "reimbursement", "FAQ_DEADLINE": "deadline",
+              "FAQ_MATERIALS": "materials", "FAQ_CONTACTS": "contacts"}
+HUMAN_TEXT = "已为您转接人工客服，工作人员会尽快在这里回复您（工作日 9:00–17:00）。您也可以继续向我提问。"
+UNSUPPORTED_TEXT = "抱歉，我暂时只能看懂文字消息。" + "\n" + WELCOME.split("\n", 1)[1]
+VOICE_UNRECOGNISED = "抱歉，没听清您的语音，请用文字再说一遍，例如「我要参保」或「少儿住院互助基金交多少钱」。"
+EMPTY_TEXT = "您好像发了一条空消息。请直接输入您的问题，或回复「帮助」查看我能做什么。"
+HELP_WORDS = {"帮助", "菜单", "help", "?", "？", "功能"}
+QUESTION_INTENTS_HANDLED_HERE = {"enroll", "progress", "human"}
+
+
+class Router:
+    def __init__(self, nlu: Any, qa: Any, dialogs: Any) -> None:
+        self.nlu, self.qa, self.dialogs = nlu, qa, dialogs
+
+    async def respond(self, turn: Turn) -> Reply:
+        incoming = turn.incoming
+        await self._touch_subscriber(turn)
+        if incoming.kind == "event":
+            return await self._event(turn)
+        if incoming.kind == "voice" and not incoming.text:
+            return Reply(text=VOICE_UNRECOGNISED)
+        if incoming.kind == "image" and self.dialogs.is_active(turn.session):
+            return Reply(text=(await self.dialogs.handle(turn, self.nlu.understand)).text)
+        if incoming.kind not in ("text", "voice"):
+            return Reply(text=UNSUPPORTED_TEXT)
+        return await self._text(turn)
+
+    async def _text(self, turn: Turn) -> Reply:
+        text = turn.incoming.text.strip()
+        if not text and not self.dialogs.is_active(turn.session):
+            return Reply(text=EMPTY_TEXT)
+        if self.dialogs.is_active(turn.session):
+            result = await self.dialogs.handle(turn, self.nlu.understand)
+            if result.digression:
+                answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now)
+                return Reply(text=f"{answer.text}\n\n{result.text}")
+            return Reply(text=result.text)
+        if text.lower() in HELP_WORDS:
+            return Reply(text=WELCOME)
+        if re.fullmatch(r"[1-6]", text) and turn.session.get("menu_shown"):
+            return await self._menu_key(turn, MENU_CHOICES[text])
+        understanding = self.nlu.understand(text, turn.session.get("qa"))
+        if understanding.intent == "enroll":
+            return Reply(text=(await self.dialogs.start(turn, understanding.slots.get("scheme"))).text)
+        if understanding.intent == "progress":
+            return Reply(text=await self.dialogs.progress(turn))
+        if understanding.intent == "human":
+            return Reply(text=await self._handoff(turn, text))
+        answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now, understanding=understanding)
+        return Reply(text=answer.text)
+
+    async def _event(self, turn: Turn) -> Reply:
+        incoming = turn.incoming
+        if incoming.event == "subscribe":
+            await self._remember_scene(turn)
+            turn.session["menu_shown"] = True
+            return Reply(text=WELCOME)
+        if incoming.event == "unsubscribe":
+            await turn.services.subscribers.touch(incoming.user_id, turn.now, subscribed=False)
+            return Reply()
+        if incoming.event == "scan":
+            school = await self._remember_scene(turn)
+            if school:
+                return Reply(text=f"已为您记下学校：{school}。回复「我要参保」开始办理，办理时会为您预选该学校。")
+            return Reply(text=WELCOME)
+        if incoming.event == "click":
+            return await self._menu_key(turn, incoming.event_key)
+        return Reply()  # VIEW and other events need no answer
+
+    async def _menu_key(self, turn: Turn, key: str) -> Reply:
+        if key == "ENROLL":
+            return Reply(text=(await self.dialogs.start(turn, None)).text)
+        if key == "PROGRESS":
+            return Reply(text=await self.dialogs.progress(turn))
+        if key == "HUMAN":
+            return Reply(text=await self._handoff(turn, "菜单：人工客服"))
+        if key in FAQ_TOPICS:
+            return Reply(text=self.qa.answer_topic(FAQ_TOPICS[key], turn.session.setdefault("qa", {}), turn.now).text)
+        turn.session["menu_shown"] = True
+        return Reply(text=WELCOME)
+
+    async def _remember_scene(self, turn: Turn) -> str:
+        """A school's poster QR code carries `school:<code>`: remember it for the school step."""
+        key = turn.incoming.event_key or ""
+        if not key.startswith("school:"):
+            return ""
+        code = key.split(":", 1)[1][:32]
+        turn.session["scene_school"] = code
+        await turn.services.subscribers.touch(turn.user_id, turn.now, school_code=code)
+        lookup = getattr(self.dialogs, "school_name", None)
+        return (lookup(code) if lookup else "") or code
+
+    async def _handoff(self, turn: Turn, text: str) -> str:
+        from bot.privacy import redact
+
+        key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
+        await turn.services.store.put("handoff", key, {"user_id": turn.user_id, "at": turn.now.isoformat(),
+                                                       "text": redact(text)[:200], "status": "open"},
+                                      index={"status": "open"})
+        return HUMAN_TEXT
+
+    async def _touch_subscriber(self, turn: Turn) -> None:
+        """Last interaction time opens WeChat's 48-hour customer-service window."""
+        last = turn.session.get("touched_at")
+        now = turn.now
+        fields: dict[str, Any] = {}
+        if turn.incoming.kind == "event" and turn.incoming.event == "subscribe":
+            fields["subscribed"] = True
+        elif last and now - dt.datetime.fromisoformat(last) < dt.timedelta(minutes=10):
+            return  # one write per ten minutes is precise enough for a 48-hour window
+        await turn.services.subscribers.touch(turn.user_id, now, **fields)
+        turn.session["touched_at"] = now.isoformat(timespec="seconds")

@@ -1,0 +1,151 @@
+"""One message, exactly once: dedup → per-user lock → load session → router → save → cached reply.
+
+WeChat waits 5 s for a reply and re-sends the same message up to three times. A retry is answered
+from the reply cache (or waits for the first delivery still being processed); the conversation
+advances once. The processed message's key is also saved inside the session itself, atomically with
+the state change, so even a crash between saving the session and caching the reply cannot apply a
+message twice. Work that outlives the reply budget is finished in the background and delivered
+through the customer-service API (see `deliver`).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Awaitable, Callable, Protocol
+
+from bot.logs import log_event, user_ref
+from bot.metrics import Metrics
+from bot.services import Services
+from bot.store.base import LockTimeout, StoreError, VersionConflict, locked
+from bot.turn import Incoming, Reply, Turn
+
+log = logging.getLogger("bot.pipeline")
+
+BUSY_TEXT = "系统繁忙，请稍后再试。"
+REPLY_TTL = 3600  # WeChat retries within ~15 s; an hour also covers slow duplicate deliveries
+INFLIGHT_TTL = 60
+USER_LOCK_TTL = 15  # longer than the slowest turn; a crashed worker's lock frees itself
+RECENT_KEYS = 8  # processed message keys (and replies) remembered inside the session
+
+
+class Router(Protocol):
+    async def respond(self, turn: Turn) -> Reply: ...
+
+
+Deliver = Callable[[Services, str, str], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(self, services: Services, router: Router, metrics: Metrics | None = None,
+                 deliver: Deliver | None = None, reply_budget: float | None = None) -> None:
+        self.services = services
+        self.router = router
+        self.metrics = metrics or Metrics()
+        self.deliver = deliver
+        self.reply_budget = services.settings.reply_budget if reply_budget is None else reply_budget
+
+    async def handle(self, incoming: Incoming) -> Reply | None:
+        """The reply to send now, or None for "success" (the answer then comes by message)."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            reply, outcome = await self._handle(incoming)
+            return reply
+        except StoreError as exc:
+            outcome = "busy"
+            self.metrics.errors["store"] += 1
+            log_event(log, "store unavailable", logging.WARNING, user=user_ref(incoming.user_id), error=str(exc))
+            return Reply(text=BUSY_TEXT)
+        except Exception:  # a bug must not cost the guardian a reply
+            outcome = "error"
+            self.metrics.errors["internal"] += 1
+            log.exception("turn failed")
+            return Reply(text="抱歉，系统出了点问题，请稍后再试。您已填写的内容不会丢失。")
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(incoming.kind, outcome, elapsed)
+            log_event(log, "message", user=user_ref(incoming.user_id), kind=incoming.kind,
+                      outcome=outcome, latency_ms=round(elapsed * 1000, 2))
+
+    async def _handle(self, incoming: Incoming) -> tuple[Reply | None, str]:
+        store = self.services.store
+        key = incoming.dedup_key
+        cached = await store.get("reply", key)
+        if cached is not None:
+            return Reply(text=cached.data["text"]), "dedup"
+        if not await store.claim(f"inflight:{key}", INFLIGHT_TTL):
+            # A retry while the first delivery is still being processed: wait for its result.
+            return await self._await_result(key), "dedup"
+        task = asyncio.ensure_future(self._process(incoming))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.reply_budget)
+            return reply, "ok"
+        except asyncio.TimeoutError:
+            task.add_done_callback(lambda t: self._spawn(self._deliver_late(incoming, t)))
+            return None, "deferred"
+
+    async def _process(self, incoming: Incoming) -> Reply:
+        services = self.services
+        async with locked(services.store, f"user:{incoming.user_id}", ttl=USER_LOCK_TTL, wait=30.0):
+            for _attempt in range(3):
+                session, version = await services.sessions.load(incoming.user_id)
+                recent = session.get("recent", [])
+                for item in recent:
+                    if item[0] == incoming.dedup_key:  # processed before a crash lost the reply cache
+                        return Reply(text=item[1])
+                turn = Turn(incoming=incoming, session=session, services=services, now=services.clock.now())
+                reply = await self.router.respond(turn)
+                session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
+                try:
+                    await services.sessions.save(incoming.user_id, session, version)
+                except VersionConflict:
+                    continue  # another worker wrote first despite the lock (it expired): redo the turn
+                break
+            else:
+                raise StoreError("session kept changing under the turn")
+        await services.store.put("reply", incoming.dedup_key, {"text": reply.text}, ttl=REPLY_TTL)
+        await services.store.incr(f"stats:messages:{turn.now:%Y-%m-%d}", ttl=40 * 86400)
+        for followup in turn.followups + reply.followups:
+            self._spawn(self._run_followup(followup))
+        return reply
+
+    async def _await_result(self, key: str) -> Reply | None:
+        deadline = time.monotonic() + max(self.reply_budget, 0.1)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            cached = await self.services.store.get("reply", key)
+            if cached is not None:
+                return Reply(text=cached.data["text"])
+        return None  # "success": the first delivery's result reaches the guardian by message
+
+    async def _deliver_late(self, incoming: Incoming, task: asyncio.Future) -> None:
+        if task.cancelled() or task.exception() is not None:
+            text = BUSY_TEXT
+            if task.exception() is not None:
+                log_event(log, "late turn failed", logging.ERROR, error=repr(task.exception()))
+        else:
+            text = task.result().text
+        if self.deliver and text:
+            await self.deliver(self.services, incoming.user_id, text)
+
+    async def _run_followup(self, followup: Callable[[Services], Awaitable[Any]]) -> None:
+        try:
+            await followup(self.services)
+        except Exception:
+            self.metrics.errors["followup"] += 1
+            log.exception("follow-up failed")
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.services.background.add(task)
+        task.add_done_callback(self.services.background.discard)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for background follow-ups (tests, CLI chat, graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self.services.background and time.monotonic() < deadline:
+            await asyncio.wait(list(self.services.background), timeout=max(0.0, deadline - time.monotonic()))
+
+
+__all__ = ["Pipeline", "BUSY_TEXT", "LockTimeout"]
