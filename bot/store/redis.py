@@ -1,0 +1,262 @@
+"""Redis backend: the shared store for many workers on many machines.
+
+Layout (every key under `prefix`, default "bot:"; kinds, index fields must not contain ":"):
+  r:{kind}:{key}              hash  d = JSON data, v = version, i = JSON of the record's index values
+  k:{kind}                    zset  every key of the kind, score 0, so ZRANGE BYLEX gives key order
+  x:{kind}:{field}:{value}    set   keys whose index `field` equals `value`
+  c:{key} / l:{name} / n:{name}     claims, locks (value = owner token), counters
+
+Writes and index maintenance happen in Lua scripts, so each is atomic. A record with a ttl expires
+on its own while its key stays in the sets; reads therefore check every candidate against the
+record's current index values and clean out what is stale.
+
+Every Redis failure becomes StoreError. Timeouts are short (1 s connect, 1 s per command, one
+retry) so a dead Redis fails fast and the webhook can still answer 系统繁忙 in time; the client
+reconnects by itself when Redis is back.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+from typing import Any, Iterator
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from bot.store.base import Record, StoreError, VersionConflict
+
+_CHUNK = 500  # keys per round trip when reading or bulk writing
+
+# ARGV: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms (0 = none),
+# then (key, data JSON, index JSON) triplets. Returns the last new version, or -1 - current version
+# when `expected` does not match (only meaningful for a single item).
+_PUT = """
+local rprefix, kindset, xprefix, expected, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local last = 0
+for n = 6, #ARGV, 3 do
+  local key, data, index = ARGV[n], ARGV[n + 1], ARGV[n + 2]
+  local rkey = rprefix .. key
+  local cur = redis.call('HMGET', rkey, 'v', 'i')
+  local version = tonumber(cur[1]) or 0
+  if expected ~= '' and tonumber(expected) ~= version then return -1 - version end
+  if cur[2] then
+    for field, value in pairs(cjson.decode(cur[2])) do redis.call('SREM', xprefix .. field .. ':' .. value, key) end
+  end
+  for field, value in pairs(cjson.decode(index)) do redis.call('SADD', xprefix .. field .. ':' .. value, key) end
+  redis.call('HSET', rkey, 'd', data, 'v', version + 1, 'i', index)
+  if ttl > 0 then redis.call('PEXPIRE', rkey, ttl) else redis.call('PERSIST', rkey) end
+  redis.call('ZADD', kindset, 0, key)
+  last = version + 1
+end
+return last
+"""
+
+# ARGV: record key prefix, kind zset, index key prefix, key. Returns 1 if a record was deleted.
+_DELETE = """
+local rkey = ARGV[1] .. ARGV[4]
+local index = redis.call('HGET', rkey, 'i')
+redis.call('ZREM', ARGV[2], ARGV[4])
+if not index then return 0 end
+for field, value in pairs(cjson.decode(index)) do redis.call('SREM', ARGV[3] .. field .. ':' .. value, ARGV[4]) end
+redis.call('DEL', rkey)
+return 1
+"""
+
+# ARGV: record key prefix, kind zset, index key prefix, filter JSON, then keys found stale by a read.
+# Re-checked here because a record may have been written again since the read.
+_UNINDEX_STALE = """
+local rprefix, kindset, xprefix, filter = ARGV[1], ARGV[2], ARGV[3], cjson.decode(ARGV[4])
+for n = 5, #ARGV do
+  local key = ARGV[n]
+  local index = redis.call('HGET', rprefix .. key, 'i')
+  if not index then
+    redis.call('ZREM', kindset, key)
+    for field, value in pairs(filter) do redis.call('SREM', xprefix .. field .. ':' .. value, key) end
+  else
+    local current = cjson.decode(index)
+    for field, value in pairs(filter) do
+      if current[field] ~= value then redis.call('SREM', xprefix .. field .. ':' .. value, key) end
+    end
+  end
+end
+return 0
+"""
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_INCR = """
+local existed = redis.call('EXISTS', KEYS[1])
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 and tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+"""
+
+
+def _ms(seconds: float | None) -> int:
+    """Seconds → milliseconds for PX/PEXPIRE (at least 1; 0 stands for "no ttl")."""
+    return 0 if seconds is None else max(1, int(seconds * 1000))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        raise StoreError(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+class RedisStore:
+    """`Store` on Redis (see bot.store.base for the contract)."""
+
+    def __init__(self, client: Redis, prefix: str = "bot:") -> None:
+        self._redis, self.prefix = client, prefix
+        self._put = client.register_script(_PUT)
+        self._delete = client.register_script(_DELETE)
+        self._unindex_stale = client.register_script(_UNINDEX_STALE)
+        self._release_lock = client.register_script(_RELEASE_LOCK)
+        self._incr = client.register_script(_INCR)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "bot:") -> "RedisStore":
+        client = Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=1.0, socket_timeout=1.0,
+            retry=Retry(NoBackoff(), 1),  # one quick retry on a broken pooled connection, then give up
+        )
+        return cls(client, prefix)
+
+    def _kind_keys(self, kind: str) -> tuple[str, str, str]:
+        """(record key prefix, kind zset, index key prefix) — the first ARGVs of the scripts."""
+        return f"{self.prefix}r:{kind}:", f"{self.prefix}k:{kind}", f"{self.prefix}x:{kind}:"
+
+    # --- records -------------------------------------------------------------------------------
+
+    async def get(self, kind: str, key: str) -> Record | None:
+        with _redis_errors():
+            data, version = await self._redis.hmget(f"{self.prefix}r:{kind}:{key}", "d", "v")
+        return None if data is None else Record(json.loads(data), int(version))
+
+    async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
+                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
+        expected = "" if expected_version is None else str(int(expected_version))
+        args = [*self._kind_keys(kind), expected, _ms(ttl), key, _json(data), self._index_json(index)]
+        with _redis_errors():
+            result = int(await self._put(args=args))
+        if result < 0:
+            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {-1 - result}")
+        return result
+
+    async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
+        head = [*self._kind_keys(kind), "", 0]
+        for start in range(0, len(items), _CHUNK):
+            args = list(head)
+            for key, data, index in items[start:start + _CHUNK]:
+                args += [key, _json(data), self._index_json(index)]
+            with _redis_errors():
+                await self._put(args=args)
+
+    @staticmethod
+    def _index_json(index: dict[str, str] | None) -> str:
+        # A put replaces the whole record, its index values included (None → no index).
+        return _json({field: str(value) for field, value in (index or {}).items()})
+
+    async def delete(self, kind: str, key: str) -> bool:
+        with _redis_errors():
+            return bool(await self._delete(args=[*self._kind_keys(kind), key]))
+
+    async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
+        rows = await self._matching(kind, index, limit, with_data=True)
+        return [(key, Record(json.loads(data), int(version))) for key, data, version in rows]
+
+    async def count(self, kind: str, **index: str) -> int:
+        return len(await self._matching(kind, index, None, with_data=False))
+
+    async def _matching(self, kind: str, index: dict[str, str], limit: int | None,
+                        with_data: bool) -> list[tuple[str, str | None, str | None]]:
+        """(key, data, version) of live records matching `index`, in key order, up to `limit`.
+        Candidates come from the index sets; each is checked against the record itself."""
+        rprefix, kindset, xprefix = self._kind_keys(kind)
+        wanted = {field: str(value) for field, value in index.items()}
+        found: list[tuple[str, str | None, str | None]] = []
+        stale: list[str] = []
+        with _redis_errors():
+            if wanted:
+                candidates = sorted(await self._redis.sinter([f"{xprefix}{f}:{v}" for f, v in wanted.items()]))
+            else:
+                candidates = await self._redis.zrange(kindset, "-", "+", bylex=True)
+            fields = ("d", "v", "i") if with_data else ("v", "i")
+            for start in range(0, len(candidates), _CHUNK):
+                if limit is not None and len(found) >= limit:
+                    break
+                chunk = candidates[start:start + _CHUNK]
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for key in chunk:
+                        pipe.hmget(rprefix + key, *fields)
+                    replies = await pipe.execute()
+                for key, reply in zip(chunk, replies):
+                    data, version, current = reply if with_data else (None, *reply)
+                    if version is None or any(json.loads(current).get(f) != v for f, v in wanted.items()):
+                        stale.append(key)
+                    elif limit is None or len(found) < limit:
+                        found.append((key, data, version))
+            if stale:
+                await self._unindex_stale(args=[rprefix, kindset, xprefix, _json(wanted), *stale])
+        return found
+
+    # --- atomic primitives ---------------------------------------------------------------------
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        with _redis_errors():
+            return bool(await self._redis.set(f"{self.prefix}c:{key}", "1", nx=True, px=_ms(ttl)))
+
+    async def release_claim(self, key: str) -> None:
+        with _redis_errors():
+            await self._redis.delete(f"{self.prefix}c:{key}")
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        token = secrets.token_hex(16)
+        with _redis_errors():
+            taken = await self._redis.set(f"{self.prefix}l:{name}", token, nx=True, px=_ms(ttl))
+        return token if taken else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        with _redis_errors():
+            return bool(await self._release_lock(keys=[f"{self.prefix}l:{name}"], args=[token]))
+
+    async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
+        with _redis_errors():
+            return int(await self._incr(keys=[f"{self.prefix}n:{name}"], args=[int(amount), _ms(ttl)]))
+
+    async def ping(self) -> None:
+        with _redis_errors():
+            await self._redis.ping()
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.aclose()
+
+    async def clear_prefix(self) -> int:
+        """Delete every key under this store's prefix (tests, and resetting a demo). Returns the count."""
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        removed = 0
+        with _redis_errors():
+            batch: list[str] = []
+            async for key in self._redis.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    removed += await self._redis.unlink(*batch)
+                    batch.clear()
+            if batch:
+                removed += await self._redis.unlink(*batch)
+        return removed
