@@ -112,4 +112,5 @@ async def _drain(app: web.Application) -> None:
 
 
 async def _close_store(app: web.Application) -> None:
-    await app[SERVICES].store.close()
+    with contextlib.suppress(StoreError):
+        await app[SERVICES].store.close()

@@ -82,7 +82,7 @@ class Pipeline:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.reply_budget)
             return reply, "ok"
         except asyncio.TimeoutError:
-            task.add_done_callback(lambda t: self._spawn(self._deliver_late(incoming, t)))
+            self._spawn(self._deliver_late(incoming, task))
             return None, "deferred"
 
     async def _process(self, incoming: Incoming) -> Reply:
@@ -120,6 +120,7 @@ class Pipeline:
         return None  # "success": the first delivery's result reaches the guardian by message
 
     async def _deliver_late(self, incoming: Incoming, task: asyncio.Future) -> None:
+        await asyncio.wait([task])
         if task.cancelled() or task.exception() is not None:
             text = BUSY_TEXT
             if task.exception() is not None:

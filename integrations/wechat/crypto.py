@@ -34,7 +34,8 @@ class MessageCrypto:
 
     def decrypt_echo(self, encrypted: str) -> str:
         try:
-            return PrpCrypto(self.key).decrypt(encrypted, self.appid).decode("utf-8")
+            plain = PrpCrypto(self.key).decrypt(encrypted, self.appid)
+            return plain.decode("utf-8") if isinstance(plain, bytes) else plain
         except InvalidAppIdException as exc:
             raise DecryptError("appid mismatch") from exc
         except Exception as exc:  # padding, base64, unicode: all mean a forged or broken payload
