@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the bot on its embedded defaults (SQLite under ./data, no Redis, no WeChat account needed).
+#   scripts/run.sh            → python -m bot serve (simulator at http://127.0.0.1:8080/)
+#   scripts/run.sh chat       → talk to the bot in this terminal
+#   scripts/run.sh ARGS...    → python -m bot ARGS...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+if [ $# -eq 0 ]; then set -- serve; fi
+exec .venv/bin/python -m bot "$@"
