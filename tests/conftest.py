@@ -7,15 +7,10 @@ test, removed afterwards. When Redis is unreachable they are skipped — or fail
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-
-# Make `bot`, `dialogs`, `integrations` importable under plain `pytest` (the project is not installed
-# into the venv); `pythonpath = ["."]` in pyproject's pytest options would make this line redundant.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.store.base import Store, StoreError
 
