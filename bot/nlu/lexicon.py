@@ -1,0 +1,44 @@
+"""The domain vocabulary in policies/nlu/lexicon.yaml, plus scheme aliases from the rule engine."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser is ~10x faster at start-up
+
+
+@dataclass
+class Lexicon:
+    words: list[str]
+    city_names: dict[str, str]  # surface word → city
+    scheme_aliases: dict[str, set[str]]  # surface word → scheme ids it may name
+    scheme_preference: dict[str, list[str]]  # scheme id → words that favour it within its city
+    conditions: dict[str, str]  # surface word → condition id
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+        city_names: dict[str, str] = {}
+        for city, spec in (raw.get("cities") or {}).items():
+            for word in [city, *(spec.get("names") or []), *(spec.get("districts") or [])]:
+                city_names[str(word)] = city
+        aliases: dict[str, set[str]] = {}
+        for source in (raw.get("scheme_cues") or {}, engine_aliases or {}):
+            for scheme_id, words in source.items():
+                for word in words or []:
+                    word = str(word).strip().lower()
+                    if len(word) >= 2:  # one-character aliases would fire everywhere
+                        aliases.setdefault(word, set()).add(scheme_id)
+        conditions = {str(w): cond for cond, words in (raw.get("conditions") or {}).items() for w in words}
+        words = [str(w) for w in raw.get("words") or []]
+        words += [w for w in city_names if len(w) >= 2] + list(aliases) + list(conditions)
+        return cls(
+            words=sorted(set(words)),
+            city_names=city_names,
+            scheme_aliases=aliases,
+            scheme_preference={k: [str(w).lower() for w in v] for k, v in (raw.get("scheme_preference") or {}).items()},
+            conditions=conditions,
+        )

@@ -1,0 +1,247 @@
+"""Slot extraction from one normalised message: place and scheme, the child's facts, a claim.
+
+Fact slot names are the rule engine's fact vocabulary (bot/rules/facts.py) so answers can pass
+them straight to `engine.eligibility`; claim slots (kind, hospital_level, amount, years_insured,
+condition) are the keys of `engine.reimbursement`'s claim.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.nlu.lexicon import Lexicon
+from bot.nlu.numbers import NUMBER_RUN, parse_number
+
+MASK = "□"  # replaces scheme names so "少儿住院互助基金" does not read as "住院"
+
+_NEG = r"(?:没有|没|未|不|非|无)"
+_PARENT = r"(?:父|母|爸|妈|家长|监护人|大人|家里人|单位)"
+
+# After a numeral these characters mean it is not money.
+_NOT_MONEY_AFTER = tuple("岁周年月日号天级次个人%小分秒点期届班档")
+_MONEY_SUFFIX = re.compile(r"^(?:多)?(?:元|块|圆|rmb|块钱|人民币)")
+_COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额)")
+
+_AGE = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:周岁|岁)(半)?")
+_MONTHS_OLD = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})个(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
+_YEARS_INSURED = re.compile(
+    r"(?:参保|缴费|交费|交了|缴了|保了|买了|连续参保|连续缴费|连续交)(?:已经|已)?(?:满|了|有)?"
+    r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:个)?(?:整)?年")
+_YEARS_INSURED_FIRST = re.compile(r"(?:第一年|刚参保|刚刚参保|新参保|今年才参保|头一年|首次参保|第一次参保)")
+
+_STAGES: list[tuple[str, str]] = [
+    (r"(?:幼儿园|托儿所|托幼|小班|中班|大班|入托|上托|早教|在园)", "nursery"),
+    (r"(?:小学|[一二三四五六]年级|小[一二三四五六]\b)", "primary"),
+    (r"(?:初中|初[一二三]|中学生|七年级|八年级|九年级)", "junior"),
+    (r"(?:高中|高[一二三]|高考)", "senior"),
+    (r"(?:中专|职校|技校|中职|职高|技工学校|职业学校|中等专业学校)", "vocational"),
+    (r"(?:特殊学校|特教|培智)", "special"),
+    (r"(?:大学|大[一二三四]|本科|研究生|高校|大专|高等院校|大学生|院校|硕士|博士生)", "university"),
+]
+_NOT_IN_SCHOOL = re.compile(r"(?:没|未|不|没有)(?:在)?(?:上学|读书|入学|上幼儿园|入园|在校|念书)|辍学|休学|散居|在家带")
+_IN_SCHOOL = re.compile(r"在读|在校|在籍|就读|上学|读书|念书|学籍|在园|入学")
+
+_HUKOU_WORD = r"(?:户籍|户口|籍|本地人|户)"
+_LOCAL_WORDS = r"(?:本市|本地|当地|沪)"
+_OUTSIDE = re.compile(
+    r"(?:外地|外省|外省市|外市|非本市|非本地|异地|老家)(?:的)?(?:农业|非农业|城镇|农村)?(?:户籍|户口|籍|人)"
+    r"|(?:户籍|户口)(?:不在|没在|在外地|在外省|在老家)")
+_RURAL = re.compile(r"(?<!非)(?:农业|农村)(?:户籍|户口)|(?<!非)农业")
+_URBAN = re.compile(r"非农业|非农|城镇户口|城镇户籍|城市户口")
+
+_FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
+    ("special_class", True, re.compile(r"新疆班|西藏班|西藏中学|内高班|内地班")),
+    ("counterpart_support", True, re.compile(r"对口支援|都江堰")),
+    ("hardship", True, re.compile(r"低保|孤儿|困境儿童|困难儿童|特困|困难学生|困难家庭|社会救助|残疾|特殊救济")),
+    ("gaokao_repeat", True, re.compile(r"复读")),
+    ("overseas_chinese", True, re.compile(r"华侨")),
+    ("jiedu_fee_exempt", True, re.compile(r"知青|随军|博士后|台商|台胞|引进人才|留学回国|海归")),
+    ("studying_abroad", True, re.compile(r"(?:在|去)?(?:国外|海外|出国|香港|澳门|台湾|港澳台|港澳)(?:读书|留学|上学|就读|读)")),
+    ("studying_elsewhere", True, re.compile(r"(?:在)?(?:外地|外省|外省市)(?:读书|上学|就读|读|念书|上大学)")),
+    ("parent_work_residence_permit", True, re.compile(r"工作居住证")),
+    ("former_child_pooling", True, re.compile(r"机关事业单位|机关单位|机关子女|子女统筹|子女医疗统筹|公务员")),
+    ("full_time", True, re.compile(r"(?<!非)全日制")),
+    ("full_time", False, re.compile(r"非全日制|在职研究生|函授|自考")),
+    ("employed", False, re.compile(r"(?:没|未|不)(?:有)?(?:工作|就业|在职|上班)|非在职|无业")),
+    ("employed", True, re.compile(r"(?<![没未不非无])(?:在职|已工作|已经工作|上班了|参加工作)")),
+    ("local_student_origin", False, re.compile(r"外地生源|外省生源|非(?:北京|本市|本地)生源|外地考来|外省考来")),
+    ("local_student_origin", True, re.compile(r"(?<![外非])(?:北京|本市|本地)生源")),
+    ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已")),
+    ("insured_last_year", False, re.compile(r"首次参保|第一次参保|新参保|新生|第一次交|第一次买|刚入学")),
+    ("adult_tier", "A", re.compile(r"a档")),
+    ("adult_tier", "B", re.compile(r"b档")),
+]
+_PERMIT_B = re.compile(r"b类")
+_PERMIT_POINTS = re.compile(r"积分(?:达标|达到|够|满|已达|合格)|(?:有|拿到)(?:了)?积分|居住证积分")
+_PERMIT_NONE = re.compile(r"(?:没有|没|无)(?:办)?居住证")
+_EMPLOYEE = re.compile(r"职工(?:基本)?(?:医保|医疗保险|医疗|社保)")
+_KIND = [("inpatient", re.compile(r"住院|住了[0-9一二两三四五六七八九十]*天院|住了院|开刀|手术")),
+         ("outpatient", re.compile(r"门诊|急诊|门急诊|看病拿药|配药|拿药|挂号"))]
+_LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿童医院|儿科医院|新华|瑞金|华山|协和|儿研所")),
+          (2, re.compile(r"二级|二甲|二乙|2级|区级医院|区中心医院|区医院")),
+          (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
+_SCHOOL_CITY = r"(?:在|来)({city})(?:市)?(?:读|上|就读|念|的(?:学校|大学|中学|小学|幼儿园))"
+
+
+def _small_int(text: str) -> int | None:
+    value = parse_number(text)
+    if value is None or value != value.to_integral():
+        return None
+    return int(value)
+
+
+class SlotExtractor:
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._aliases = sorted(lexicon.scheme_aliases, key=len, reverse=True)
+        self._cities = sorted(lexicon.city_names, key=len, reverse=True)
+        city_alt = "|".join(re.escape(c) for c in self._cities)
+        self._hukou_city = re.compile(
+            rf"({city_alt}|{_LOCAL_WORDS})(?:市)?(?:的)?(?:非农业|农业|城镇|农村)?{_HUKOU_WORD}"
+            rf"|(?:户籍|户口)(?:在|是|属于)({city_alt}|{_LOCAL_WORDS})")
+        self._school_city = re.compile(_SCHOOL_CITY.format(city=city_alt))
+        self._conditions = sorted(lexicon.conditions, key=len, reverse=True)
+
+    # -- public -------------------------------------------------------------------------------
+    def extract(self, text: str) -> tuple[dict[str, Any], str]:
+        """Slots found in a normalised message, and the message with scheme names masked."""
+        slots: dict[str, Any] = {}
+        masked = self._schemes(text, slots)
+        self._city(text, slots)
+        self._person(masked, slots)
+        self._claim(masked, slots)
+        return slots, masked
+
+    # -- place and scheme ---------------------------------------------------------------------
+    def _schemes(self, text: str, slots: dict[str, Any]) -> str:
+        found: list[set[str]] = []
+        masked = text
+        for alias in self._aliases:
+            if alias in masked:
+                found.append(self.lexicon.scheme_aliases[alias])
+                masked = masked.replace(alias, MASK * len(alias))
+        if found:
+            # Each mention narrows the choice ("宁波" + "城乡居民医保"); disjoint mentions → keep all.
+            common = set.intersection(*found)
+            candidates = common or set.union(*found)
+            slots["scheme_candidates"] = sorted(candidates)
+            if len(candidates) == 1:
+                slots["scheme"] = next(iter(candidates))
+        return masked
+
+    def _city(self, text: str, slots: dict[str, Any]) -> None:
+        school = self._school_city.search(text)
+        if school:
+            city = self.lexicon.city_names[school.group(1)]
+            slots["city"] = slots["school_city"] = city
+            return
+        best: tuple[int, str] | None = None
+        for word in self._cities:
+            pos = text.find(word)
+            if pos >= 0 and (best is None or pos < best[0]):
+                best = (pos, self.lexicon.city_names[word])
+        if best:
+            slots["city"] = best[1]
+
+    # -- the child ----------------------------------------------------------------------------
+    def _person(self, text: str, slots: dict[str, Any]) -> None:
+        age = _AGE.search(text)
+        if age and (value := _small_int(age.group(1))) is not None and value <= 30:
+            slots["age"] = value
+        elif _MONTHS_OLD.search(text) or re.search(r"刚出生|新生儿|新生宝宝|刚生|出生不久", text):
+            slots["age"] = 0
+        if _NOT_IN_SCHOOL.search(text):
+            slots["in_school"] = False
+            slots["school_stage"] = "none"
+        else:
+            for pattern, stage in _STAGES:
+                if re.search(pattern, text):
+                    slots["school_stage"] = stage
+                    slots["in_school"] = True
+                    break
+            if "in_school" not in slots and _IN_SCHOOL.search(text):
+                slots["in_school"] = True
+        self._hukou(text, slots)
+        for name, value, pattern in _FLAGS:
+            if name not in slots and pattern.search(text):
+                slots[name] = value
+        if _PERMIT_B.search(text):
+            slots["parent_residence_permit"] = "B"
+        elif _PERMIT_POINTS.search(text):
+            slots["parent_residence_permit"] = "points"
+        elif _PERMIT_NONE.search(text):
+            slots["parent_residence_permit"] = "none"
+        employee = _EMPLOYEE.search(text)
+        if employee:
+            before = text[max(0, employee.start() - 8):employee.start()]
+            if not re.search(_PARENT, before):
+                slots["employee_insurance"] = not re.search(_NEG + r"(?:参加|参|交|买|有)?(?:过)?$", before)
+        if re.search(r"婴幼儿|婴儿|宝宝|新生儿", text):
+            slots.setdefault("person_group", "infant")
+        elif re.search(r"成年居民|成年人|成人", text):
+            slots.setdefault("person_group", "adult")
+        elif re.search(r"中小学生|学生|未成年", text):
+            slots.setdefault("person_group", "student")
+
+    def _hukou(self, text: str, slots: dict[str, Any]) -> None:
+        if _OUTSIDE.search(text):
+            slots["hukou_city"] = "外地"
+        else:
+            match = self._hukou_city.search(text)
+            if match:
+                word = match.group(1) or match.group(2)
+                slots["hukou_city"] = self.lexicon.city_names.get(word, "本市")
+        if _URBAN.search(text):
+            slots["hukou_type"] = "non_agricultural"
+        elif _RURAL.search(text):
+            slots["hukou_type"] = "agricultural"
+
+    # -- a medical bill -----------------------------------------------------------------------
+    def _claim(self, text: str, slots: dict[str, Any]) -> None:
+        for kind, pattern in _KIND:
+            if pattern.search(text):
+                slots["kind"] = kind
+                break
+        for level, pattern in _LEVEL:
+            if pattern.search(text):
+                slots["hospital_level"] = level
+                break
+        amount = self._amount(text)
+        if amount is not None:
+            slots["amount"] = int(amount) if amount == amount.to_integral() else float(amount)
+        years = _YEARS_INSURED.search(text)
+        if years and (value := _small_int(years.group(1))) is not None:
+            slots["years_insured"] = value
+        elif re.search(r"(?:一|1)年以上|超过(?:一|1)年|不止一年", text) and re.search(r"参保|缴费|交", text):
+            slots["years_insured"] = 2
+        elif _YEARS_INSURED_FIRST.search(text):
+            slots["years_insured"] = 0
+        for word in self._conditions:
+            if word in text:
+                slots["condition"] = self.lexicon.conditions[word]
+                break
+
+    @staticmethod
+    def _amount(text: str):
+        """The bill amount: a numeral with a money unit, with 万/千, or right after a cost word."""
+        best = None
+        for match in NUMBER_RUN.finditer(text):
+            run = match.group()
+            after = text[match.end():match.end() + 4]
+            before = text[max(0, match.start() - 6):match.start()]
+            value = parse_number(run)
+            if value is None or value <= 0:
+                continue
+            if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after):
+                continue
+            has_unit = bool(_MONEY_SUFFIX.match(after)) or any(u in run for u in "万千kw")
+            near_cost = bool(_COST_CUE.search(before)) and (any(c.isdigit() for c in run) or value >= 10)
+            if not (has_unit or near_cost):
+                continue
+            if re.fullmatch(r"(?:19|20)\d\d", run) and not _MONEY_SUFFIX.match(after):
+                continue  # a year, not money
+            if best is None or near_cost:
+                best = value
+                if near_cost:
+                    break
+        return best
