@@ -88,3 +88,26 @@ async def sqlite_store(tmp_path) -> Store:
 async def redis_store(tmp_path) -> Store:
     async for maker in _maker("redis", tmp_path):
         yield await maker.ready()
+
+
+CHROMIUM = os.environ.get("BOT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser():
+    """Debian's chromium driven by Playwright (no browser download): skipped without it, failed under CI."""
+    if not Path(CHROMIUM).exists():
+        message = f"chromium not found at {CHROMIUM}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
