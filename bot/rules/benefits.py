@@ -1,0 +1,154 @@
+"""Reimbursement: (bill − 起付线) × 比例, limited by the yearly 封顶 — each step shown in Chinese."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from bot.clock import SHANGHAI
+from bot.rules.model import ReimbursementResult, SchemePack
+from bot.rules.parameters import Resolved, to_decimal, year_phrase
+
+# A sanity bound on one bill, not a policy number: anything above is surely a typing mistake.
+MAX_BILL = Decimal("100000000")
+CENT = Decimal("0.01")
+LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
+KIND_WORDS = {"inpatient": "inpatient", "住院": "inpatient", "outpatient": "outpatient", "门诊": "outpatient",
+              "急诊": "outpatient", "门急诊": "outpatient", "门（急）诊": "outpatient"}
+LEVEL_WORDS = {"一级": 1, "二级": 2, "三级": 3, "1": 1, "2": 2, "3": 3, "一": 1, "二": 2, "三": 3}
+
+
+def parse_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).date() if value.tzinfo else value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip()).date()
+        except ValueError:
+            return None
+    return None
+
+
+def _money(value: Decimal) -> str:
+    value = value.quantize(CENT, ROUND_HALF_UP)
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = to_decimal(str(value).strip().removesuffix("元").replace(",", ""))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _need(missing: list[str], text: str) -> ReimbursementResult:
+    return ReimbursementResult("need_facts", Decimal(0), missing=missing, explanation=text)
+
+
+def _level(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    word = str(value).strip().removesuffix("医院").removesuffix("医疗机构") if value is not None else ""
+    return LEVEL_WORDS.get(word)
+
+
+def _special_condition(benefits: dict[str, Any], condition: Any) -> str | None:
+    if not condition:
+        return None
+    for cond in (benefits.get("inpatient_standard_conditions") or {}).get("conditions", []):
+        if any(alias in str(condition) for alias in [cond["name"], *cond["aliases"]]):
+            return cond["name"]
+    return None
+
+
+def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResult:
+    benefits = pack.raw.get("benefits")
+    if not benefits:
+        return ReimbursementResult("not_covered", Decimal(0), explanation=(
+            f"{pack.short_name}的材料没有写明报销比例，请查阅医疗证或咨询经办机构。"))
+    claim = claim if isinstance(claim, dict) else {}
+    kind = KIND_WORDS.get(str(claim.get("kind", "")).strip())
+    if kind is None:
+        return _need(["kind"], "请问是住院费用还是门（急）诊费用？")
+    amount = _number(claim.get("amount"))
+    if amount is None:
+        return _need(["amount"], "请告诉我医疗费用总额（元）。")
+    if amount < 0 or amount > MAX_BILL:
+        return _need(["amount"], f"医疗费用金额{claim.get('amount')}元看起来不对，请核对后重新输入。")
+    on = parse_date(claim.get("on")) or dt.datetime.now(SHANGHAI).date()
+    steps: list[str] = []
+    special = _special_condition(benefits, claim.get("condition")) if kind == "outpatient" else None
+    if special:
+        kind = "inpatient"
+        steps.append(f"{special}的门诊费用按住院标准结算。")
+    spec = benefits.get(kind)
+    kind_name = "住院" if kind == "inpatient" else "门（急）诊"
+    if spec is None:
+        return ReimbursementResult("not_covered", Decimal(0), explanation=f"{pack.short_name}的材料没有写明{kind_name}报销标准。")
+    resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap", "min_years_insured")
+                if key in spec}
+    year = max(r.year for r in resolved.values())
+    if "min_years_insured" in resolved:
+        blocked = _insured_long_enough(claim, resolved["min_years_insured"], spec, year)
+        if blocked:
+            return blocked
+    level = _level(claim.get("hospital_level"))
+    if level is None and any(isinstance(resolved[k].value, dict) for k in ("deductible", "rate")):
+        return _need(["hospital_level"], "请问是在几级医疗机构（一级、二级、三级）就医的？")
+    deductible, rate = resolved["deductible"].at(level), resolved["rate"].at(level)
+    if deductible is None or rate is None:
+        return _need(["hospital_level"], "医疗机构等级应为一级、二级或三级，请重新告诉我。")
+    where = f"{LEVEL_NAMES[level]}医疗机构" if level else ""
+    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
+    steps.append(f"费用{_money(amount)}元；{where}{spec['name']}起付线{_money(deductible)}元（{scope}）。")
+    remaining_deductible = deductible
+    if spec["deductible_scope"] == "per_year":
+        before = _number(claim.get("costs_this_year")) or Decimal(0)
+        if before > 0:
+            remaining_deductible = max(Decimal(0), deductible - before)
+            steps.append(f"本年此前已发生费用{_money(before)}元，起付线还剩{_money(remaining_deductible)}元。")
+    above = max(Decimal(0), amount - remaining_deductible)
+    if above == 0:
+        steps.append("费用未超过起付线，基金不支付。")
+    else:
+        steps.append(f"超过起付线部分：{_money(amount)} − {_money(remaining_deductible)} = {_money(above)}元。")
+    pay = (above * rate / 100).quantize(CENT, ROUND_HALF_UP)
+    if above:
+        steps.append(f"{where}报销比例{_money(rate)}%：{_money(above)} × {_money(rate)}% = {_money(pay)}元。")
+    if "cap" in resolved:
+        pay = _apply_cap(claim, resolved["cap"].value, pay, steps)
+    used = Resolved(None, year, "", any(r.fallback for r in resolved.values()))
+    text = (f"{year_phrase(used, on)}，{kind_name}费用{_money(amount)}元，预计医保基金支付{_money(pay)}元，"
+            f"个人负担{_money(amount - pay)}元。实际金额以医保结算为准。")
+    return ReimbursementResult("ok", pay, steps, year, explanation=text)
+
+
+def _insured_long_enough(claim: dict[str, Any], minimum: Resolved, spec: dict[str, Any],
+                         year: int) -> ReimbursementResult | None:
+    years = _number(claim.get("years_insured"))
+    if years is None or years < 0:
+        return _need(["years_insured"], "请问孩子已经连续参保缴费几年了？")
+    rule = spec.get("requires_text", "")
+    if years < minimum.value or claim.get("continuing") is False:
+        return ReimbursementResult("not_covered", Decimal(0), [rule] if rule else [], year, explanation=(
+            f"按{year}年度标准，{spec['name']}费用不予报销：{rule}"))
+    return None
+
+
+def _apply_cap(claim: dict[str, Any], cap: Decimal, pay: Decimal, steps: list[str]) -> Decimal:
+    used = _number(claim.get("reimbursed_this_year")) or Decimal(0)
+    used = max(Decimal(0), used)
+    room = max(Decimal(0), cap - used)
+    note = f"一年最高支付{_money(cap)}元"
+    if used:
+        note += f"，本年已报销{_money(used)}元，还可报销{_money(room)}元"
+    if pay > room:
+        steps.append(f"封顶：{note}，按{_money(room)}元支付。")
+        return room.quantize(CENT, ROUND_HALF_UP)
+    steps.append(f"封顶：{note}，未超过封顶线。")
+    return pay
