@@ -4,7 +4,7 @@
 time (tests pass fixed times: nothing here reads the wall clock for scheduling).
 
 Calendar reminders: for every dated event that asks guardians to act (window closing, deadline, bank
-deduction) a reminder fires `offsets_days` before it (7, 3, 1 by default) to the scheme's guardians
+deduction) a reminder fires `offsets_days` before it (7, 3, 1 by default, at 10:00) to the scheme's guardians
 who still need to act (no paid application this round). When the bot was down at a firing time only
 the most recent missed reminder fires (nobody gets "7 days left" and "3 days left" together).
 
@@ -58,11 +58,13 @@ def reminder_job_id(reminder_id: str) -> str:
 
 class ReminderScheduler:
     def __init__(self, store: Store, engine: Any, jobs: BroadcastJobs, applications: Applications | None = None, *,
-                 offsets_days: tuple[int, ...] = (7, 3, 1), payment_notice: dt.timedelta = dt.timedelta(hours=4)) -> None:
+                 offsets_days: tuple[int, ...] = (7, 3, 1), payment_notice: dt.timedelta = dt.timedelta(hours=4),
+                 send_time: dt.time = dt.time(10, 0)) -> None:
         self.store, self.engine, self.jobs = store, engine, jobs
         self.applications = applications
         self.offsets_days = tuple(sorted(set(offsets_days), reverse=True))
         self.payment_notice = payment_notice
+        self.send_time = send_time  # calendar reminders go out at a civil hour, not at 23:59:59
 
     async def tick(self, now: dt.datetime) -> list[str]:
         """Fire what is due at `now`; also start due scheduled broadcasts. Returns the job ids started."""
@@ -104,8 +106,12 @@ class ReminderScheduler:
                         out.append(PlannedReminder(
                             id=f"{scheme}:{event.id or event.name}:{event.at:%Y%m%d}:{days}d", scheme=scheme,
                             scheme_name=pack.short_name or pack.name, event_name=event.name, event_kind=event.kind,
-                            event_at=event.at, fire_at=event.at - dt.timedelta(days=days), days_before=days))
+                            event_at=event.at, fire_at=self._fire_time(event.at, days), days_before=days))
         return sorted(out, key=lambda r: (r.fire_at, r.id))
+
+    def _fire_time(self, event_at: dt.datetime, days: int) -> dt.datetime:
+        day = event_at.date() - dt.timedelta(days=days)
+        return dt.datetime.combine(day, self.send_time, tzinfo=event_at.tzinfo)
 
     async def _fire_calendar(self, reminder: PlannedReminder, now: dt.datetime) -> str | None:
         segment = Segment(scheme=reminder.scheme, status="needs_action", since=self._round_start(reminder).isoformat())

@@ -73,15 +73,15 @@ async def test_window_reminders_fire_7_3_1_days_before_once_each_and_skip_the_pa
     await add_application(s.services, "o00001", "paid", at(9, 2, year=2025))  # last year's payment does not count
     await add_application(s.services, "o00002", "awaiting_payment", at(9, 6))
 
-    assert await run_tick(s, at(9, 22, 12)) == []  # 8 days before: nothing yet
-    fired = await run_tick(s, at(9, 23, 23, 59, 59))  # 7 days before the 23:59:59 close
+    assert await run_tick(s, at(9, 23, 9, 59)) == []  # not yet 10:00, 7 days before
+    fired = await run_tick(s, at(9, 23, 10, 0))  # 7 days before the close (9月30日 23:59:59)
     assert len(fired) == 1
     assert sorted(s.fake.recipients) == ["o00001", "o00002", "o00003", "o00004"]
     assert "还有7天" in s.fake.texts_to("o00003")[0] and "9月30日" in s.fake.texts_to("o00003")[0]
     for minute in range(3):  # the background loop calls tick every minute: no repeats
         assert await run_tick(s, at(9, 24, 0, minute)) == []
-    await run_tick(s, at(9, 27, 23, 59, 59))
-    await run_tick(s, at(9, 29, 23, 59, 59))
+    await run_tick(s, at(9, 27, 10, 0))
+    await run_tick(s, at(9, 29, 10, 30))
     await run_tick(s, at(9, 30, 12))
     await run_tick(s, at(10, 1, 9))  # after the close: nothing more
     counts = collections.Counter(s.fake.recipients)
@@ -122,7 +122,8 @@ async def test_real_rule_calendar():
     plan = scheduler.plan(at(1, 1, 0, 0), days=366)
     assert plan, "the packs have no dated deadlines"
     for reminder in plan:
-        assert reminder.event_at - reminder.fire_at == dt.timedelta(days=reminder.days_before)
+        assert reminder.event_at.date() - reminder.fire_at.date() == dt.timedelta(days=reminder.days_before)
+        assert reminder.fire_at.hour == 10
         assert reminder.event_kind in ("window_close", "deadline", "deduction")
     if FUND in engine.scheme_ids:
         closes = [r for r in plan if r.scheme == FUND and r.event_kind == "window_close"]
