@@ -69,8 +69,8 @@ def _special_condition(benefits: dict[str, Any], condition: Any) -> str | None:
 def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResult:
     benefits = pack.raw.get("benefits")
     if not benefits:
-        return ReimbursementResult("not_covered", Decimal(0), explanation=(
-            f"{pack.short_name}的材料没有写明报销比例，请查阅医疗证或咨询经办机构。"))
+        note = (pack.raw.get("notes") or {}).get("benefits", "材料没有写明报销比例，请咨询经办机构。")
+        return ReimbursementResult("not_covered", Decimal(0), explanation=f"{pack.short_name}：{note}")
     claim = claim if isinstance(claim, dict) else {}
     kind = KIND_WORDS.get(str(claim.get("kind", "")).strip())
     if kind is None:

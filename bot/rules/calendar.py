@@ -87,8 +87,8 @@ def window_info(pack: SchemePack, on: dt.datetime, kind: str = "enrollment") -> 
     on = local(on)
     specs = [w for w in (pack.raw.get("calendar") or {}).get("windows", []) if w["kind"] == kind]
     if not specs:
-        note = (pack.raw.get("calendar") or {}).get("note", "请关注学校或经办机构的通知。")
-        return WindowInfo(None, None, None, f"{pack.short_name}的材料没有写明固定的办理时间。{note}")
+        note = (pack.raw.get("calendar") or {}).get("note", "材料没有写明固定的办理时间，请关注学校或经办机构的通知。")
+        return WindowInfo(None, None, None, f"{pack.short_name}：{note}")
     current = upcoming = None
     for spec in specs:
         for window in occurrences(spec, range(on.year - 1, on.year + 2)):

@@ -23,6 +23,8 @@ def decide(pack: SchemePack, facts: dict[str, Any] | None, on: dt.date) -> Eligi
     for rule in spec["rules"]:
         truth = evaluate(rule["when"], known)
         if truth.value is None:
+            if rule.get("ask") is False:  # a special case worth noting only when its facts are known
+                continue
             missing += [m for m in truth.missing if m not in missing]
             continue
         if truth.value and not missing:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from bot.rules.conditions import evaluate
@@ -16,7 +17,7 @@ def _resolve(pack: SchemePack, item: dict[str, Any], on: dt.date) -> Resolved | 
 
 def _tier(pack: SchemePack, item: dict[str, Any], on: dt.date) -> tuple[FeeTier, Resolved | None]:
     resolved = _resolve(pack, item, on)
-    amount = resolved.value if resolved else 0
+    amount = resolved.value if resolved else Decimal(0)
     return FeeTier(item["id"], item["name"], amount, bool(item.get("exempt")), item.get("note", "")), resolved
 
 
@@ -30,7 +31,8 @@ def compute(pack: SchemePack, person: dict[str, Any] | None, on: dt.date) -> Fee
     for item in spec.get("reductions") or []:
         truth = evaluate(item["when"], known)
         if truth.value:
-            return _answer(pack, *_tier(pack, item, on), on, period)
+            tier, resolved = _tier(pack, item, on)
+            return _answer(pack, tier, resolved or _standard(pack, spec, on), on, period)
     candidates = []
     for item in spec["tiers"]:
         truth = evaluate(item.get("when", {"always": True}), known)
@@ -48,6 +50,11 @@ def compute(pack: SchemePack, person: dict[str, Any] | None, on: dt.date) -> Fee
     return FeeResult(None, False, "", year, f"{head}{phrase}：{listing}。", [t for t, _ in tiers], missing)
 
 
+def _standard(pack: SchemePack, spec: dict[str, Any], on: dt.date) -> Resolved | None:
+    """The standard an exemption belongs to: that of the first ordinary tier."""
+    return next((r for r in (_resolve(pack, item, on) for item in spec["tiers"]) if r), None)
+
+
 def _reduction_hint(pack: SchemePack, spec: dict[str, Any], on: dt.date) -> str:
     names = [item["name"] for item in spec.get("reductions") or []]
     return f"如属于{'、'.join(names)}，缴费另有规定。" if names else ""
@@ -55,12 +62,12 @@ def _reduction_hint(pack: SchemePack, spec: dict[str, Any], on: dt.date) -> str:
 
 def _answer(pack: SchemePack, tier: FeeTier, resolved: Resolved | None, on: dt.date, period: str,
             hint: str = "") -> FeeResult:
+    phrase = f"{year_phrase(resolved, on)}，" if resolved else ""
     if tier.exempt:
-        text = f"{tier.name}免予缴费。"
-        year = None
+        text = f"{phrase}{pack.short_name}{tier.name}免予缴费。"
     else:
-        text = f"{year_phrase(resolved, on)}，{pack.short_name}{tier.name}个人缴费{tier.amount}元/{period}。"
-        year = resolved.year
+        text = f"{phrase}{pack.short_name}{tier.name}个人缴费{tier.amount}元/{period}。"
+    year = resolved.year if resolved else None
     if tier.note:
         text += tier.note
     return FeeResult(tier.amount, tier.exempt, tier.name, year, text + hint)

@@ -101,6 +101,9 @@ def load_pack(file: Path, raw: Any = None) -> SchemePack:
         c.fail("id", f"方案编号 {raw['id']!r} 与文件名 {file.stem!r} 不一致")
     for i, alias in enumerate(c.items(raw["aliases"], "aliases")):
         c.text(alias, f"aliases[{i}]")
+    notes = c.mapping(raw.get("notes") or {}, "notes", (), {"benefits"})
+    for key, value in notes.items():
+        c.text(value, f"notes.{key}")
     parameters = _parameters(c, raw.get("parameters") or {})
     _eligibility(c, raw.get("eligibility"))
     _fees(c, raw.get("fees"), parameters)
@@ -165,7 +168,7 @@ def _eligibility(c: _Checker, node: Any) -> None:
     seen = set()
     for i, rule in enumerate(c.items(node["rules"], "eligibility.rules")):
         path = f"eligibility.rules[{i}]"
-        c.mapping(rule, path, ("id", "name", "result", "text", "when"), {"id", "name", "result", "text", "when", "explanation"})
+        c.mapping(rule, path, ("id", "name", "result", "text", "when"), {"id", "name", "result", "text", "when", "explanation", "ask"})
         if rule["id"] in seen:
             c.fail(f"{path}.id", f"规则编号重复：{rule['id']}")
         seen.add(rule["id"])
