@@ -1,0 +1,582 @@
+"""EnrollmentDialogs: guides a guardian, one short question at a time, from "我要参保" to a
+submitted application, for every scheme that has a form in `policies/forms/`.
+
+Per guardian only a small dict lives in `turn.session["enroll"]`:
+  form     the form in progress: scheme, state (step id), slots, history, fails, editing, …
+  choosing waiting for the guardian to pick a scheme
+  reminder waiting for "提醒我" after an out-of-window start
+  after    one message after a submission ("再办一个")
+  last     guardian details of the last submission (prefill for the next child)
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.store.repos import CANCELLED, EXPIRED, REJECTED, STATUS_LABELS
+from dialogs import fields, hooks, render
+from dialogs.forms import FormMachine, FormModel, FormSpec, Step, get_slot, holds, load_forms, set_slot
+from dialogs.ports import LocalSubmitter, Submitter
+from dialogs.schools import DEFAULT_FILE, SchoolDirectory
+from dialogs.validators import MAX_INPUT, ValidationError, check_free_text, normalize, parse_yes_no
+
+log = logging.getLogger(__name__)
+
+RESUME_AFTER = dt.timedelta(minutes=30)  # idle this long → "上次办到…，继续吗？"
+DROP_AFTER = dt.timedelta(days=7)  # idle this long → the draft is dropped
+MAX_FAILS = 3
+MAX_HOPS = 60  # guard against a form whose branches loop
+
+CANCEL = {"取消", "取消办理", "退出", "不办了", "退出办理"}
+RESTART = {"重新开始", "重来", "重新填写", "从头开始"}
+BACK = {"上一步", "返回", "返回上一步", "上一个"}
+HUMAN = {"转人工", "人工", "人工客服", "找人工", "人工服务"}
+PROGRESS = {"进度", "办件进度", "查进度", "查询进度", "申请进度"}
+AGAIN = {"再办一个", "再办一份", "再给一个孩子办", "再办一个孩子", "继续办下一个"}
+CONTINUE = {"继续", "继续办理", "接着办", "是", "好", "好的", "继续吧"}
+REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
+QUESTION_MARKERS = ("吗", "多少", "怎么", "?", "？", "什么", "哪", "能不能", "可不可以", "为什么", "如何", "几时", "呢")
+NOT_QUESTIONS = {"enroll", "greeting", "unclear", "out_of_scope", "help", "human", "progress"}
+CLOSED_STATUSES = (REJECTED, EXPIRED, CANCELLED)
+ENROLL_KEY = "enroll"
+
+
+@dataclass
+class DialogReply:
+    text: str
+    digression: bool = False
+
+
+class EnrollmentDialogs:
+    def __init__(self, engine: Any, policies_dir: Path, submitter: Submitter | None = None) -> None:
+        self.engine = engine
+        self.forms: dict[str, FormSpec] = load_forms(Path(policies_dir) / "forms")
+        # One machine per form, built here once and shared by every guardian.
+        self.machines: dict[str, FormMachine] = {s: FormMachine(spec) for s, spec in self.forms.items()}
+        self.schools = SchoolDirectory.load(Path(policies_dir) / "schools" / DEFAULT_FILE)
+        self.submitter: Submitter = submitter or LocalSubmitter()
+
+    # ---- public API ---------------------------------------------------------------------------
+
+    def is_active(self, session: dict) -> bool:
+        state = session.get(ENROLL_KEY) or {}
+        return bool(state.get("form") or state.get("choosing") or state.get("reminder") or state.get("after"))
+
+    @property
+    def scheme_ids(self) -> list[str]:
+        known = set(getattr(self.engine, "scheme_ids", []) or self.forms)
+        return [s for s in self.forms if s in known] or list(self.forms)
+
+    async def start(self, turn: Any, scheme: str | None) -> DialogReply:
+        state = turn.session.setdefault(ENROLL_KEY, {})
+        state.pop("after", None)
+        form = state.get("form")
+        if form and form["scheme"] in self.forms:
+            spec = self.forms[form["scheme"]]
+            step = spec.step(form["state"])
+            return DialogReply(f"您正在办理{spec.title}，我们接着上次的进度继续（如要改办其他项目，请先回复“取消”）。\n"
+                               + await self._enter(turn, form, step))
+        last = state.get("last") or {}
+        if scheme is None and normalize(turn.text) in AGAIN and last.get("scheme") in self.forms:
+            return await self._open(turn, last["scheme"], prefill=True)
+        if scheme not in self.forms:
+            state["choosing"] = True
+            return DialogReply(self._scheme_menu(unknown=scheme))
+        return await self._open(turn, scheme)
+
+    async def handle(self, turn: Any, understand: Callable[[str], Any]) -> DialogReply:
+        state = turn.session.setdefault(ENROLL_KEY, {})
+        text = normalize(turn.text) if turn.incoming.kind in ("text", "voice", "event") else ""
+        try:
+            if text in PROGRESS:
+                reply = DialogReply(await self.progress(turn))
+            elif text in HUMAN:
+                reply = await self._handoff(turn)
+            elif state.get("reminder"):
+                reply = await self._handle_reminder(turn, state, text)
+            elif state.get("choosing"):
+                reply = await self._handle_choice(turn, state, text, understand)
+            elif state.get("form"):
+                reply = await self._handle_form(turn, state, text, understand)
+            elif state.get("after"):
+                reply = await self._handle_after(turn, state, text, understand)
+            else:
+                reply = DialogReply("", digression=True)
+        finally:
+            if not any(state.get(k) for k in ("form", "choosing", "reminder", "after", "last")):
+                turn.session.pop(ENROLL_KEY, None)
+        return reply
+
+    async def progress(self, turn: Any) -> str:
+        apps = await turn.services.applications.for_user(turn.user_id)
+        lines = []
+        for index, app in enumerate(sorted(apps, key=lambda a: a.get("created_at", "")), start=1):
+            child = (app.get("child") or {}).get("name", "")
+            label = STATUS_LABELS.get(app.get("status", ""), app.get("status", ""))
+            when = (app.get("updated_at") or app.get("created_at") or "")[:10]
+            lines.append(f"{index}. {child}（{self._title(app.get('scheme', ''))}）：{label}，更新于{when}")
+        form = (turn.session.get(ENROLL_KEY) or {}).get("form")
+        if form and form["scheme"] in self.forms:
+            spec = self.forms[form["scheme"]]
+            lines.append(f"正在填写：{spec.title}，办到“{self._step_label(spec.step(form['state']))}”。")
+        if not lines:
+            return "您还没有提交过参保申请。回复“我要参保”开始办理。"
+        return "您的参保申请进度：\n" + "\n".join(lines)
+
+    # ---- starting ------------------------------------------------------------------------------
+
+    def _title(self, scheme: str) -> str:
+        if scheme in self.forms:
+            return self.forms[scheme].title
+        try:
+            return self.engine.pack(scheme).name
+        except Exception:
+            return scheme
+
+    def _scheme_menu(self, unknown: str | None = None) -> str:
+        head = "暂不支持在线办理这个项目。" if unknown else ""
+        return (f"{head}请问要为孩子办理哪一项？\n" + fields.numbered([self._title(s) for s in self.scheme_ids])
+                + "\n回复数字或点选。")
+
+    async def _handle_choice(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
+        if text in CANCEL:
+            state.pop("choosing", None)
+            return DialogReply("好的，已退出办理。需要时回复“我要参保”。")
+        schemes = self.scheme_ids
+        number = fields.pick_number(text)
+        scheme = schemes[number - 1] if number and 1 <= number <= len(schemes) else None
+        if scheme is None:
+            scheme = next((s for s in schemes if text and (text in self._title(s) or self._title(s) in text)), None)
+        if scheme is None:
+            finder = getattr(self.engine, "find_scheme", None)
+            found = finder(text) if finder and text else None
+            scheme = found if found in schemes else None
+        if scheme is None:
+            if self._looks_like_question(text, understand):
+                return DialogReply("我们继续：请回复要办理项目前的数字。", digression=True)
+            return DialogReply("请回复项目前的数字（1到%d）。\n" % len(schemes) + self._scheme_menu())
+        state.pop("choosing", None)
+        return await self._open(turn, scheme)
+
+    async def _open(self, turn: Any, scheme: str, prefill: bool = False) -> DialogReply:
+        state = turn.session.setdefault(ENROLL_KEY, {})
+        state.pop("choosing", None)
+        spec = self.forms[scheme]
+        closed = self._window_closed(scheme, turn.now)
+        if closed:
+            state["reminder"] = scheme
+            return DialogReply(f"{closed}\n需要在开始办理时提醒您吗？请回复 {fields.menu_link('提醒我', 1)} 或 "
+                               f"{fields.menu_link('不用', 2)}。")
+        slots: dict[str, Any] = {}
+        last = state.get("last") or {}
+        if prefill and last.get("scheme") == scheme:
+            slots = copy.deepcopy(last.get("slots") or {})
+        form = {"scheme": scheme, "state": spec.first, "slots": slots, "history": [], "fails": 0,
+                "editing": bool(slots), "updated_at": turn.now.isoformat()}
+        state["form"] = form
+        head = f"好的，开始办理{spec.title}。"
+        if prefill:
+            head += "已沿用上一个孩子的监护人信息，最后可在确认页修改。"
+        head += "每次只问一个问题，可随时回复“上一步”“取消”“转人工”，中途有疑问也可以直接问。\n\n"
+        return DialogReply(head + await self._enter(turn, form, spec.step(spec.first)))
+
+    def _window_closed(self, scheme: str, now: dt.datetime) -> str | None:
+        try:
+            info = self.engine.windows(scheme, now)
+        except Exception:
+            log.exception("windows failed for %s", scheme)
+            return None
+        if info.current is None and info.next is not None:
+            return info.explanation
+        return None
+
+    async def _handle_reminder(self, turn: Any, state: dict, text: str) -> DialogReply:
+        scheme = state.pop("reminder")
+        if text in REMIND or parse_yes_no(text):
+            subscriber = await turn.services.subscribers.get(turn.user_id) or {}
+            reminders = sorted(set(subscriber.get("reminders") or []) | {scheme})
+            await turn.services.subscribers.touch(turn.user_id, turn.now, reminders=reminders)
+            return DialogReply(f"好的，{self._title(scheme)}开始办理时会发消息提醒您。")
+        if parse_yes_no(text) is False or text in CANCEL:
+            return DialogReply("好的，不提醒了。需要时回复“我要参保”。")
+        return DialogReply("", digression=True)
+
+    async def _handle_after(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
+        state.pop("after", None)
+        if text in AGAIN and (state.get("last") or {}).get("scheme") in self.forms:
+            return await self._open(turn, state["last"]["scheme"], prefill=True)
+        return DialogReply("", digression=True)
+
+    async def _handoff(self, turn: Any) -> DialogReply:
+        form = (turn.session.get(ENROLL_KEY) or {}).get("form")
+        key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
+        await turn.services.store.put("handoff", key, {
+            "user_id": turn.user_id, "at": turn.now.isoformat(), "source": "enrollment",
+            "scheme": form["scheme"] if form else "", "step": form["state"] if form else "",
+        }, index={"user_id": turn.user_id, "status": "open"})
+        text = "已为您转接人工服务，工作人员会尽快通过公众号消息联系您。"
+        if form:
+            spec = self.forms[form["scheme"]]
+            text += "\n已填写的信息都保留着。" + "我们继续：" + render.short_prompt(spec.step(form["state"]))
+        return DialogReply(text)
+
+    # ---- the form ------------------------------------------------------------------------------
+
+    async def _handle_form(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
+        form = state["form"]
+        spec = self.forms.get(form["scheme"])
+        if spec is None or not spec.has(form["state"]):  # the form changed under a draft
+            state.pop("form", None)
+            return DialogReply("办理流程已更新，请回复“我要参保”重新开始，给您带来不便请谅解。")
+        idle = turn.now - dt.datetime.fromisoformat(form["updated_at"])
+        if idle > DROP_AFTER:
+            state.pop("form", None)
+            return DialogReply("您上次未完成的参保申请已超过7天，已清除。需要时回复“我要参保”重新办理。",
+                               digression=True)
+        form["updated_at"] = turn.now.isoformat()
+        command = await self._command(turn, state, form, spec, text)
+        if command is not None:
+            return command
+        if idle > RESUME_AFTER and not form.get("resuming"):
+            form["resuming"] = True
+            return DialogReply(self._resume_text(spec, form))
+        if form.pop("resuming", False) and text in CONTINUE:
+            return DialogReply(await self._enter(turn, form, spec.step(form["state"])))
+        return await self._answer(turn, form, spec, text, understand)
+
+    def _resume_text(self, spec: FormSpec, form: dict) -> str:
+        step = spec.step(form["state"])
+        filled = render.summary_lines(spec, form["slots"])[:4]
+        done = ("，已填写：" + "；".join(filled)) if filled else ""
+        return (f"您上次办理{spec.title}，办到“{self._step_label(step)}”{done}。继续吗？\n"
+                f"回复 {fields.menu_link('继续', 1)} 接着办，回复 {fields.menu_link('取消', 2)} 放弃。")
+
+    @staticmethod
+    def _step_label(step: Step) -> str:
+        return step.label or step.id
+
+    async def _command(self, turn: Any, state: dict, form: dict, spec: FormSpec, text: str) -> DialogReply | None:
+        machine = self.machines[spec.scheme]
+        if text in CANCEL:
+            state.pop("form", None)
+            return DialogReply("已取消本次办理，填写的信息已清除。需要时回复“我要参保”重新开始。")
+        if text in RESTART:
+            state.pop("form", None)
+            return await self._open(turn, spec.scheme)
+        if text in BACK:
+            if not form["history"]:
+                return DialogReply("已经是第一步了。\n" + await self._enter(turn, form, spec.step(form["state"])))
+            model = FormModel(form)
+            machine.goto(model, form["history"].pop())
+            form["state"], form["fails"] = model.state, 0
+            form.pop("pending", None)
+            return DialogReply(await self._enter(turn, form, spec.step(model.state), show_current=True))
+        if text.startswith("修改") or text.startswith("更改"):
+            return await self._modify(turn, form, spec, text[2:].strip())
+        return None
+
+    async def _modify(self, turn: Any, form: dict, spec: FormSpec, what: str) -> DialogReply:
+        editable = [s for s in spec.steps if s.editable and holds(s.when, form["slots"])]
+        target = None
+        if what:
+            target = next((s for s in editable if what in (s.label, *s.aliases)), None) or next(
+                (s for s in editable if what in s.label or any(a in what for a in (s.label, *s.aliases) if a)), None)
+        if target is None:
+            labels = "、".join(dict.fromkeys(s.label for s in editable if s.label))
+            return DialogReply(f"请回复“修改+项目”，可以修改：{labels}。")
+        model = FormModel(form)
+        form["history"].append(model.state)
+        self.machines[spec.scheme].goto(model, target.id)
+        form.update(state=model.state, fails=0, editing=True)
+        form.pop("pending", None)
+        return DialogReply(await self._enter(turn, form, target, show_current=True))
+
+    async def _answer(self, turn: Any, form: dict, spec: FormSpec, text: str, understand: Callable) -> DialogReply:
+        step = spec.step(form["state"])
+        kind = turn.incoming.kind
+        if step.type == "image":
+            if kind == "image":
+                return await self._accept(turn, form, spec, step, {step.slot: {
+                    "media_id": turn.incoming.media_id, "pic_url": turn.incoming.pic_url}})
+            return await self._reject(turn, form, spec, step, text, understand, ValidationError(
+                f"这一步需要您直接发送{step.label}（点输入框旁的“+”，选择“照片”或“拍摄”）。"))
+        if kind == "image":
+            return await self._reject(turn, form, spec, step, "", understand,
+                                      ValidationError(f"这一步不需要图片，请用文字回复。"))
+        if kind not in ("text", "voice"):
+            return await self._reject(turn, form, spec, step, "", understand,
+                                      ValidationError("我只能读懂文字消息，请用文字回复。"))
+        if step.type == "confirm":
+            return await self._confirm(turn, form, spec, step, text, understand)
+        if step.type == "school":
+            return await self._school(turn, form, spec, step, text, understand)
+        if step.type == "district" and form.get("scene_pending"):
+            answer = parse_yes_no(text)
+            code = form.pop("scene_pending")
+            school = self.schools.get(code)
+            if answer and school:
+                form["slots"][step.slot] = school.district
+                return await self._choose_school(turn, form, spec, school, via_scene=True)
+            if answer is False:
+                return DialogReply(render.prompt(step, form["slots"]))
+        try:
+            updates = fields.parse(step, text, form["slots"], turn.now.date())
+        except ValidationError as err:
+            return await self._reject(turn, form, spec, step, text, understand, err)
+        if step.type == "derived_confirm" and not updates[step.slot]:
+            hooks.clear(form["slots"], step.clears)
+            model = FormModel(form)
+            self.machines[spec.scheme].goto(model, step.params["back_to"])
+            form["state"] = model.state
+            return DialogReply("好的，请重新输入。\n" + await self._enter(turn, form, spec.step(model.state)))
+        return await self._accept(turn, form, spec, step, updates, text=text, understand=understand)
+
+    async def _accept(self, turn: Any, form: dict, spec: FormSpec, step: Step, updates: dict[str, Any],
+                      text: str = "", understand: Callable | None = None) -> DialogReply:
+        """Validate the new values with the step's checks, store them, and move on."""
+        slots = copy.deepcopy(form["slots"])
+        if any(get_slot(slots, path) not in (None, value) for path, value in updates.items()):
+            hooks.clear(slots, step.clears)
+        for path, value in updates.items():
+            set_slot(slots, path, value)
+        try:
+            await hooks.run(step.checks, self._ctx(turn, spec, slots))
+        except ValidationError as err:
+            return await self._reject(turn, form, spec, step, text, understand, err)
+        form["slots"] = slots
+        return await self._advance(turn, form, spec)
+
+    async def _reject(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
+                      understand: Callable | None, err: ValidationError) -> DialogReply:
+        if understand is not None and self._looks_like_question(text, understand):
+            return DialogReply("我们继续：" + render.short_prompt(step), digression=True)
+        form["fails"] = form.get("fails", 0) + 1
+        message = err.message
+        block = render.options_block(step)
+        if block and step.type in ("choice", "district"):
+            message += "\n" + block
+        if form["fails"] >= MAX_FAILS:
+            message += ("\n\n这一步好像不太顺利。需要帮助可回复“转人工”，工作人员会联系您；"
+                        "也可以回复“上一步”检查前面的内容。已填写的信息都会保留。")
+        return DialogReply(message)
+
+    def _looks_like_question(self, text: str, understand: Callable) -> bool:
+        if not text or len(text) > MAX_INPUT or len(text) < 2:
+            return False
+        if any(marker in text for marker in QUESTION_MARKERS):
+            return True
+        try:
+            understood = understand(text)
+        except Exception:
+            log.exception("understand failed inside a form")
+            return False
+        intent = getattr(understood, "intent", "") or ""
+        confidence = float(getattr(understood, "confidence", 0.0) or 0.0)
+        return bool(intent) and intent not in NOT_QUESTIONS and confidence >= 0.6
+
+    async def _advance(self, turn: Any, form: dict, spec: FormSpec) -> DialogReply:
+        machine = self.machines[spec.scheme]
+        model = FormModel(form)
+        form["fails"] = 0
+        form.pop("pending", None)
+        for _hop in range(MAX_HOPS):
+            form["history"].append(model.state)
+            if not machine.advance(model):
+                break
+            step = spec.step(model.state)
+            if step.terminal or step.type == "confirm":
+                break
+            if not (form.get("editing") and self._filled(step, model.slots)):
+                break
+        form["history"] = form["history"][-30:]
+        form["state"], form["slots"] = model.state, model.slots
+        step = spec.step(model.state)
+        if step.terminal:
+            return await self._end(turn, form, spec, step)
+        if step.type == "confirm":
+            form["editing"] = False
+        return DialogReply(await self._enter(turn, form, step))
+
+    @staticmethod
+    def _filled(step: Step, slots: dict[str, Any]) -> bool:
+        return bool(step.slot) and get_slot(slots, step.slot) is not None
+
+    def _ctx(self, turn: Any, spec: FormSpec, slots: dict[str, Any]) -> hooks.HookContext:
+        return hooks.HookContext(turn=turn, spec=spec, slots=slots, engine=self.engine, schools=self.schools)
+
+    async def _enter(self, turn: Any, form: dict, step: Step, show_current: bool = False) -> str:
+        """Prepare and word the question of the step the guardian is now on."""
+        await hooks.run(step.compute, self._ctx(turn, self.forms[form["scheme"]], form["slots"]))
+        slots = form["slots"]
+        spec = self.forms[form["scheme"]]
+        if step.type == "confirm":
+            return render.confirmation(spec, step, slots)
+        current = ""
+        if show_current and step.slot and get_slot(slots, step.slot) is not None:
+            current = f"（当前：{render.show(step.slot, get_slot(slots, step.slot)) or '已填写'}）\n"
+        if step.type == "district" and step.params.get("scene") and not form.get("scene_offered"):
+            school = self.schools.get(turn.session.get("scene_school") or "")
+            form["scene_offered"] = True
+            if school:
+                form["scene_pending"] = school.code
+                return (f"您是扫描“{school.name}”的二维码进入的。孩子的参保单位是这所学校吗？\n"
+                        f"请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}")
+        if step.type == "school":
+            return current + self._school_prompt(form, step)
+        return current + render.prompt(step, slots)
+
+    # ---- school selection -----------------------------------------------------------------------
+
+    def _school_prompt(self, form: dict, step: Step) -> str:
+        district = form["slots"].get(step.params.get("district_slot", "school_district"))
+        text = render.fill(step.prompt, form["slots"])
+        listed = self.schools.in_district(district) if district else []
+        if listed and len(listed) <= int(step.params.get("list_up_to", 10)):
+            form["pending"] = [s.code for s in listed]
+            text += "\n也可以直接点选：\n" + fields.numbered([s.name for s in listed])
+        return text
+
+    async def _school(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
+                      understand: Callable) -> DialogReply:
+        district = form["slots"].get(step.params.get("district_slot", "school_district"))
+        number = fields.pick_number(text)
+        pending = form.get("pending") or []
+        if number is not None and pending:
+            if 1 <= number <= len(pending) and self.schools.get(pending[number - 1]):
+                return await self._choose_school(turn, form, spec, self.schools.get(pending[number - 1]))
+            return await self._reject(turn, form, spec, step, text, understand,
+                                      ValidationError(f"请回复1到{len(pending)}之间的数字，或输入学校名称。"))
+        try:
+            query = check_free_text(text, "学校名称", 40)
+        except ValidationError as err:
+            return await self._reject(turn, form, spec, step, text, understand, err)
+        hits = self.schools.search(query, district=district)
+        if not hits:
+            where = f"{district}" if district else "名录"
+            return await self._reject(turn, form, spec, step, text, understand, ValidationError(
+                f"在{where}没有找到与“{query}”相近的学校。请换个关键字（如学校名称中的路名），"
+                "或回复“上一步”重新选择区。"))
+        if len(hits) == 1 and (hits[0].name == query or query in hits[0].name):
+            return await self._choose_school(turn, form, spec, hits[0])
+        form["pending"] = [s.code for s in hits]
+        return DialogReply("找到以下学校，请回复数字或点选：\n" + fields.numbered([s.name for s in hits])
+                           + "\n都不是？请换个关键字再输入。")
+
+    async def _choose_school(self, turn: Any, form: dict, spec: FormSpec, school: Any,
+                             via_scene: bool = False) -> DialogReply:
+        step = next(s for s in spec.steps if s.type == "school")
+        if via_scene:
+            model = FormModel(form)
+            form["history"].append(model.state)
+            self.machines[spec.scheme].goto(model, step.id)
+            form["state"] = model.state
+        updates = {step.slot: school.code, "school_name": school.name,
+                   step.params.get("district_slot", "school_district"): school.district}
+        reply = await self._accept(turn, form, spec, step, updates)
+        note = ""
+        if form["slots"].get("roster_note") == "moved" and form["slots"].get("school_code") != school.code:
+            note = f"学校名册显示孩子在籍于“{form['slots'].get('school_name')}”，参保单位已按在籍学校填写。\n"
+            form["slots"].pop("roster_note", None)
+        return DialogReply(f"已选择：{school.name}\n{note}{reply.text}", reply.digression)
+
+    # ---- confirmation, submission and endings ------------------------------------------------
+
+    async def _confirm(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
+                       understand: Callable) -> DialogReply:
+        answer = parse_yes_no(text)
+        if answer is None and text in ("确认提交", "提交", "确认提交去支付", "确认无误"):
+            answer = True
+        if answer:
+            return await self._submit(turn, form, spec)
+        if answer is False:
+            return await self._modify(turn, form, spec, "")
+        return await self._reject(turn, form, spec, step, text, understand, ValidationError(
+            "请回复“确认提交”；如需修改，请回复“修改+项目”，例如“修改手机号”。"))
+
+    async def _end(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
+        await hooks.run(step.compute, self._ctx(turn, spec, form["slots"]))
+        state = turn.session.setdefault(ENROLL_KEY, {})
+        state.pop("form", None)
+        return DialogReply(render.fill(step.prompt, form["slots"]))
+
+    async def _submit(self, turn: Any, form: dict, spec: FormSpec) -> DialogReply:
+        slots = form["slots"]
+        state = turn.session.setdefault(ENROLL_KEY, {})
+        services = turn.services
+        child = slots.get("child") or {}
+        duplicate = await self._duplicate(turn, spec, slots)
+        if duplicate is not None:
+            state.pop("form", None)
+            label = STATUS_LABELS.get(duplicate["status"], duplicate["status"])
+            return DialogReply(f"{child.get('name', '孩子')}已经有一份{spec.title}申请（编号 {duplicate['id']}，"
+                               f"{label}），不需要重复办理。回复“进度”可查看。")
+        application = await services.applications.create(turn.user_id, spec.scheme, self._record(spec, slots), turn.now)
+        await self._remember_subscriber(turn, spec, slots)
+        try:
+            told = await self.submitter.submit(turn, application)
+        except Exception:
+            log.exception("submitter failed for application %s", application["id"])
+            told = await LocalSubmitter().submit(turn, application)
+        state.pop("form", None)
+        state["last"] = {"scheme": spec.scheme, "slots": {k: copy.deepcopy(slots[k])
+                                                          for k in spec.settings.get("reuse", []) if k in slots}}
+        state["after"] = True
+        after = render.fill(spec.messages.get("after_submit", ""), slots)
+        topics = self._procedure_text(spec)
+        parts = [f"已为{child.get('name', '孩子')}提交{spec.title}申请。", told, after, topics,
+                 "如需为其他孩子办理，请回复“再办一个”。"]
+        return DialogReply("\n\n".join(p for p in parts if p))
+
+    async def _duplicate(self, turn: Any, spec: FormSpec, slots: dict[str, Any]) -> dict | None:
+        id_number = get_slot(slots, "child.id_number")
+        if not id_number:
+            return None
+        for app in await turn.services.applications.find_by_id_number(id_number, spec.scheme):
+            same_period = app.get("benefit_start") == slots.get("benefit_start") and \
+                app.get("school_year") == slots.get("school_year")
+            if app.get("status") not in CLOSED_STATUSES and same_period:
+                return app
+        return None
+
+    def _record(self, spec: FormSpec, slots: dict[str, Any]) -> dict[str, Any]:
+        """The application record (fields as in bot/store/repos.py); scheme extras go to `details`."""
+        standard = ("child", "guardian", "school_code", "school_name", "address", "category", "school_year",
+                    "benefit_start", "benefit_end", "amount_fen", "exempt")
+        internal = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_note", "fee_category",
+                    "school_district", "district", "hukou_district"}
+        record = {key: copy.deepcopy(slots[key]) for key in standard if key in slots}
+        record["district"] = slots.get("school_district") or slots.get("district") or ""
+        record["exempt"] = bool(slots.get("exempt"))
+        record["amount_fen"] = 0 if record["exempt"] else slots.get("amount_fen")
+        record["details"] = {k: copy.deepcopy(v) for k, v in slots.items() if k not in standard and k not in internal}
+        if slots.get("hukou_district"):
+            record["details"]["hukou_district"] = slots["hukou_district"]
+        return record
+
+    async def _remember_subscriber(self, turn: Any, spec: FormSpec, slots: dict[str, Any]) -> None:
+        subscribers = turn.services.subscribers
+        current = await subscribers.get(turn.user_id) or {}
+        schemes = sorted(set(current.get("schemes") or []) | {spec.scheme})
+        changes: dict[str, Any] = {"schemes": schemes}
+        if slots.get("school_district"):
+            changes["district"] = slots["school_district"]
+        if slots.get("school_code"):
+            changes["school_code"] = slots["school_code"]
+        await subscribers.touch(turn.user_id, turn.now, **changes)
+
+    def _procedure_text(self, spec: FormSpec) -> str:
+        blocks = []
+        for topic in spec.settings.get("after_submit_topics", []):
+            try:
+                items = self.engine.procedure(spec.scheme, topic)
+            except Exception:
+                log.exception("procedure %s failed for %s", topic, spec.scheme)
+                continue
+            for item in items:
+                lines = "\n".join(f"{i}. {line}" for i, line in enumerate(item.lines, start=1))
+                blocks.append(f"【{item.title}】\n{lines}")
+        return "\n\n".join(blocks)

@@ -1,0 +1,145 @@
+"""Named checks (after a step is filled) and computations (before a step is shown) that forms use.
+
+Checks may raise ValidationError (the step is asked again, nothing is stored) or set routing
+slots that the form's `next` branches read. Everything policy-dependent comes from the rule engine
+or the form YAML, never from constants here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from dialogs.forms import FormSpec, get_slot, set_slot
+from dialogs.schools import SchoolDirectory
+from dialogs.validators import ValidationError, age_on
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.turn import Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HookContext:
+    turn: "Turn"
+    spec: FormSpec
+    slots: dict[str, Any]
+    engine: Any
+    schools: SchoolDirectory
+
+    @property
+    def today(self) -> dt.date:
+        return self.turn.now.date()
+
+
+def facts_of(spec: FormSpec, slots: dict[str, Any]) -> dict[str, Any]:
+    """The rule-engine facts a form knows so far (mapping in the form's `facts:` section)."""
+    facts: dict[str, Any] = {}
+    for name, source in (spec.settings.get("facts") or {}).items():
+        value = source["value"] if isinstance(source, dict) else get_slot(slots, str(source))
+        if value not in (None, ""):
+            facts[name] = value
+    return facts
+
+
+async def check_eligibility(ctx: HookContext) -> None:
+    try:
+        result = ctx.engine.eligibility(ctx.spec.scheme, facts_of(ctx.spec, ctx.slots), ctx.today)
+    except Exception:  # a rule-engine bug must not stop a guardian mid-form
+        log.exception("eligibility check failed for %s", ctx.spec.scheme)
+        return
+    if result.status == "not_eligible":
+        reason = result.explanation or (result.rule.text if result.rule else "")
+        raise ValidationError(f"按您填写的信息，孩子不符合{ctx.spec.title}的参保条件：{reason}"
+                              "如有填错请重新输入；如需帮助可回复“转人工”，或回复“取消”退出。")
+
+
+async def check_age(ctx: HookContext) -> None:
+    """Age limits written in the form (`settings.age`), for schemes whose pack has none."""
+    limits = ctx.spec.settings.get("age") or {}
+    birth = get_slot(ctx.slots, "child.birth_date")
+    if not limits or not birth:
+        return
+    age = age_on(dt.date.fromisoformat(birth), ctx.today)
+    low, high = limits.get("min"), limits.get("max")
+    if (low is not None and age < low) or (high is not None and age > high):
+        raise ValidationError(f"按出生日期，孩子现在{age}周岁，{limits.get('message', '不在本项目的参保年龄范围内。')}"
+                              "如有填错请重新输入；如需帮助可回复“转人工”，或回复“取消”退出。")
+
+
+async def check_roster(ctx: HookContext) -> None:
+    """Is the child on the chosen school's uploaded roster? Sets `roster` (ok | missing)."""
+    roster = ctx.turn.services.roster
+    id_number = get_slot(ctx.slots, "child.id_number") or ""
+    code = ctx.slots.get("school_code") or ""
+    entries = await roster.lookup(id_number) if id_number else []
+    codes = {e.get("school_code") for e in entries}
+    if code in codes:
+        ctx.slots["roster"] = "ok"
+        return
+    if entries:  # on another school's roster: the registration unit is the school of record
+        entry = entries[0]
+        school = ctx.schools.get(entry["school_code"])
+        ctx.slots.update(school_code=entry["school_code"], school_name=entry.get("school_name") or (school.name if school else ""),
+                         school_district=school.district if school else ctx.slots.get("school_district"),
+                         roster="ok", roster_note="moved")
+        return
+    uploaded = await roster.school(code) if code else None
+    ctx.slots["roster"] = "missing"
+    ctx.slots["roster_school_uploaded"] = bool(uploaded)
+
+
+async def compute_school_year(ctx: HookContext) -> None:
+    start = str(ctx.spec.settings.get("school_year_start", "09-01"))
+    month, day = (int(p) for p in start.split("-"))
+    today = ctx.today
+    ctx.slots["school_year"] = today.year if (today.month, today.day) >= (month, day) else today.year - 1
+
+
+async def compute_benefit(ctx: HookContext) -> None:
+    try:
+        period = ctx.engine.benefit_period(ctx.spec.scheme, ctx.today)
+    except Exception:
+        log.exception("benefit period failed for %s", ctx.spec.scheme)
+        period = None
+    if period:
+        ctx.slots["benefit_start"], ctx.slots["benefit_end"] = period[0].isoformat(), period[1].isoformat()
+
+
+async def compute_fee(ctx: HookContext) -> None:
+    try:
+        fee = ctx.engine.fee(ctx.spec.scheme, facts_of(ctx.spec, ctx.slots), ctx.today)
+    except Exception:
+        log.exception("fee failed for %s", ctx.spec.scheme)
+        fee = None
+    for key in ("amount_fen", "exempt", "fee_note", "fee_category"):
+        ctx.slots.pop(key, None)
+    if fee is None:
+        return
+    ctx.slots["exempt"] = bool(fee.exempt)
+    if fee.amount is not None:
+        ctx.slots["amount_fen"] = int(Decimal(fee.amount) * 100)
+    if fee.category:
+        ctx.slots["fee_category"] = fee.category
+        if ctx.spec.settings.get("category_from_fee"):
+            ctx.slots["category"] = fee.category
+    ctx.slots["fee_note"] = fee.explanation
+
+
+HOOKS: dict[str, Callable[[HookContext], Awaitable[None]]] = {
+    "eligibility": check_eligibility, "age": check_age, "roster": check_roster,
+    "school_year": compute_school_year, "benefit": compute_benefit, "fee": compute_fee,
+}
+
+
+async def run(names: list[str], ctx: HookContext) -> None:
+    for name in names:
+        await HOOKS[name](ctx)
+
+
+def clear(slots: dict[str, Any], paths: list[str]) -> None:
+    for path in paths:
+        set_slot(slots, path, None)
