@@ -1,0 +1,328 @@
+"""After the guardian confirms: pre-review (预审), payment order, payment result, expiry — the glue
+between the dialogs (Submitter port) and the outside world (integrations.enrollment, .payment).
+
+    submitted ──预审──▶ pre_approved ──order──▶ awaiting_payment ──paid──▶ paid ──▶ done
+        └──▶ rejected                 (exempt: pre_approved ──▶ paid ──▶ done)   └─deadline─▶ expired
+
+Everything slow runs in follow-ups after the reply; every outcome reaches the guardian by message
+(`bot.delivery.deliver`). Amounts come only from the application (`amount_fen`, computed by the
+rule engine); deadlines only from `engine.deadline_for`. Status changes are compare-and-set, so a
+duplicate payment notification, a racing expiry sweep or a second worker never double-applies.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from bot.clock import SHANGHAI
+from bot.delivery import deliver, retry_undelivered
+from bot.services import Services
+from bot.store.base import VersionConflict
+from bot.store.repos import (AWAITING_PAYMENT, DONE, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
+                             SUBMITTED)
+from integrations.enrollment import APPROVED, PENDING, EnrollmentBackend, ReviewResult, RosterReview
+from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
+                                  provider_from_env)
+
+log = logging.getLogger("bot.fulfilment")
+
+REVIEW_TIMEOUT = 10.0  # seconds for one pre-review call
+LINK_LIFETIME = dt.timedelta(days=7)  # technical fallback for schemes whose pack sets no payment deadline
+ACTIVE = (SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT)
+REAPPLY_HINT = "如需参保，请点击菜单「我要参保」或回复“我要参保”重新申请。"
+
+
+class Fulfilment:
+    """Implements the dialogs' Submitter port and handles payment notifications and expiry."""
+
+    def __init__(self, services: Services, engine: Any, *, payments: PaymentProvider | None = None,
+                 backend: EnrollmentBackend | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.services, self.engine = services, engine
+        env = os.environ if env is None else env
+        self.payments = payments or provider_from_env(
+            env, public_url=services.settings.public_url,
+            default_secret=services.cipher.blind("payment-checkout-secret").encode())
+        self.orders = OrderBook(services.store, self.payments, create_timeout=float(env.get("PAY_TIMEOUT") or 5) + 3)
+        self.backend = backend or RosterReview(services.roster.lookup, self._school_has_roster,
+                                               self._rule_refusal, self._roster_required)
+        services.extras.update(payments=self.payments, orders=self.orders, enrollment=self.backend)
+        sweeps = services.extras.setdefault("sweeps", [])
+        for sweep in (expire_overdue, retry_undelivered):
+            if sweep not in sweeps:
+                sweeps.append(sweep)
+
+    # ----- Submitter port --------------------------------------------------------------------
+    async def submit(self, turn: Any, application: dict[str, Any]) -> str:
+        """The dialog stored the application (status submitted); pre-review runs after the reply."""
+        app_id = application["id"]
+        if not application.get("submitted_at"):
+            await self.services.applications.update(app_id, turn.now, submitted_at=turn.now.isoformat(timespec="seconds"))
+        turn.followups.append(functools.partial(self._review_followup, app_id))
+        return (f"申请已提交（编号 {app_id}），正在预审。预审结果会通过消息通知您，请留意公众号消息；"
+                "也可随时回复“进度”查看。")
+
+    async def _review_followup(self, app_id: str, services: Services) -> None:
+        await self.review(app_id)
+
+    # ----- pre-review ------------------------------------------------------------------------
+    async def review(self, app_id: str, poll: bool = False) -> None:
+        """Pre-review one submitted application (once at a time across workers) and act on the result."""
+        claim = f"review:{app_id}"
+        if not await self.services.store.claim(claim, REVIEW_TIMEOUT + 5):
+            return
+        try:
+            app = await self.services.applications.get(app_id)
+            if app is None or app["status"] != SUBMITTED:
+                return
+            call = self.backend.result if poll else self.backend.submit
+            try:
+                result = await asyncio.wait_for(call(app), REVIEW_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - any backend failure: stay submitted, the sweep polls
+                log.warning("pre-review failed application=%s: %s", app_id, type(exc).__name__)
+                return
+            await self.apply_review(app, result)
+        finally:
+            await self.services.store.release_claim(claim)
+
+    async def apply_review(self, app: dict[str, Any], result: ReviewResult) -> None:
+        """Act on a pre-review result (also the entry point for a backend's callback)."""
+        now = self.services.clock.now()
+        if result.status == PENDING:
+            await self.services.applications.update(app["id"], now, review_reference=result.reference)
+            return
+        if result.status != APPROVED:
+            try:
+                app = await self.services.applications.update(
+                    app["id"], now, status=REJECTED, expect_status=(SUBMITTED,), note=result.reason,
+                    review_reason=result.reason, review_reference=result.reference)
+            except VersionConflict:
+                return
+            await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）预审未通过：{result.reason}")
+            return
+        try:
+            app = await self.services.applications.update(
+                app["id"], now, status=PRE_APPROVED, expect_status=(SUBMITTED,),
+                pre_approved_at=now.isoformat(timespec="seconds"), review_reference=result.reference)
+        except VersionConflict:
+            return
+        if app.get("exempt"):
+            await self._finish_exempt(app)
+        else:
+            await self.issue_order(app)
+
+    async def _finish_exempt(self, app: dict[str, Any]) -> None:
+        now = self.services.clock.now()
+        try:
+            app = await self.services.applications.update(app["id"], now, status=PAID, expect_status=(PRE_APPROVED,),
+                                                          note="免缴", paid_at=now.isoformat(timespec="seconds"))
+            app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
+        except VersionConflict:
+            return
+        await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）属于免予缴费对象，无需缴费，已办结。"
+                              + self._aftercare(app))
+
+    # ----- payment order ---------------------------------------------------------------------
+    async def issue_order(self, app: dict[str, Any]) -> None:
+        """Create the payment order of a pre-approved application and send the pay link with its deadline.
+        A platform failure keeps the application pre_approved; the sweep tries again before the deadline."""
+        now = self.services.clock.now()
+        deadline = self.engine.deadline_for(app)
+        if deadline is not None and now >= deadline:
+            await self._expire(app, deadline)
+            return
+        amount = app.get("amount_fen")
+        if not isinstance(amount, int) or amount <= 0:
+            log.error("application %s has no payable amount; order not created", app["id"])
+            if not app.get("order_problem_told"):
+                await self.services.applications.update(app["id"], now, order_problem_told=True)
+                await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）缴费金额暂未确定，"
+                                      "请稍后回复“进度”查看，或联系人工客服。")
+            return
+        try:
+            order = await self.orders.ensure_order(
+                application_id=app["id"], user_id=app["user_id"], amount_fen=amount,
+                description=self._scheme_name(app) + "参保缴费", expires_at=deadline or now + LINK_LIFETIME, now=now)
+        except OrderInProgress:
+            return
+        except PaymentError:
+            if not app.get("order_problem_told"):
+                await self.services.applications.update(app["id"], now, order_problem_told=True)
+                await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）缴费链接正在生成，"
+                                      "稍后会发送给您，请留意公众号消息。")
+            return
+        try:
+            app = await self.services.applications.update(
+                app["id"], now, status=AWAITING_PAYMENT, expect_status=(PRE_APPROVED,), order_no=order["order_no"],
+                pay_deadline=deadline.isoformat(timespec="seconds") if deadline else "")
+        except VersionConflict:
+            return
+        when = f"请在 {_when(deadline)} 前完成缴费，逾期需重新申请。" if deadline else "请尽快完成缴费。"
+        await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）{when}\n"
+                              f"缴费金额：{yuan(amount)}元\n订单号：{order['order_no']}\n"
+                              f'<a href="{order["pay_url"]}">点击这里去缴费</a>')
+
+    # ----- payment result --------------------------------------------------------------------
+    async def on_payment(self, notice: PaymentNotice) -> tuple[bool, str]:
+        """A verified payment notification. Returns (handled, note): False makes the platform retry."""
+        now = self.services.clock.now()
+        order = await self.orders.by_order_no(notice.order_no)
+        if order is None:
+            log.warning("payment notification for unknown order %s refused", notice.order_no)
+            return False, "unknown order"
+        app = await self.services.applications.get(order["application_id"])
+        if app is None:
+            log.error("order %s has no application", notice.order_no)
+            return False, "unknown application"
+        if notice.amount_fen != order["amount_fen"] or notice.amount_fen != app.get("amount_fen"):
+            log.error("payment notification refused: amount %s fen differs from order %s (%s fen)",
+                      notice.amount_fen, notice.order_no, order["amount_fen"])
+            return False, "amount mismatch"
+        if app["status"] in (PAID, DONE):
+            return True, "duplicate"
+        try:
+            app = await self.services.applications.update(
+                app["id"], now, status=PAID, expect_status=(AWAITING_PAYMENT,), note=f"订单 {notice.order_no}",
+                paid_at=now.isoformat(timespec="seconds"), transaction_id=notice.transaction_id)
+        except VersionConflict:
+            current = await self.services.applications.get(app["id"])
+            if current and current["status"] in (PAID, DONE):
+                return True, "duplicate"
+            return await self._late_payment(current or app, order, notice)
+        await self.orders.update(app["id"], status="paid", paid_at=now.isoformat(timespec="seconds"),
+                                 transaction_id=notice.transaction_id)
+        try:
+            app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
+        except VersionConflict:
+            pass
+        await self._tell(app, f"缴费成功！{_child(app)}的{self._scheme_name(app)}参保申请（编号 {app['id']}）"
+                              f"已缴费 {yuan(notice.amount_fen)}元，已办结。" + self._aftercare(app))
+        return True, "ok"
+
+    async def _late_payment(self, app: dict[str, Any], order: dict[str, Any], notice: PaymentNotice) -> tuple[bool, str]:
+        """Money arrived for an application that is no longer payable (expired, cancelled): record it for
+        staff, tell the guardian once, and acknowledge so the platform stops repeating the notification."""
+        log.error("payment for order %s arrived while application %s is %s; recorded for refund",
+                  notice.order_no, app["id"], app["status"])
+        if order.get("late_payment"):
+            return True, "late payment already recorded"
+        await self.orders.update(app["id"], late_payment=True, transaction_id=notice.transaction_id)
+        await self._tell(app, f"您为参保申请（编号 {app['id']}）的缴费到达时，该申请已{_status_label(app)}，"
+                              f"这笔缴费不会用于参保。请联系人工客服办理退款。{REAPPLY_HINT}")
+        return True, "late payment"
+
+    # ----- expiry and sweeps -----------------------------------------------------------------
+    async def sweep(self) -> None:
+        now = self.services.clock.now()
+        for app in await self.services.applications.by_status(AWAITING_PAYMENT):
+            deadline = _parse(app.get("pay_deadline"))
+            if deadline is not None and now >= deadline:
+                await self._expire(app, deadline)
+        for app in await self.services.applications.by_status(PRE_APPROVED):
+            if not app.get("exempt"):
+                await self.issue_order(app)  # expires it when its deadline has passed
+        for app in await self.services.applications.by_status(SUBMITTED):
+            submitted = _parse(app.get("submitted_at") or app.get("created_at"))
+            if submitted is None or now - submitted >= dt.timedelta(minutes=1):
+                await self.review(app["id"], poll=True)
+
+    async def _expire(self, app: dict[str, Any], deadline: dt.datetime) -> None:
+        now = self.services.clock.now()
+        try:
+            app = await self.services.applications.update(app["id"], now, status=EXPIRED,
+                                                          expect_status=(AWAITING_PAYMENT, PRE_APPROVED),
+                                                          note="超过缴费期限")
+        except VersionConflict:
+            return
+        await self.orders.update(app["id"], status="expired")
+        await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）未在缴费期限（{_when(deadline)}）前"
+                              f"完成缴费，申请已失效。{REAPPLY_HINT}")
+
+    # ----- helpers ---------------------------------------------------------------------------
+    async def _tell(self, app: dict[str, Any], text: str) -> None:
+        await deliver(self.services, app["user_id"], text)
+
+    def _aftercare(self, app: dict[str, Any]) -> str:
+        try:
+            items = self.engine.procedure(app["scheme"], "aftercare")
+        except Exception:  # noqa: BLE001 - an unknown scheme must not stop the confirmation
+            items = []
+        if not items:
+            return ""
+        parts = ["\n接下来："]
+        for item in items[:3]:
+            parts.append(f"【{item.title}】" + "".join(item.lines[:2]))
+        return "\n".join(parts)
+
+    def _scheme_name(self, app: dict[str, Any]) -> str:
+        try:
+            return self.engine.pack(app["scheme"]).short_name
+        except Exception:  # noqa: BLE001
+            return ""
+
+    def _rule_refusal(self, app: dict[str, Any]) -> str | None:
+        facts = app.get("facts")
+        if not isinstance(facts, dict) or not facts:
+            return None
+        try:
+            result = self.engine.eligibility(app["scheme"], facts, self.services.clock.today())
+        except Exception:  # noqa: BLE001 - a broken fact set is for staff, not a rejection
+            log.exception("eligibility check failed for application %s", app.get("id"))
+            return None
+        if result.status != "not_eligible":
+            return None
+        rule = result.rule
+        return "；".join(x for x in ((rule.text if rule else ""), result.explanation) if x) or "不符合参保条件。"
+
+    def _roster_required(self, app: dict[str, Any]) -> bool:
+        """Schemes whose eligibility depends on the school having uploaded the child (roster_uploaded)."""
+        try:
+            rules = self.engine.pack(app["scheme"]).raw.get("eligibility")
+        except Exception:  # noqa: BLE001
+            return False
+        return "roster_uploaded" in repr(rules)
+
+    async def _school_has_roster(self, school_code: str) -> bool:
+        return await self.services.roster.school(school_code) is not None
+
+
+async def expire_overdue(services: Services) -> None:
+    """Background sweep (see bot/app.py): expire unpaid applications past their deadline, retry
+    order creation after platform failures, poll pending pre-reviews."""
+    fulfilment = services.extras.get("fulfilment")
+    if fulfilment is not None:
+        await fulfilment.sweep()
+
+
+def _child(app: dict[str, Any]) -> str:
+    child = app.get("child") if isinstance(app.get("child"), dict) else {}
+    name = child.get("name") or app.get("child_name") or app.get("name") or ""
+    return str(name) or "孩子"
+
+
+def yuan(fen: int) -> str:
+    """Fen as a yuan amount: 15000 → \"150.00\"."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _when(at: dt.datetime) -> str:
+    at = at.astimezone(SHANGHAI)
+    return f"{at.month}月{at.day}日 {at:%H:%M}"
+
+
+def _parse(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+
+
+def _status_label(app: dict[str, Any]) -> str:
+    return STATUS_LABELS.get(app["status"], app["status"])

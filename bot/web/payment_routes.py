@@ -1,0 +1,165 @@
+"""Payment pages and callbacks, and the simulator's outbox.
+
+  GET  /pay/checkout?order=&exp=&sig=   the embedded platform's checkout page (amount, deadline, 支付)
+  POST /pay/checkout                    "pays" and has the platform call back POST /pay/notify
+  POST /pay/notify                      the configured provider's signed payment notification
+  POST /pay/wechat/notify               WeChat Pay's notify_url (same handler)
+  GET  /simulator/outbox?user=          messages for a simulated guardian (taken once), when the simulator is on
+"""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from bot.delivery import outbox
+from bot.fulfilment import yuan
+from bot.services import Services
+from integrations.payment import HostedCheckoutProvider, InvalidNotification, LinkExpired, LinkInvalid
+from integrations.payment.orders import CREATED
+
+log = logging.getLogger("bot.web.payment")
+
+CALLBACK_TIMEOUT = 10.0
+MAX_NOTIFY_BYTES = 64 * 1024
+
+PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{title}</title>
+<style>body{{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f2f4f7;margin:0}}
+.card{{max-width:420px;margin:40px auto;background:#fff;border-radius:8px;padding:24px;box-shadow:0 1px 4px #0002}}
+h1{{font-size:20px;margin:0 0 16px}} .amount{{font-size:32px;color:#c0392b;margin:12px 0}}
+dl{{display:grid;grid-template-columns:6em 1fr;gap:6px;color:#444}} dt{{color:#888}} dd{{margin:0;word-break:break-all}}
+button{{width:100%;padding:12px;font-size:18px;background:#1a7f37;color:#fff;border:0;border-radius:6px}}
+.note{{color:#666;font-size:14px}}</style></head>
+<body><div class="card"><h1>{title}</h1>{body}</div></body></html>"""
+
+
+def setup_payment_routes(app: web.Application, services: Services) -> None:
+    app.router.add_get("/pay/checkout", functools.partial(checkout_page, services=services))
+    app.router.add_post("/pay/checkout", functools.partial(checkout_pay, services=services))
+    app.router.add_post("/pay/notify", functools.partial(payment_notify, services=services))
+    app.router.add_post("/pay/wechat/notify", functools.partial(payment_notify, services=services))
+    if getattr(services.settings, "simulator", True):
+        app.router.add_get("/simulator/outbox", functools.partial(simulator_outbox, services=services))
+
+    async def close_clients(_app: web.Application) -> None:
+        for name in ("wechat_api", "payments"):
+            client = services.extras.get(name)
+            if client is not None and hasattr(client, "close"):
+                await client.close()
+
+    app.on_cleanup.insert(0, close_clients)
+
+
+def _page(title: str, body: str, status: int = 200) -> web.Response:
+    return web.Response(text=PAGE.format(title=html.escape(title), body=body), status=status,
+                        content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _fulfilment(services: Services):
+    fulfilment = services.extras.get("fulfilment")
+    if fulfilment is None:
+        raise web.HTTPServiceUnavailable(text="payment is not configured")
+    return fulfilment
+
+
+async def _checked_order(services: Services, order_no: str, exp: str, sig: str):
+    """(order, error page): the order when the link is genuine, unexpired and still payable."""
+    fulfilment = _fulfilment(services)
+    provider = fulfilment.payments
+    if not isinstance(provider, HostedCheckoutProvider):
+        return None, _page("链接无效", "<p>本服务未启用该支付方式。</p>", 404)
+    order = await fulfilment.orders.by_order_no(order_no) if order_no else None
+    if order is None:
+        return None, _page("链接无效", "<p>找不到该订单，请从公众号消息中的缴费链接进入。</p>", 404)
+    try:
+        provider.verify_link(order_no, order["amount_fen"], exp, sig, services.clock.now())
+    except LinkExpired:
+        return None, _page("缴费期限已过", "<p>该缴费链接已过期，申请已失效。请回到公众号重新申请参保。</p>", 410)
+    except LinkInvalid:
+        log.warning("checkout link with a bad signature for order %s", order_no)
+        return None, _page("链接无效", "<p>缴费链接不完整或已被修改，请从公众号消息中的链接进入。</p>", 403)
+    if order["status"] == "paid":
+        return None, _page("已缴费", "<p>该订单已支付成功，无需重复缴费。</p>")
+    if order["status"] != CREATED:
+        return None, _page("无法缴费", "<p>该订单当前不能支付（可能已过期）。请回到公众号回复“进度”查看。</p>", 409)
+    return order, None
+
+
+async def checkout_page(request: web.Request, services: Services) -> web.Response:
+    q = request.query
+    order, error = await _checked_order(services, q.get("order", ""), q.get("exp", ""), q.get("sig", ""))
+    if error is not None:
+        return error
+    deadline = _fmt_deadline(order.get("expires_at", ""))
+    body = (
+        '<p class="note">公共支付平台（本地模拟）</p>'
+        f'<div class="amount">¥{yuan(order["amount_fen"])}</div>'
+        f'<dl><dt>订单号</dt><dd>{html.escape(order["order_no"])}</dd>'
+        f'<dt>缴费项目</dt><dd>{html.escape(order.get("description") or "参保缴费")}</dd>'
+        f'<dt>缴费截止</dt><dd>{html.escape(deadline)}</dd></dl>'
+        '<form method="post" action="/pay/checkout">'
+        + "".join(f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">' for k in ("order", "exp", "sig"))
+        + '<button type="submit">支付</button></form>'
+        '<p class="note">请在截止时间前完成支付，逾期需重新申请。</p>')
+    return _page("确认缴费", body)
+
+
+async def checkout_pay(request: web.Request, services: Services) -> web.Response:
+    form = await request.post()
+    order_no, exp, sig = (str(form.get(k, "")) for k in ("order", "exp", "sig"))
+    order, error = await _checked_order(services, order_no, exp, sig)
+    if error is not None:
+        return error
+    provider: HostedCheckoutProvider = _fulfilment(services).payments
+    body = provider.callback_body(order_no, order["amount_fen"], services.clock.now())
+    # The "platform" notifies us over HTTP, like the real one: at the address this request came in on.
+    host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("127.0.0.1", 8080)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}{provider.notify_path}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=body, headers={"Content-Type": "application/json"},
+                                 timeout=aiohttp.ClientTimeout(total=CALLBACK_TIMEOUT)) as resp:
+                answer = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.error("checkout callback for order %s failed: %s", order_no, type(exc).__name__)
+        return _page("支付结果确认中", "<p>支付已提交，结果确认中，请稍后回到公众号回复“进度”查看。</p>", 202)
+    if answer.get("code") != "SUCCESS":
+        return _page("支付未完成", f"<p>支付未能完成：{html.escape(str(answer.get('message', '')))}。"
+                               "请回到公众号回复“进度”查看，或联系人工客服。</p>", 409)
+    return _page("支付成功", f'<div class="amount">¥{yuan(order["amount_fen"])}</div>'
+                         "<p>支付成功！办结通知已发送到公众号，请返回微信查看。</p>")
+
+
+async def payment_notify(request: web.Request, services: Services) -> web.Response:
+    fulfilment = _fulfilment(services)
+    provider = fulfilment.payments
+    body = await request.content.read(MAX_NOTIFY_BYTES + 1)
+    if len(body) > MAX_NOTIFY_BYTES:
+        ack = provider.ack(False, "too large")
+        return web.Response(text=ack.body, status=413, content_type=ack.content_type)
+    try:
+        notice = provider.parse_notification(body, services.clock.now())
+    except InvalidNotification as exc:
+        log.warning("payment notification refused (%s) from %s", exc, request.remote)
+        ack = provider.ack(False, "invalid notification")
+        return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
+    handled, note = await fulfilment.on_payment(notice)
+    ack = provider.ack(handled, note)
+    return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
+
+
+async def simulator_outbox(request: web.Request, services: Services) -> web.Response:
+    user = request.query.get("user", "")[:64]
+    if not user:
+        return web.json_response({"error": "缺少 user"}, status=400)
+    return web.json_response({"messages": await outbox(services).take(user)})
+
+
+def _fmt_deadline(value: str) -> str:
+    return value.replace("T", " ")[:16] if value else "—"

@@ -1,0 +1,153 @@
+"""The whole fulfilment loop over HTTP with the embedded checkout provider: submit → 预审 → pay link →
+checkout page → signed callback → paid → confirmation; and the ways it must refuse."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from bot.fulfilment import expire_overdue
+from bot.store.repos import AWAITING_PAYMENT, DONE, EXPIRED, REJECTED, SUBMITTED
+
+
+async def _pay_via_checkout(http, link: str):
+    parts = urlsplit(link)
+    page = await http.get(parts.path + "?" + parts.query)
+    form = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return page, await http.post("/pay/checkout", data=form)
+
+
+async def test_full_loop_application_to_confirmation(bot, http):
+    app = await bot.enrol_child()
+    reply, turn = await bot.submit(app, run_followups=False)
+    assert app["id"] in reply and "预审" in reply
+    assert await bot.status(app["id"]) == SUBMITTED  # nothing slow happened inside the reply
+    await bot.run(turn)
+
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == AWAITING_PAYMENT and stored["order_no"].startswith("YWTB")
+    assert stored["pay_deadline"].startswith("2026-09-11T10:00")  # 预审通过 + 24 h, from the policy pack
+    [pay_message] = await bot.messages(app["user_id"])
+    assert "预审通过" in pay_message and "150.00元" in pay_message and "9月11日 10:00" in pay_message
+
+    page, paid = await _pay_via_checkout(http, await bot.pay_link(app["user_id"]))
+    assert page.status == 200 and "150.00" in await page.text() and "支付" in await page.text()
+    assert paid.status == 200 and "支付成功" in await paid.text()
+
+    final = await bot.services.applications.get(app["id"])
+    assert final["status"] == DONE and final["paid_at"]
+    confirmation = (await bot.messages(app["user_id"]))[-1]
+    assert "缴费成功" in confirmation and "医疗证" in confirmation  # what comes next, from the pack's aftercare
+    order = await bot.fulfilment.orders.get(app["id"])
+    assert order["status"] == "paid" and order["transaction_id"]
+
+
+async def test_forged_notification_is_refused(bot, http):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    order = await bot.fulfilment.orders.get(app["id"])
+    body = json.loads(bot.fulfilment.payments.callback_body(order["order_no"], 15000, bot.clock.now()))
+    body["sign"] = "0" * 64
+    resp = await http.post("/pay/notify", data=json.dumps(body))
+    assert resp.status == 400 and (await resp.json())["code"] == "FAIL"
+    garbage = await http.post("/pay/notify", data=b"\x00not json")
+    assert garbage.status == 400
+    assert await bot.status(app["id"]) == AWAITING_PAYMENT
+
+
+async def test_tampered_checkout_link_is_refused(bot, http):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    link = await bot.pay_link(app["user_id"])
+    forged = link.replace("sig=", "sig=ab")
+    parts = urlsplit(forged)
+    page = await http.get(parts.path + "?" + parts.query)
+    assert page.status == 403 and "链接" in await page.text()
+
+
+async def test_wrong_amount_is_refused_and_logged(bot, http, caplog):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    order = await bot.fulfilment.orders.get(app["id"])
+    body = bot.fulfilment.payments.callback_body(order["order_no"], 1, bot.clock.now())  # correctly signed, 0.01元
+    resp = await http.post("/pay/notify", data=body)
+    assert (await resp.json())["code"] == "FAIL"
+    assert await bot.status(app["id"]) == AWAITING_PAYMENT
+    assert "amount" in caplog.text
+
+
+async def test_duplicate_notification_pays_once(bot, http):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    order = await bot.fulfilment.orders.get(app["id"])
+    body = bot.fulfilment.payments.callback_body(order["order_no"], 15000, bot.clock.now())
+    answers = [await (await http.post("/pay/notify", data=body)).json() for _ in range(3)]
+    assert all(a["code"] == "SUCCESS" for a in answers)  # the platform must stop repeating it
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == DONE
+    assert [h["status"] for h in stored["history"]].count("paid") == 1
+    assert sum("缴费成功" in m for m in await bot.messages(app["user_id"])) == 1
+
+
+async def test_expiry_then_late_notification(bot, http):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    link = await bot.pay_link(app["user_id"])
+    order = await bot.fulfilment.orders.get(app["id"])
+
+    bot.clock.advance(hours=23)
+    await expire_overdue(bot.services)
+    assert await bot.status(app["id"]) == AWAITING_PAYMENT  # still within 24 h
+
+    bot.clock.advance(hours=1, minutes=1)
+    await expire_overdue(bot.services)
+    assert await bot.status(app["id"]) == EXPIRED
+    expired_message = (await bot.messages(app["user_id"]))[-1]
+    assert "已失效" in expired_message and "重新申请" in expired_message
+
+    parts = urlsplit(link)
+    page = await http.get(parts.path + "?" + parts.query)
+    assert page.status == 410  # the checkout link expired with the deadline
+
+    body = bot.fulfilment.payments.callback_body(order["order_no"], 15000, bot.clock.now())
+    resp = await http.post("/pay/notify", data=body)
+    assert (await resp.json())["code"] == "SUCCESS"  # acknowledged, recorded for a refund, not applied
+    assert await bot.status(app["id"]) == EXPIRED
+    assert (await bot.fulfilment.orders.get(app["id"]))["late_payment"] is True
+    assert "退款" in (await bot.messages(app["user_id"]))[-1]
+
+
+async def test_child_not_on_roster_is_rejected(bot):
+    app = await bot.enrol_child(on_roster=False)
+    await bot.submit(app)
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == REJECTED
+    [message] = await bot.messages(app["user_id"])
+    assert "预审未通过" in message and "请联系学校线下办理" in message
+    assert await bot.fulfilment.orders.get(app["id"]) is None
+
+
+async def test_employee_insurance_is_rejected_with_the_reason(bot):
+    app = await bot.enrol_child(facts={"in_school": True, "school_city": "上海", "school_stage": "primary",
+                                       "roster_uploaded": True, "employee_insurance": True})
+    await bot.submit(app)
+    assert await bot.status(app["id"]) == REJECTED
+    assert "职工基本医疗保险" in (await bot.messages(app["user_id"]))[0]
+
+
+async def test_exempt_application_skips_payment(bot):
+    app = await bot.enrol_child(exempt=True, amount_fen=0)
+    await bot.submit(app)
+    assert await bot.status(app["id"]) == DONE
+    assert await bot.fulfilment.orders.get(app["id"]) is None
+    [message] = await bot.messages(app["user_id"])
+    assert "免予缴费" in message and "已办结" in message
+
+
+async def test_simulator_outbox_route_takes_messages_once(bot, http):
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    first = await (await http.get("/simulator/outbox", params={"user": app["user_id"]})).json()
+    again = await (await http.get("/simulator/outbox", params={"user": app["user_id"]})).json()
+    assert len(first["messages"]) == 1 and "预审通过" in first["messages"][0]
+    assert again["messages"] == []
+    assert (await http.get("/simulator/outbox")).status == 400
