@@ -1,0 +1,308 @@
+"""Loopback load generator: many guardians talking to the webhook at once, with signed WeChat XML.
+
+Each virtual guardian walks a full enrolment (bench.guardian) — or, against servers that cannot
+converse, sends the same fixed script. One run measures, back to back on this machine:
+
+  baseline        bench/baseline_server.py (aiohttp + wechatpy: verify, parse, echo)
+  sqlite-1        python -m bot serve, SQLite store, 1 process
+  redis-1         python -m bot serve, Redis store (our own redis-server), 1 process
+  redis-2         the same with 2 processes on 2 ports, guardians split between them
+
+each first closed-loop (as fast as the server answers: throughput) and then paced at half the
+baseline's saturated throughput (latency at a load the baseline handles easily).
+
+    .venv/bin/python -m bench.webhook_load                      # everything, ~2 minutes
+    .venv/bin/python -m bench.webhook_load --only baseline,sqlite-1 --duration 5
+    .venv/bin/python -m bench.webhook_load --router counting    # pipeline only (bench/pipeline_server.py)
+
+Loopback only (127.0.0.1), bounded by --duration and --max-messages per phase.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import aiohttp
+
+from bench.common import (BENCH_TOKEN, RedisServer, Spawned, bot_env, bot_server, free_port, machine,
+                          percentile)
+from bench.guardian import BUSY_MARKERS, ConversationResult, Guardian, fixed_script
+from bot.web.simulator import build_message_xml, read_reply, signed_query
+
+_msg_ids = itertools.count(int(time.time() * 1000) * 1000)
+
+
+class StopLoad(Exception):
+    """The phase's duration or message budget is used up: the guardian stops mid-conversation."""
+
+
+class Pacer:
+    """Hands out send times `1/rate` apart. Latency is measured from the slot, not from the actual
+    send, so a server that falls behind shows its queueing delay (no coordinated omission)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.perf_counter()
+
+    async def slot(self) -> float:
+        now = time.perf_counter()
+        at = max(self.next, now - self.interval)  # never bank more than one idle slot
+        self.next = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+        return at
+
+
+@dataclass
+class PhaseStats:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: collections.Counter = field(default_factory=collections.Counter)
+    messages: int = 0
+    elapsed: float = 0.0
+    conversations: int = 0
+    completed: int = 0
+    stuck: int = 0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.elapsed if self.elapsed else 0.0
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+        ms = lambda p: round(percentile(lat, p) * 1000, 1)  # noqa: E731
+        return {"phase": self.name, "messages": self.messages, "seconds": round(self.elapsed, 1),
+                "msg_per_s": round(self.rate, 1), "p50_ms": ms(50), "p95_ms": ms(95), "p99_ms": ms(99),
+                "max_ms": round(lat[-1] * 1000, 1) if lat else None, "errors": dict(self.errors),
+                "conversations": self.conversations, "completed": self.completed, "stuck": self.stuck,
+                "server_cpu_ms_per_msg": round(1000 * self.server_cpu / self.messages, 2) if self.messages else None,
+                "client_cpu_s": round(self.client_cpu, 1)}
+
+
+class LoadClient:
+    """Sends signed WeChat text messages over one keep-alive connection pool."""
+
+    def __init__(self, http: aiohttp.ClientSession, token: str, stats: PhaseStats, deadline: float,
+                 max_messages: int, pacer: Pacer | None) -> None:
+        self.http, self.token, self.stats = http, token, stats
+        self.deadline, self.max_messages, self.pacer = deadline, max_messages, pacer
+        self.sent = 0
+
+    def sender(self, base_url: str, user: str) -> Callable[[str], Awaitable[str]]:
+        async def send(text: str) -> str:
+            return await self.send(base_url, user, text)
+        return send
+
+    async def send(self, base_url: str, user: str, text: str) -> str:
+        if time.perf_counter() >= self.deadline or self.sent >= self.max_messages:
+            raise StopLoad
+        self.sent += 1
+        started = await self.pacer.slot() if self.pacer else time.perf_counter()
+        params, body = signed_query(self.token, build_message_xml(user, text=text, msg_id=next(_msg_ids)), None)
+        try:
+            async with self.http.post(base_url + "/wechat", params=params, data=body.encode()) as resp:
+                raw = await resp.text()
+                status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.stats.errors[type(exc).__name__] += 1
+            raise StopLoad from exc
+        self.stats.latencies.append(time.perf_counter() - started)
+        self.stats.messages += 1
+        if status != 200:
+            self.stats.errors[f"http {status}"] += 1
+            return ""
+        if raw == "success":
+            self.stats.errors["deferred (success)"] += 1
+            return ""
+        reply = read_reply(raw, None)
+        if any(marker in reply for marker in BUSY_MARKERS):
+            self.stats.errors["busy reply"] += 1
+        return reply
+
+
+Conversation = Callable[[int, Callable[[str], Awaitable[str]]], Awaitable[ConversationResult]]
+
+
+def enrolment(n: int, send) -> Awaitable[ConversationResult]:
+    return Guardian(n).enroll(send)
+
+
+def scripted(n: int, send) -> Awaitable[ConversationResult]:
+    return fixed_script(send)
+
+
+async def run_phase(name: str, targets: list[str], conversation: Conversation, *, concurrency: int,
+                    duration: float, max_messages: int, rate: float | None = None, first_guardian: int = 0,
+                    server_pids: list[int] = (), token: str = BENCH_TOKEN) -> PhaseStats:
+    """`concurrency` guardians at a time, each a whole conversation, until time or budget runs out."""
+    stats = PhaseStats(name)
+    guardians = itertools.count(first_guardian)
+    cpu_before = _cpu_self(), sum(_cpu_of(p) for p in server_pids)
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 2), timeout=timeout) as http:
+        started = time.perf_counter()
+        client = LoadClient(http, token, stats, started + duration, max_messages, Pacer(rate) if rate else None)
+
+        async def worker() -> None:
+            while True:
+                n = next(guardians)
+                target = targets[n % len(targets)]  # a guardian always talks to the same server
+                try:
+                    result = await conversation(n, client.sender(target, f"o-bench-{n:07d}"))
+                except StopLoad:
+                    return
+                stats.conversations += 1
+                stats.completed += result.completed
+                stats.stuck += result.stuck
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        stats.elapsed = time.perf_counter() - started
+    stats.client_cpu = _cpu_self() - cpu_before[0]
+    stats.server_cpu = sum(_cpu_of(p) for p in server_pids) - cpu_before[1]
+    return stats
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (from /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Scenario:
+    name: str
+    servers: list[Spawned]
+    conversation: Conversation
+    redis: RedisServer | None = None
+
+
+def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenario]:
+    scenarios = []
+    for name in names:
+        data_dir = workdir / name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if name == "baseline":
+            port = free_port()
+            server = Spawned([sys.executable, "-m", "bench.baseline_server", "--port", str(port), "--token", BENCH_TOKEN],
+                             port, log_path=data_dir / "baseline.log")
+            scenarios.append(Scenario(name, [server], scripted))
+            continue
+        store, processes = name.split("-")
+        redis = RedisServer(data_dir / "redis") if store == "redis" else None
+        url = redis.url if redis else f"sqlite:///{data_dir / 'bot.db'}"
+        servers = [_bot_or_pipeline(router, data_dir, url) for _ in range(int(processes))]
+        scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis))
+    return scenarios
+
+
+def _bot_or_pipeline(router: str, data_dir: Path, url: str) -> Spawned:
+    if router == "full":
+        return bot_server(data_dir, url)
+    port = free_port()
+    return Spawned([sys.executable, "-m", "bench.pipeline_server", "--port", str(port)], port,
+                   env=bot_env(data_dir, url), log_path=data_dir / f"pipeline-{port}.log")
+
+
+async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: float | None,
+                  first_guardian: int) -> list[PhaseStats]:
+    if scenario.redis:
+        scenario.redis.start()
+    try:
+        for server in scenario.servers:
+            server.start()
+        targets = [s.base_url for s in scenario.servers]
+        pids = [s.proc.pid for s in scenario.servers]
+        common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids)
+        await run_phase("warm-up", targets, scenario.conversation, duration=1.0, first_guardian=first_guardian + 900_000,
+                        **common)
+        phases = [await run_phase(f"{scenario.name} closed-loop", targets, scenario.conversation,
+                                  duration=args.duration, first_guardian=first_guardian, **common)]
+        paced_rate = paced_rate or phases[0].rate / 2  # the baseline sets the pace for everybody
+        if paced_rate:
+            phases.append(await run_phase(f"{scenario.name} paced {paced_rate:.0f}/s", targets, scenario.conversation,
+                                          duration=args.duration, rate=paced_rate,
+                                          first_guardian=first_guardian + 500_000, **common))
+        return phases
+    finally:
+        for server in scenario.servers:
+            server.stop()
+        if scenario.redis:
+            scenario.redis.stop()
+
+
+def print_table(rows: list[dict], baseline_rate: float | None) -> None:
+    head = f"{'phase':38} {'msg/s':>8} {'ratio':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'srv ms/msg':>10}  errors, conversations"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        ratio = f"{r['msg_per_s'] / baseline_rate:.2f}" if baseline_rate and "closed" in r["phase"] else ""
+        conv = f"{r['completed']}/{r['conversations']} done" + (f", {r['stuck']} stuck" if r["stuck"] else "")
+        print(f"{r['phase']:38} {r['msg_per_s']:8.1f} {ratio:>6} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f} {r['p99_ms']:7.1f}"
+              f" {r['max_ms'] or 0:7.1f} {r['server_cpu_ms_per_msg'] or 0:10.2f}  {r['errors'] or 'none'}, {conv}")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    names = args.only.split(",")
+    if not RedisServer.available():
+        names = [n for n in names if not n.startswith("redis")]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')} — {machine()}")
+    print(f"# router={args.router} concurrency={args.concurrency} duration={args.duration}s per phase")
+    rows: list[dict] = []
+    baseline_rate: float | None = None
+    paced = args.rate
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        for i, scenario in enumerate(build_scenarios(names, args.router, Path(tmp))):
+            phases = await measure(scenario, args, paced, first_guardian=i * 1_000_000)
+            if scenario.name == "baseline":
+                baseline_rate = phases[0].rate
+                paced = paced or baseline_rate / 2
+            for stats in phases:
+                rows.append(stats.summary())
+                print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+            if scenario.servers[0].log_path and args.keep_logs:
+                print(scenario.servers[0].log_tail(500), file=sys.stderr)
+    print()
+    print_table(rows, baseline_rate)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, ensure_ascii=False, indent=1))
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="baseline,sqlite-1,redis-1,redis-2",
+                        help="scenarios, comma-separated: baseline, sqlite-1, redis-1, redis-2")
+    parser.add_argument("--router", choices=("full", "counting"), default="full",
+                        help="full = python -m bot serve; counting = pipeline only (bench/pipeline_server.py)")
+    parser.add_argument("--concurrency", type=int, default=32, help="guardians talking at the same time")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per phase")
+    parser.add_argument("--max-messages", type=int, default=40_000, help="message budget per phase")
+    parser.add_argument("--rate", type=float, default=None, help="paced phase rate (default: half the baseline)")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--keep-logs", action="store_true", help="print the tail of each server's log")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main_async(parse_args())))
