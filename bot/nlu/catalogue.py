@@ -15,6 +15,7 @@ class Intent:
     title: str
     keywords: dict[str, float]
     examples: list[str]
+    topics: list[str] = field(default_factory=list)  # engine.procedure topics, main first
     # Filled by the matcher: feature sets of each example.
     example_features: list[frozenset[str]] = field(default_factory=list)
 
@@ -35,6 +36,7 @@ class Catalogue:
                 title=str(spec.get("title") or name),
                 keywords={str(k).lower(): float(v) for k, v in (spec.get("keywords") or {}).items()},
                 examples=[str(e) for e in spec.get("examples") or []],
+                topics=[str(t) for t in spec.get("topics") or []],
             )
         menu = [m for m in raw.get("fallback_menu") or [] if m in intents]
         return cls(intents=intents, fallback_menu=menu)

@@ -31,7 +31,7 @@ _YEARS_INSURED_FIRST = re.compile(r"(?:第一年|刚参保|刚刚参保|新参�
 
 _STAGES: list[tuple[str, str]] = [
     (r"(?:幼儿园|托儿所|托幼|小班|中班|大班|入托|上托|早教|在园)", "nursery"),
-    (r"(?:小学|[一二三四五六]年级|小[一二三四五六]\b)", "primary"),
+    (r"(?:(?<!中)小学|[一二三四五六]年级)", "primary"),
     (r"(?:初中|初[一二三]|中学生|七年级|八年级|九年级)", "junior"),
     (r"(?:高中|高[一二三]|高考)", "senior"),
     (r"(?:中专|职校|技校|中职|职高|技工学校|职业学校|中等专业学校)", "vocational"),
@@ -218,7 +218,7 @@ class SlotExtractor:
             slots["years_insured"] = 0
         for word in self._conditions:
             if word in text:
-                slots["condition"] = self.lexicon.conditions[word]
+                slots["condition"] = word  # the guardian's word: the engine matches its own aliases
                 break
 
     @staticmethod

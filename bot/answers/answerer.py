@@ -1,0 +1,179 @@
+"""QuestionAnswerer: a guardian's question → a reply composed from the rule engine.
+
+The state dict (stored in the guardian's session) holds only: the scheme and city talked about,
+a pending question we asked ({"intent", "need", "slots", "options"}) and the numbered menu shown.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Callable
+
+from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
+from bot.answers.context import ENROLL_HINT, Composed, Ctx
+from bot.answers.format import clip, join
+from bot.answers.model import Answer
+from bot.answers.policy_text import has_benefits, has_fees
+from bot.answers.retrieval import ProcedureIndex
+from bot.answers.schemes import SchemeChooser
+from bot.nlu import UNCLEAR, Understanding
+from bot.nlu.numbers import NUMBER_RUN, parse_number
+from bot.nlu.slots import MASK
+from bot.rules.facts import FACTS, BadFact, normalise
+
+log = logging.getLogger(__name__)
+
+SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
+PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
+NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
+TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
+SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
+
+
+def _capability(intent: str, topics: list[str]) -> Callable[[Any], bool] | None:
+    if intent == "reimbursement":
+        return has_benefits
+    if intent == "fee":
+        return has_fees
+    if intent == "deadline":
+        return lambda pack: bool(((pack.raw or {}).get("calendar") or {}).get("windows"))
+    if intent == "eligibility":
+        return lambda pack: bool((pack.raw or {}).get("eligibility"))
+    if topics:
+        return lambda pack: bool((pack.procedures or {}).get(topics[0]))
+    return None
+
+
+class QuestionAnswerer:
+    def __init__(self, engine: Any, nlu: Any) -> None:
+        self.engine = engine
+        self.nlu = nlu
+        self.index = ProcedureIndex(engine, nlu.tokenizer.cut)
+        self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference)
+        self.fact_names = set(FACTS)
+
+    # -- public -------------------------------------------------------------------------------
+    def answer(self, text: str, state: dict, now: dt.datetime,
+               understanding: Understanding | None = None) -> Answer:
+        try:
+            u = understanding or self.nlu.understand(text or "", state)
+            return self._answer(u, state, now)
+        except Exception:  # noqa: BLE001 - a guardian must always get a reply
+            log.exception("answer failed", extra={"intent": getattr(understanding, "intent", None)})
+            state.pop("pending", None)
+            return Answer(SORRY, UNCLEAR, {}, confident=False)
+
+    def answer_topic(self, topic: str, state: dict, now: dt.datetime) -> Answer:
+        """Menu keys: FAQ_FEE → fee, FAQ_DEADLINE → deadline, FAQ_MATERIALS → materials…"""
+        name = str(topic or "").lower().removeprefix("faq_")
+        name = TOPIC_ALIASES.get(name, name)
+        if name not in self.nlu.catalogue.intents:
+            name = "help"
+        u = Understanding(name, 1.0, {}, [], [(name, 1.0)], "")
+        try:
+            return self._answer(u, state, now)
+        except Exception:  # noqa: BLE001
+            log.exception("answer_topic failed")
+            return Answer(SORRY, name, {}, confident=False)
+
+    # -- flow ---------------------------------------------------------------------------------
+    def _answer(self, u: Understanding, state: dict, now: dt.datetime) -> Answer:
+        pending = state.pop("pending", None) or {}
+        state.pop("menu", None)
+        intent, slots = u.intent, dict(u.slots)
+        if pending and intent == pending.get("intent"):
+            slots = {**(pending.get("slots") or {}), **slots}
+            self._fill_bare_reply(u.text, pending, slots)
+        if intent in SMALLTALK:
+            return self._smalltalk(intent, slots, state)
+        if intent == UNCLEAR:
+            return self._unclear(u, slots, state)
+        topics = self.nlu.catalogue.intents[intent].topics if intent in self.nlu.catalogue.intents else []
+        choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics))
+        if choice.scheme is None:
+            kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS}
+            state["pending"] = {"intent": intent, "need": ["scheme"], "slots": kept, "options": choice.options}
+            return Answer(choice.question, intent, slots, confident=False)
+        pack = self.engine.pack(choice.scheme)
+        state["scheme"], state["city"] = choice.scheme, pack.city
+        masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
+        ctx = Ctx(self.engine, self.index, choice.scheme, pack, slots, u.text, masked, now, topics)
+        composed = self._compose(intent, ctx)
+        if composed.ask:
+            state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
+        return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
+
+    def _compose(self, intent: str, ctx: Ctx) -> Composed:
+        if intent == "reimbursement":
+            return claims.reimbursement(ctx)
+        if intent == "eligibility":
+            return eligibility.eligibility(ctx, self.fact_names)
+        if intent == "fee":
+            return fees.fee(ctx, self.fact_names)
+        if intent == "deadline":
+            return calendar.deadline(ctx)
+        composed = procedures.topic_answer(ctx, ctx.topics or ["steps"])
+        if intent in ("enroll", "materials", "procedure"):
+            composed.text = join(composed.text, ENROLL_HINT)
+        return composed
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _fill_bare_reply(self, text: str, pending: dict, slots: dict) -> None:
+        """Complete the fact we asked for from a bare reply: "2", "三", "15000", "是的"."""
+        need = (pending.get("need") or [None])[0]
+        if need == "scheme":
+            picked = self.chooser.pick_option(text, pending.get("options") or [])
+            if picked:
+                slots["scheme_candidates"], slots["scheme"] = [picked], picked
+                slots["city"] = self.chooser.city_of(picked)
+            return
+        if not need or need in slots:
+            return
+        if need in NUMERIC_NEEDS:
+            run = NUMBER_RUN.search(text)
+            value = parse_number(run.group()) if run else None
+            if value is not None and value >= 0:
+                if need == "hospital_level" and value not in (1, 2, 3):
+                    return
+                slots[need] = int(value) if value == value.to_integral() else float(value)
+            return
+        if need in FACTS and FACTS[need].kind in ("bool", "str"):
+            word = text.strip().strip("。.!！啊呀的了")
+            try:
+                value = normalise(need, word)
+            except BadFact:
+                return
+            if FACTS[need].kind == "bool" or value in FACTS[need].choices:
+                slots[need] = value
+
+    def _menu_titles(self, intents: list[str]) -> list[str]:
+        return [self.nlu.catalogue.title(i) for i in intents]
+
+    def _smalltalk(self, intent: str, slots: dict, state: dict) -> Answer:
+        menu = list(self.nlu.catalogue.fallback_menu)
+        titles = self._menu_titles(menu)
+        if intent == "human":
+            return Answer(smalltalk.human(), intent, slots)
+        state["menu"] = menu
+        text = {"greeting": smalltalk.greeting, "help": smalltalk.help_text,
+                "out_of_scope": smalltalk.out_of_scope}[intent](titles)
+        return Answer(clip(text), intent, slots, confident=intent != "out_of_scope")
+
+    def _unclear(self, u: Understanding, slots: dict, state: dict) -> Answer:
+        place = self.chooser.choose(slots, {}, u.text) if slots.keys() & {"city", "scheme_candidates"} else None
+        guesses = [name for name, score in u.candidates if score >= 0.12 and name not in SMALLTALK]
+        menu = (guesses + [m for m in self.nlu.catalogue.fallback_menu if m not in guesses])[:6]
+        state["menu"] = menu
+        titles = self._menu_titles(menu)
+        if place and place.scheme:
+            # "上海的" / "北京一小": remember the place and ask what they want to know about it.
+            pack = self.engine.pack(place.scheme)
+            state["scheme"], state["city"] = place.scheme, pack.city
+            return Answer(join(f"好的，{pack.short_name}。请问您想了解：", smalltalk.menu_text(titles)),
+                          UNCLEAR, slots, confident=False, scheme=place.scheme)
+        if slots.get("city") in self.chooser.by_city:
+            state["city"] = slots["city"]
+            state.pop("scheme", None)
+            return Answer(join(f"好的，{slots['city']}。请问您想了解：", smalltalk.menu_text(titles)),
+                          UNCLEAR, slots, confident=False)
+        return Answer(smalltalk.unclear(titles), UNCLEAR, slots, confident=False)

@@ -1,0 +1,43 @@
+"""What every composer receives, and what it returns."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.answers.retrieval import ProcedureIndex
+
+ENROLL_HINT = "回复「参保」开始办理。"
+
+
+@dataclass
+class Ask:
+    """A question back to the guardian; remembered so the next short reply completes it."""
+
+    question: str
+    need: list[str]
+    slots: dict[str, Any]
+
+
+@dataclass
+class Ctx:
+    engine: Any
+    index: ProcedureIndex
+    scheme: str
+    pack: Any
+    slots: dict[str, Any]
+    text: str  # the normalised question
+    question: str  # the question with scheme names masked out (what retrieval reads)
+    now: dt.datetime
+    topics: list[str] = field(default_factory=list)  # the intent's procedure topics
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+
+@dataclass
+class Composed:
+    text: str
+    ask: Ask | None = None
+    confident: bool = True

@@ -1,0 +1,38 @@
+"""Fee answers: the tier that applies (with its standard year), or all tiers when unsure."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.answers.context import ENROLL_HINT, Composed, Ctx
+from bot.answers.eligibility import facts_from
+from bot.answers.format import join, money
+
+
+def _bigrams(text: str) -> set[str]:
+    text = text.lower()
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def _named_tier(tiers: list[Any], question: str) -> Any | None:
+    """The tier the guardian named ("婴幼儿", "成年居民A档"), by shared character pairs."""
+    asked = _bigrams(question)
+    scored = sorted(((len(_bigrams(t.name) & asked), t) for t in tiers), key=lambda s: s[0], reverse=True)
+    if scored and scored[0][0] >= 2 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return None
+
+
+def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
+    person = facts_from(ctx.slots, ctx.pack.city, fact_names)
+    result = ctx.engine.fee(ctx.scheme, person, ctx.today)
+    name = ctx.pack.short_name
+    if result.amount is not None:
+        return Composed(join(result.explanation, ENROLL_HINT))
+    tier = _named_tier(result.tiers, ctx.text)
+    if tier is not None:
+        year = f"按{result.year}年度标准，" if result.year else ""
+        amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元"
+        others = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers if t is not tier)
+        return Composed(join(f"{year}{name}{tier.name}{amount}。", tier.note, f"其他档次：{others}。" if others else "",
+                             ENROLL_HINT))
+    return Composed(join(result.explanation, ENROLL_HINT))

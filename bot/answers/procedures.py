@@ -1,0 +1,83 @@
+"""Procedure answers (materials, steps, payment, refund, contacts, aftercare…) from engine.procedure.
+
+Lines are ranked by how well they match the question plus a prior for the intent's own topics
+(main topic most), then shown in document order within the reply budget. So "余额不足怎么办" puts
+that very line first, and "扣款后什么时候能查到结果" also finds the dated check in the calendar.
+"""
+from __future__ import annotations
+
+from bot.answers.context import Composed, Ctx
+from bot.answers.format import join
+from bot.answers.policy_text import source_note
+from bot.answers.retrieval import STRONG, Line
+
+BUDGET = 430  # characters of procedure text; the rest of the 600 is heading and next step
+MAIN_TOPIC_PRIOR = 3.0
+OTHER_TOPIC_PRIOR = 1.5
+MIN_SCORE = 1.0
+
+
+def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3) -> list[Line]:
+    """Lines that answer this very question (strong matches only), in their document order."""
+    question = ctx.index.question_features(ctx.question)
+    best = ctx.index.best(ctx.scheme, question, topics, limit=limit)
+    if not best or best[0][0] < STRONG:
+        return []
+    floor = max(STRONG, best[0][0] * 0.5)
+    lines = [line for score, line in best if score >= floor]
+    return sorted(lines, key=lambda line: (line.topic, line.item, line.index))
+
+
+def _prior(line: Line, topics: list[str]) -> float:
+    if topics and line.topic == topics[0]:
+        return MAIN_TOPIC_PRIOR
+    return OTHER_TOPIC_PRIOR if line.topic in topics else 0.0
+
+
+def _select(ranked: list[tuple[float, Line]], budget: int) -> list[Line]:
+    chosen: list[Line] = []
+    size = 0
+    for score, line in ranked:
+        if score < MIN_SCORE:
+            break
+        cost = len(line.text) + 3 + (0 if any(c.title == line.title for c in chosen) else len(line.title) + 3)
+        if size + cost > budget:
+            continue
+        chosen.append(line)
+        size += cost
+    return chosen
+
+
+def _render(lines: list[Line], topics: list[str], lead: Line | None = None) -> str:
+    """Document order, topics in the intent's order; the line that answers outright comes first."""
+    rank = {t: i for i, t in enumerate(topics)}
+
+    def key(l: Line) -> tuple:
+        first = 0 if lead is not None and (l.topic, l.item) == (lead.topic, lead.item) else 1
+        return (first, rank.get(l.topic, len(topics)), l.topic, l.item, l.index)
+
+    ordered = sorted(lines, key=key)
+    out: list[str] = []
+    current = None
+    for line in ordered:
+        if (line.topic, line.item, line.title) != current:
+            current = (line.topic, line.item, line.title)
+            out.append(f"【{line.title}】")
+        out.append(f"· {line.text}")
+    return "\n".join(out)
+
+
+def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
+    name = ctx.pack.short_name
+    question = ctx.index.question_features(ctx.question)
+    scored = ctx.index.scored(ctx.scheme, question)
+    ranked = sorted(((score + _prior(line, topics), line) for score, line in scored),
+                    key=lambda s: s[0], reverse=True)
+    has_topic = any(line.topic in topics for _, line in scored)
+    strong = ranked and ranked[0][0] - _prior(ranked[0][1], topics) >= STRONG
+    if not has_topic and not strong:
+        contacts = ctx.engine.procedure(ctx.scheme, "contacts")
+        hint = "\n".join(f"· {line}" for item in contacts for line in item.lines)[:200]
+        return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
+    lead = ranked[0][1] if strong else None
+    return Composed(join(f"{name}：", _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))

@@ -1,0 +1,105 @@
+"""Finds the procedure lines (engine.procedure) that best match a question's wording.
+
+Each line's content tokens and character bigrams are indexed once at start-up; a question is
+scored against them so "预审通过了要多久之内交钱" finds "缴费时限为预审通过的24小时内".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bot.nlu.matcher import STOPWORDS
+
+# Question words that say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    "怎么 怎么办 怎样 如何 什么 哪些 哪里 哪个 哪家 多少 多久 几 吗 呢 能 可以 需要 要 时候 什么时候 有没有 是不是 办 办理"
+    " 参保 医保 缴费 交 交钱 问题 情况 一下 请问 知道 告诉 上海 北京 宁波 宣城".split())
+STRONG = 5.0  # a line at least this relevant (idf-weighted) answers the question on its own
+
+
+CALENDAR_TOPIC = "calendar"  # dated events and relative deadlines of the pack, indexed like procedure lines
+
+
+def _calendar_notes(pack: Any) -> list[tuple[str, str]]:
+    calendar = (pack.raw or {}).get("calendar") or {}
+    notes = []
+    for spec in [*(calendar.get("relative_deadlines") or []), *(calendar.get("events") or [])]:
+        if spec.get("description"):
+            notes.append((str(spec.get("name", "")), str(spec["description"])))
+    return notes
+
+
+@dataclass(frozen=True)
+class Line:
+    topic: str
+    item: int
+    index: int
+    title: str
+    text: str
+    features: frozenset[str]
+
+
+def text_features(tokens: list[str]) -> frozenset[str]:
+    """Content tokens, character bigrams ("#ab") and characters ("@a"): robust to jieba's cuts."""
+    content = [t for t in tokens if t not in STOPWORDS and t not in QUESTION_WORDS and len(t.strip()) > 0]
+    chars = "".join(t for t in content if not t.isdigit())
+    feats = set(content)
+    feats.update("#" + chars[i:i + 2] for i in range(len(chars) - 1))
+    feats.update("@" + c for c in chars if "\u4e00" <= c <= "\u9fff")
+    return frozenset(feats)
+
+
+def _base(feature: str) -> float:
+    return 0.5 if feature[0] == "#" else 0.15 if feature[0] == "@" else 1.0
+
+
+class ProcedureIndex:
+    def __init__(self, engine: Any, cut: Callable[[str], list[str]]) -> None:
+        self._cut = cut
+        self._lines: dict[str, list[Line]] = {}
+        self._weights: dict[str, dict[str, float]] = {}
+        self._places = sorted({engine.pack(s).city for s in engine.scheme_ids}, key=len, reverse=True)
+        for scheme_id in engine.scheme_ids:
+            pack = engine.pack(scheme_id)
+            lines = []
+            for topic, items in (pack.procedures or {}).items():
+                for i, item in enumerate(items):
+                    for j, text in enumerate(item.lines):
+                        feats = text_features(cut(f"{item.title} {text}"))
+                        lines.append(Line(topic, i, j, item.title, text, feats))
+            for j, (title, text) in enumerate(_calendar_notes(pack)):
+                lines.append(Line(CALENDAR_TOPIC, 0, j, title, text, text_features(cut(f"{title} {text}"))))
+            self._lines[scheme_id] = lines
+            self._weights[scheme_id] = self._idf(lines)
+
+    @staticmethod
+    def _idf(lines: list[Line]) -> dict[str, float]:
+        """Rare words in a pack's procedures say more than ones on every line (银行, 缴费)."""
+        counts: dict[str, int] = {}
+        for line in lines:
+            for feature in line.features:
+                counts[feature] = counts.get(feature, 0) + 1
+        total = len(lines) + 1
+        return {f: _base(f) * math.log(total / n) for f, n in counts.items()}
+
+    def question_features(self, text: str) -> frozenset[str]:
+        for place in self._places:  # the city says which pack, not which line
+            text = text.replace(place, " ")
+        return text_features(self._cut(text))
+
+    def scored(self, scheme_id: str, question: frozenset[str]) -> list[tuple[float, Line]]:
+        """Every line of the pack with its relevance (0 when nothing is shared)."""
+        weights = self._weights.get(scheme_id, {})
+        return [(sum(weights.get(f, 0.0) for f in question & line.features), line)
+                for line in self._lines.get(scheme_id, [])]
+
+    def best(self, scheme_id: str, question: frozenset[str], topics: list[str] | None = None,
+             limit: int = 3) -> list[tuple[float, Line]]:
+        """The most relevant lines (optionally within some topics), best first, only relevant ones."""
+        weights = self._weights.get(scheme_id, {})
+        scored = [(sum(weights.get(f, 0.0) for f in question & line.features), line)
+                  for line in self._lines.get(scheme_id, []) if topics is None or line.topic in topics]
+        scored = [s for s in scored if s[0] > 0]
+        scored.sort(key=lambda s: s[0], reverse=True)
+        return scored[:limit]

@@ -1,0 +1,33 @@
+"""A small supplement to engine.eligibility, kept apart because it reads the pack's rules itself.
+
+The engine asks for every fact of an earlier rule before letting a later rule decide. When all
+those undecided earlier rules would give the same result as the later rule that already holds
+("上海新疆班的学生" — the 户籍 rules come first, but they can only say "eligible" too), the outcome
+cannot change, so asking is needless. This uses only the engine's public condition evaluator and
+fact preparation; the rule order and results stay the engine's (see the report's request).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.rules.conditions import evaluate
+from bot.rules.facts import prepare
+from bot.rules.model import RuleRef
+
+
+def settled_rule(pack: Any, facts: dict[str, Any], on: dt.date) -> tuple[str, RuleRef] | None:
+    """(result, rule) when the outcome is already certain despite missing facts; else None."""
+    spec = (pack.raw or {}).get("eligibility") or {}
+    known, _ = prepare(facts, on)
+    undecided_results: set[str] = set()
+    for rule in spec.get("rules") or []:
+        truth = evaluate(rule["when"], known)
+        if truth.value is None:
+            undecided_results.add(rule["result"])
+            continue
+        if truth.value:
+            if undecided_results <= {rule["result"]}:
+                return rule["result"], RuleRef(rule["id"], rule["name"], rule["text"], rule.get("explanation", ""))
+            return None
+    return None
