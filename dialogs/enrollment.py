@@ -93,7 +93,7 @@ class EnrollmentDialogs:
         text = normalize(turn.text) if turn.incoming.kind in ("text", "voice", "event") else ""
         try:
             if text in PROGRESS:
-                reply = DialogReply(await self.progress(turn))
+                reply = DialogReply(await self.progress(turn) + self._resume_hint(state))
             elif text in HUMAN:
                 reply = await self._handoff(turn)
             elif state.get("reminder"):
@@ -175,8 +175,10 @@ class EnrollmentDialogs:
         last = state.get("last") or {}
         if prefill and last.get("scheme") == scheme:
             slots = copy.deepcopy(last.get("slots") or {})
+        for path, value in (spec.settings.get("defaults") or {}).items():
+            set_slot(slots, path, value)
         form = {"scheme": scheme, "state": spec.first, "slots": slots, "history": [], "fails": 0,
-                "editing": bool(slots), "updated_at": turn.now.isoformat()}
+                "editing": prefill, "updated_at": turn.now.isoformat()}
         state["form"] = form
         head = f"好的，开始办理{spec.title}。"
         if prefill:
@@ -211,6 +213,12 @@ class EnrollmentDialogs:
             return await self._open(turn, state["last"]["scheme"], prefill=True)
         return DialogReply("", digression=True)
 
+    def _resume_hint(self, state: dict) -> str:
+        form = state.get("form")
+        if not form or form["scheme"] not in self.forms:
+            return ""
+        return "\n\n我们继续：" + render.short_prompt(self.forms[form["scheme"]].step(form["state"]))
+
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
         key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
@@ -220,8 +228,7 @@ class EnrollmentDialogs:
         }, index={"user_id": turn.user_id, "status": "open"})
         text = "已为您转接人工服务，工作人员会尽快通过公众号消息联系您。"
         if form:
-            spec = self.forms[form["scheme"]]
-            text += "\n已填写的信息都保留着。" + "我们继续：" + render.short_prompt(spec.step(form["state"]))
+            text += "已填写的信息都保留着。" + self._resume_hint(turn.session.get(ENROLL_KEY) or {})
         return DialogReply(text)
 
     # ---- the form ------------------------------------------------------------------------------
@@ -547,7 +554,7 @@ class EnrollmentDialogs:
         standard = ("child", "guardian", "school_code", "school_name", "address", "category", "school_year",
                     "benefit_start", "benefit_end", "amount_fen", "exempt")
         internal = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_note", "fee_category",
-                    "school_district", "district", "hukou_district"}
+                    "school_district", "district", "hukou_district", "window_end", "deadlines", "deductions"}
         record = {key: copy.deepcopy(slots[key]) for key in standard if key in slots}
         record["district"] = slots.get("school_district") or slots.get("district") or ""
         record["exempt"] = bool(slots.get("exempt"))
@@ -577,6 +584,6 @@ class EnrollmentDialogs:
                 log.exception("procedure %s failed for %s", topic, spec.scheme)
                 continue
             for item in items:
-                lines = "\n".join(f"{i}. {line}" for i, line in enumerate(item.lines, start=1))
+                lines = "\n".join(line if line[:1].isdigit() else f"· {line}" for line in item.lines)
                 blocks.append(f"【{item.title}】\n{lines}")
         return "\n\n".join(blocks)

@@ -64,7 +64,7 @@ def _ack(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Update
     accepted = [str(w) for w in step.params.get("accept", [])]
     value = v.normalize(text)
     if v.parse_yes_no(value) or value in accepted or value in ("下一步", "完成", "好了", "已完成", "办好了"):
-        return {step.slot: True}
+        return {step.slot: step.params.get("set_value", True)}
     hint = "”或“".join(accepted[:2] or ["好的"])
     raise v.ValidationError(f"完成这一步后请回复“{hint}”，我们再继续。")
 

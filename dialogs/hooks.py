@@ -39,7 +39,12 @@ def facts_of(spec: FormSpec, slots: dict[str, Any]) -> dict[str, Any]:
     """The rule-engine facts a form knows so far (mapping in the form's `facts:` section)."""
     facts: dict[str, Any] = {}
     for name, source in (spec.settings.get("facts") or {}).items():
-        value = source["value"] if isinstance(source, dict) else get_slot(slots, str(source))
+        if isinstance(source, dict) and "value" in source:
+            value = source["value"]
+        elif isinstance(source, dict):  # {slot: path, map: {slot value: fact value}}
+            value = (source.get("map") or {}).get(get_slot(slots, source["slot"]))
+        else:
+            value = get_slot(slots, str(source))
         if value not in (None, ""):
             facts[name] = value
     return facts
@@ -53,7 +58,7 @@ async def check_eligibility(ctx: HookContext) -> None:
         return
     if result.status == "not_eligible":
         reason = result.explanation or (result.rule.text if result.rule else "")
-        raise ValidationError(f"按您填写的信息，孩子不符合{ctx.spec.title}的参保条件：{reason}"
+        raise ValidationError(f"按您填写的信息：{reason}\n"
                               "如有填错请重新输入；如需帮助可回复“转人工”，或回复“取消”退出。")
 
 
@@ -129,9 +134,47 @@ async def compute_fee(ctx: HookContext) -> None:
     ctx.slots["fee_note"] = fee.explanation
 
 
+def _month_day(when: dt.datetime | dt.date) -> str:
+    return f"{when.month}月{when.day}日"
+
+
+async def compute_window(ctx: HookContext) -> None:
+    """`window_end`: the last day of the current (or next) enrolment window, e.g. "12月11日"."""
+    try:
+        info = ctx.engine.windows(ctx.spec.scheme, ctx.turn.now)
+    except Exception:
+        log.exception("windows failed for %s", ctx.spec.scheme)
+        return
+    window = info.current or info.next
+    if window is not None:
+        ctx.slots["window_end"] = _month_day(window.end)
+
+
+def _events(ctx: HookContext, kinds: tuple[str, ...]) -> list[Any]:
+    try:
+        window = ctx.engine.windows(ctx.spec.scheme, ctx.turn.now)
+        year = (window.current or window.next).start.year if (window.current or window.next) else ctx.today.year
+        events = ctx.engine.schedule(ctx.spec.scheme, year)
+    except Exception:
+        log.exception("schedule failed for %s", ctx.spec.scheme)
+        return []
+    return [e for e in events if e.kind in kinds and e.at.date() >= ctx.today]
+
+
+async def compute_deadlines(ctx: HookContext) -> None:
+    """`deadlines`: the dated deadlines still ahead this cycle ("学校集中缴费截止：12月25日")."""
+    ctx.slots["deadlines"] = "；".join(f"{e.name}：{_month_day(e.at)}" for e in _events(ctx, ("deadline",)))
+
+
+async def compute_deductions(ctx: HookContext) -> None:
+    """`deductions`: the bank deduction calendar ahead (Beijing "一小")."""
+    ctx.slots["deductions"] = "、".join(f"{e.at.month}月{e.at.day}日左右" for e in _events(ctx, ("deduction",)))
+
+
 HOOKS: dict[str, Callable[[HookContext], Awaitable[None]]] = {
     "eligibility": check_eligibility, "age": check_age, "roster": check_roster,
     "school_year": compute_school_year, "benefit": compute_benefit, "fee": compute_fee,
+    "window": compute_window, "deadlines": compute_deadlines, "deductions": compute_deductions,
 }
 
 

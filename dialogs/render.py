@@ -89,7 +89,7 @@ def summary_lines(spec: FormSpec, slots: dict[str, Any]) -> list[str]:
 def confirmation(spec: FormSpec, step: Step, slots: dict[str, Any]) -> str:
     head = fill(step.prompt, slots) if step.prompt else "请核对以下信息："
     lines = summary_lines(spec, slots)
-    note = slots.get("fee_note") if spec.settings.get("show_fee_note") else ""
+    note = slots.get("fee_note") if spec.settings.get("show_fee_note", True) else ""
     tail = (f"确认无误请回复 {menu_link('确认提交', 1)}；需要修改请回复“修改+项目”，例如“修改手机号”。")
     parts = [head, "\n".join(lines)] + ([note] if note else []) + [tail]
     return "\n".join(p for p in parts if p)
