@@ -80,7 +80,8 @@ def run_case(engine: RuleEngine, scheme: str, case: dict[str, Any]) -> list[str]
     expect = case["expect"] or {}
     check = _Check()
     question = next(q for q in QUESTIONS if q in case)
-    given = case[question] or {}
+    # YAML 1.1 reads a bare `on:` key as the boolean True; the cases mean the date.
+    given = {("on" if key is True else key): value for key, value in (case[question] or {}).items()}
     if question == "reimbursement":
         result = engine.reimbursement(scheme, given)
         _common(check, result, expect)
