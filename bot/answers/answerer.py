@@ -97,7 +97,8 @@ class QuestionAnswerer:
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
         masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
-        ctx = Ctx(self.engine, self.index, choice.scheme, pack, slots, u.text, masked, now, topics)
+        words = list(self.nlu.catalogue.intents[intent].keywords) if intent in self.nlu.catalogue.intents else []
+        ctx = Ctx(self.engine, self.index, choice.scheme, pack, slots, u.text, masked, now, topics, words)
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}

@@ -8,7 +8,8 @@ from bot.answers.procedures import relevant_lines
 
 def deadline(ctx: Ctx) -> Composed:
     info = ctx.engine.windows(ctx.scheme, ctx.now)
-    specific = relevant_lines(ctx, None, limit=2)
+    # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
+    specific = relevant_lines(ctx, None, limit=2, drop=ctx.intent_words)
     lines = [line.text for line in specific]
     hint = ENROLL_HINT if info.current is not None else ""
     until = ""

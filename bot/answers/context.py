@@ -30,6 +30,7 @@ class Ctx:
     question: str  # the question with scheme names masked out (what retrieval reads)
     now: dt.datetime
     topics: list[str] = field(default_factory=list)  # the intent's procedure topics
+    intent_words: list[str] = field(default_factory=list)  # the intent's catalogue keywords
 
     @property
     def today(self) -> dt.date:

@@ -22,13 +22,25 @@ def _named_tier(tiers: list[Any], question: str) -> Any | None:
     return None
 
 
+# Words for the group the guardian named, so "初二的学生" finds the tier "中小学生（其他未成年人）".
+GROUP_WORDS = {"student": "中小学生未成年人学生", "infant": "婴幼儿", "adult": "成年居民"}
+STUDENT_STAGES = {"nursery", "primary", "junior", "senior", "vocational", "special"}
+
+
+def _group_words(slots: dict[str, Any]) -> str:
+    group = slots.get("person_group")
+    if slots.get("school_stage") in STUDENT_STAGES:
+        group = "student"
+    return GROUP_WORDS.get(group or "", "")
+
+
 def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     person = facts_from(ctx.slots, ctx.pack.city, fact_names)
     result = ctx.engine.fee(ctx.scheme, person, ctx.today)
     name = ctx.pack.short_name
     if result.amount is not None:
         return Composed(join(result.explanation, ENROLL_HINT))
-    tier = _named_tier(result.tiers, ctx.text)
+    tier = _named_tier(result.tiers, ctx.text + _group_words(ctx.slots))
     if tier is not None:
         year = f"按{result.year}年度标准，" if result.year else ""
         amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元"

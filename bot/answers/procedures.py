@@ -17,9 +17,12 @@ OTHER_TOPIC_PRIOR = 1.5
 MIN_SCORE = 1.0
 
 
-def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3) -> list[Line]:
+def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3, drop: list[str] = ()) -> list[Line]:
     """Lines that answer this very question (strong matches only), in their document order."""
-    question = ctx.index.question_features(ctx.question)
+    text = ctx.question
+    for word in sorted(drop, key=len, reverse=True):
+        text = text.replace(word, " ")
+    question = ctx.index.question_features(text)
     best = ctx.index.best(ctx.scheme, question, topics, limit=limit)
     if not best or best[0][0] < STRONG:
         return []

@@ -78,7 +78,7 @@ _EMPLOYEE = re.compile(r"职工(?:基本)?(?:医保|医疗保险|医疗|社保)"
 _KIND = [("inpatient", re.compile(r"住院|住了[0-9一二两三四五六七八九十]*天院|住了院|开刀|手术")),
          ("outpatient", re.compile(r"门诊|急诊|门急诊|看病拿药|配药|拿药|挂号"))]
 _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿童医院|儿科医院|新华|瑞金|华山|协和|儿研所")),
-          (2, re.compile(r"二级|二甲|二乙|2级|区级医院|区中心医院|区医院")),
+          (2, re.compile(r"二级|二甲|二乙|2级|区级医院|(?<!社)区中心医院|(?<!社)区医院")),
           (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
 _SCHOOL_CITY = r"(?:在|来)({city})(?:市)?(?:读|上|就读|念|的(?:学校|大学|中学|小学|幼儿园))"
 
@@ -147,7 +147,8 @@ class SlotExtractor:
     def _person(self, text: str, slots: dict[str, Any]) -> None:
         age = _AGE.search(text)
         if age and (value := _small_int(age.group(1))) is not None and value <= 30:
-            slots["age"] = value
+            below = re.match(r"(?:以下|之下|以内)", text[age.end():]) or re.search(r"(?:不到|未满|不满)$", text[:age.start()])
+            slots["age"] = max(0, value - 1) if below else value  # "6岁以下" → at most 5
         elif _MONTHS_OLD.search(text) or re.search(r"刚出生|新生儿|新生宝宝|刚生|出生不久", text):
             slots["age"] = 0
         if _NOT_IN_SCHOOL.search(text):
