@@ -1,0 +1,106 @@
+"""Messages to guardians through the (fake) WeChat API when an account is configured: the payment
+loop's notices arrive as customer-service messages; refused ones are kept and sent later."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bot.delivery import deliver, flush_pending, retry_undelivered, wechat_api
+from bot.fulfilment import Fulfilment
+from bot.store.repos import AWAITING_PAYMENT
+from integrations.wechat import cli
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.integrations.harness import Bot, make_services
+
+APPID, SECRET = "wxdeliverytest", "delivery-secret"
+
+
+@pytest.fixture
+async def fake():
+    async with FakeWeChatAPI.running(appid=APPID, secret=SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+async def api_bot(tmp_path, sqlite_store, engine, fake):
+    services = make_services(tmp_path, sqlite_store, wechat_appid=APPID, wechat_secret=SECRET,
+                             wechat_api_base=fake.base_url)
+    fulfilment = Fulfilment(services, engine, env={})
+    services.extras.update(engine=engine, fulfilment=fulfilment)
+    yield Bot(services, fulfilment)
+    await wechat_api(services).close()
+
+
+async def test_pay_link_goes_out_as_a_customer_service_message(api_bot, fake):
+    app = await api_bot.enrol_child()
+    await api_bot.submit(app)
+    assert await api_bot.status(app["id"]) == AWAITING_PAYMENT
+    [text] = fake.texts_to(app["user_id"])
+    assert "预审通过" in text and "/pay/checkout?order=YWTB" in text
+    assert await api_bot.messages(app["user_id"]) == []  # nothing in the simulator outbox
+
+
+async def test_outside_window_is_kept_and_sent_when_the_guardian_writes(api_bot, fake):
+    fake.fail_openid("o-away", 45015)
+    result = await deliver(api_bot.services, "o-away", "预审通过！请缴费")
+    assert result.status == "undeliverable"
+    assert fake.texts_to("o-away") == []
+    fake.heal_openid("o-away")
+    assert await flush_pending(api_bot.services, "o-away") == 1
+    assert fake.texts_to("o-away") == ["预审通过！请缴费"]
+    assert await flush_pending(api_bot.services, "o-away") == 0  # sent once
+
+
+async def test_held_quota_keeps_order_of_messages(api_bot, fake):
+    fake.fail_openid("o-busy", 45047)
+    for text in ("一", "二"):
+        assert (await deliver(api_bot.services, "o-busy", text)).status == "held"
+    fake.heal_openid("o-busy")
+    await flush_pending(api_bot.services, "o-busy")
+    assert fake.texts_to("o-busy") == ["一", "二"]
+
+
+async def test_transient_failures_are_retried_by_the_sweep(api_bot, fake):
+    wechat_api(api_bot.services).backoff = 0.01
+    fake.fail_next(5, http_status=500)
+    result = await deliver(api_bot.services, "o-1", "办结通知")
+    assert result.status == "retry"
+    await retry_undelivered(api_bot.services)
+    assert fake.texts_to("o-1") == ["办结通知"]
+    await retry_undelivered(api_bot.services)
+    assert fake.texts_to("o-1") == ["办结通知"]  # not sent twice
+
+
+async def test_cli_publishes_menu_and_makes_school_qrcode(fake, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("WECHAT_APPID", APPID)
+    monkeypatch.setenv("WECHAT_SECRET", SECRET)
+    monkeypatch.setenv("WECHAT_API_BASE", fake.base_url)
+    menu = cli.load_menu()
+    assert await cli._with_api(lambda api: cli._publish(api, menu)) == 0
+    [published] = fake.menus
+    keys = [b.get("key") for b in published["button"]] + \
+           [s["key"] for b in published["button"] for s in b.get("sub_button", [])]
+    assert {"ENROLL", "PROGRESS", "FAQ_FEE", "FAQ_DEADLINE", "FAQ_MATERIALS", "FAQ_REIMBURSE", "HUMAN"} <= set(keys)
+
+    image = tmp_path / "qr.jpg"
+    assert await cli._with_api(lambda api: cli._qrcode(api, "310104001", 0, image)) == 0
+    [request] = fake.qrcodes.values()
+    assert request["action_info"]["scene"]["scene_str"] == "school:310104001"
+    assert image.read_bytes().startswith(b"\x89PNG")
+    assert "school:310104001" in capsys.readouterr().out
+
+
+def test_cli_refuses_bad_input(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("WECHAT_SECRET", raising=False)
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["qrcode", "../etc"])
+    assert args.func(args) == 2
+    bad = tmp_path / "menu.yaml"
+    bad.write_text("button:\n  - {name: 一二三四五六七八, type: click, key: X}\n", encoding="utf-8")
+    args = parser.parse_args(["menu", "publish", "--file", str(bad)])
+    assert args.func(args) == 2
+    assert "过长" in capsys.readouterr().out
+    args = parser.parse_args(["menu", "publish"])
+    assert args.func(args) == 2  # no WECHAT_SECRET: a clear message, no traceback
