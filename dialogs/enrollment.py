@@ -211,6 +211,9 @@ class EnrollmentDialogs:
         state.pop("after", None)
         if text in AGAIN and (state.get("last") or {}).get("scheme") in self.forms:
             return await self._open(turn, state["last"]["scheme"], prefill=True)
+        understood = self._understand(understand, text)
+        if getattr(understood, "intent", "") == "enroll":
+            return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
         return DialogReply("", digression=True)
 
     def _resume_hint(self, state: dict) -> str:
@@ -376,14 +379,20 @@ class EnrollmentDialogs:
             return False
         if any(marker in text for marker in QUESTION_MARKERS):
             return True
-        try:
-            understood = understand(text)
-        except Exception:
-            log.exception("understand failed inside a form")
-            return False
+        understood = self._understand(understand, text)
         intent = getattr(understood, "intent", "") or ""
         confidence = float(getattr(understood, "confidence", 0.0) or 0.0)
         return bool(intent) and intent not in NOT_QUESTIONS and confidence >= 0.6
+
+    @staticmethod
+    def _understand(understand: Callable, text: str) -> Any:
+        if not text:
+            return None
+        try:
+            return understand(text)
+        except Exception:
+            log.exception("understand failed inside a dialog")
+            return None
 
     async def _advance(self, turn: Any, form: dict, spec: FormSpec) -> DialogReply:
         machine = self.machines[spec.scheme]

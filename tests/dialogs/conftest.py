@@ -3,7 +3,7 @@ shipped forms. `Chat.say` plays one turn the way the router does (session loaded
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,13 @@ _ENGINE = RuleEngine.load(POLICIES)
 class FakeUnderstanding:
     intent: str
     confidence: float
+    slots: dict = field(default_factory=dict)
 
 
 def understand(text: str) -> FakeUnderstanding:
-    """Stands in for bot.nlu: a few question words are questions, everything else unclear."""
+    """Stands in for bot.nlu: a few question words are questions, "参保:<scheme>" enrols."""
+    if text.startswith("参保:") or text == "我要参保":
+        return FakeUnderstanding("enroll", 1.0, {"scheme": text[3:]} if ":" in text else {})
     if any(w in text for w in ("报销", "多少钱", "费用", "截止", "材料")):
         return FakeUnderstanding("fee", 0.9)
     return FakeUnderstanding("unclear", 0.1)

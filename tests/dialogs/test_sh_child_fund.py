@@ -1,0 +1,255 @@
+"""The Shanghai 少儿住院互助基金 form end to end: roster, fees, commands, bad input, restarts."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.clock import SHANGHAI
+from dialogs import EnrollmentDialogs
+from dialogs.validators import generate_id_number
+
+from conftest import POLICIES, Chat
+
+SCHOOL_CODE, SCHOOL = "3101010001", "黄浦区北京东路小学"
+CHILD_ID = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+
+
+@pytest.fixture
+async def roster(services):
+    await services.roster.replace_school(SCHOOL_CODE, SCHOOL, [
+        {"name": "韩小明", "id_number": CHILD_ID, "class_name": "三(2)班"}], services.clock.now())
+
+
+async def to_confirm(chat: Chat, child_id: str = CHILD_ID, hardship: str = "否") -> str:
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1",
+                 hardship, "黄浦", "北京东路", "韩大明", "17612342353"]:
+        reply = await chat.say(text)
+        if not chat.dialogs.is_active(await chat.session()):
+            break
+    return reply
+
+
+async def test_full_enrolment_creates_the_application(chat, services, roster):
+    confirm = await to_confirm(chat)
+    assert "*****" + CHILD_ID[-4:] in confirm and CHILD_ID not in confirm
+    assert "176****2353" in confirm and "参保学年：2026" in confirm
+    assert "待遇开始时间：2026-09-01" in confirm and "待遇截止时间：2027-08-31" in confirm
+    assert "缴费金额：150元" in confirm
+    done = await chat.say("确认提交")
+    assert "已提交" in done and "预审" in done and "再办一个" in done
+    [app] = await services.applications.for_user(chat.user)
+    assert app["status"] == "submitted" and app["scheme"] == "sh-child-fund"
+    assert app["child"] == {"name": "韩小明", "id_type": "身份证", "id_number": CHILD_ID,
+                            "birth_date": "2016-03-02", "sex": "男"}
+    assert app["guardian"] == {"name": "韩大明", "phone": "17612342353"}
+    assert (app["school_code"], app["school_name"], app["district"]) == (SCHOOL_CODE, SCHOOL, "黄浦区")
+    assert app["amount_fen"] == 15000 and app["exempt"] is False and app["school_year"] == 2026
+    assert app["address"] == "联航路4号" and app["category"] == "上海户籍人员"
+    subscriber = await services.subscribers.get(chat.user)
+    assert subscriber["schemes"] == ["sh-child-fund"] and subscriber["school_code"] == SCHOOL_CODE
+    for reply in chat.replies:
+        assert CHILD_ID not in reply.text and "17612342353" not in reply.text
+    assert not (await chat.session()).get("enroll", {}).get("form")
+
+
+async def test_exempt_child_pays_nothing(chat, services, roster):
+    confirm = await to_confirm(chat, hardship="是")
+    assert "缴费金额：免缴" in confirm
+    await chat.say("确认提交")
+    [app] = await services.applications.for_user(chat.user)
+    assert app["exempt"] is True and app["amount_fen"] == 0
+
+
+async def test_child_missing_from_uploaded_roster_is_sent_to_the_school(chat, services, roster):
+    other = generate_id_number(dt.date(2017, 4, 5), "女", seq=20)
+    reply = await to_confirm(chat, child_id=other)
+    assert f"“{SCHOOL}”上传的在籍名册中没有查到" in reply and "联系就读学校线下办理参保" in reply
+    assert await services.applications.for_user(chat.user) == []
+    assert not chat.dialogs.is_active(await chat.session())
+
+
+async def test_school_without_roster_still_sends_guardian_to_school(chat, services):
+    reply = await to_confirm(chat)
+    assert "还没有上传" in reply and SCHOOL in reply and "联系就读学校线下办理参保" in reply
+
+
+async def test_roster_school_of_record_replaces_a_wrong_choice(chat, services):
+    await services.roster.replace_school("3101010005", "黄浦区复兴东路第三小学", [
+        {"name": "韩小明", "id_number": CHILD_ID, "class_name": "一(1)班"}], services.clock.now())
+    confirm = await to_confirm(chat)
+    assert "参保单位：黄浦区复兴东路第三小学" in confirm
+
+
+async def test_passport_holder_is_asked_sex_and_birth_date(chat, roster):
+    for text in ["参保:sh-child-fund", "同意", "JOHN SMITH", "护照"]:
+        await chat.say(text)
+    assert "性别" in await chat.say("E12345678")
+    assert "出生日期" in await chat.say("男")
+    assert "请按" in await chat.say("明年")
+    assert "户籍" in await chat.say("2015-06-01")
+
+
+async def test_commands_back_modify_cancel_restart(chat, services, roster):
+    await to_confirm(chat)
+    reply = await chat.say("修改手机号")
+    assert "当前：176****2353" in reply
+    confirm = await chat.say("13912345678")
+    assert "参保信息确认" in confirm and "139****5678" in confirm
+    reply = await chat.say("修改姓名")
+    assert "当前：韩小明" in reply
+    assert "参保信息确认" in await chat.say("韩晓明")
+    assert "当前：139****5678" in await chat.say("上一步")  # back from 确认 → the last question
+    assert "参保信息确认" in await chat.say("13912345678")
+    assert "取消" in await chat.say("取消")
+    assert not chat.dialogs.is_active(await chat.session())
+    await chat.say("参保:sh-child-fund")
+    await chat.say("同意")
+    await chat.say("韩小明")
+    assert "办理须知" in await chat.say("重新开始")
+    session = await chat.session()
+    assert session["enroll"]["form"]["slots"] == {}
+
+
+async def test_back_returns_to_the_previous_question(chat):
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
+        await chat.say(text)
+    reply = await chat.say("上一步")
+    assert "姓名" in reply and "当前：韩小明" in reply
+    assert "证件类型" in await chat.say("韩小明")
+
+
+async def test_change_of_id_type_forgets_the_old_number(chat, roster):
+    await to_confirm(chat)
+    await chat.say("修改证件类型")
+    assert "证件号码" in await chat.say("户口簿")
+    assert "对吗" in await chat.say(CHILD_ID)
+    assert "参保信息确认" in await chat.say("是")
+
+
+async def test_handoff_progress_and_digression(chat, services):
+    for text in ["参保:sh-child-fund", "同意"]:
+        await chat.say(text)
+    reply = await chat.say("转人工")
+    assert "人工" in reply and "我们继续" in reply
+    assert await services.store.count("handoff") == 1
+    assert "正在填写" in await chat.say("进度")
+    before = len([r for r in chat.replies if r.digression])
+    reply = await chat.say("住院能报销多少？")
+    assert chat.replies[-1].digression and "我们继续：" in chat.replies[-1].text
+    assert len([r for r in chat.replies if r.digression]) == before + 1
+    assert "证件类型" in await chat.say("韩小明")
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ("3101012016030229", "18位"),
+    ("31010120160302299X", "校验位"),
+    ("", "没有收到"),
+    ("啊" * 500, "太长"),
+    ("31010120161302299X", "出生日期"),
+])
+async def test_bad_id_numbers_are_reprompted_specifically(chat, bad, fragment):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1"]:
+        await chat.say(text)
+    assert fragment in await chat.say(bad)
+    assert (await chat.session())["enroll"]["form"]["slots"]["child"]["name"] == "韩小明"
+
+
+async def test_names_phones_schools_and_three_strikes(chat, roster):
+    await chat.say("参保:sh-child-fund")
+    await chat.say("同意")
+    assert "表情" in await chat.say("小明😀")
+    assert "数字" in await chat.say("小明2")
+    assert "证件类型" in await chat.say("买买提·𠀾力")
+    for text in ["1", CHILD_ID, "是", "静安", "联航路4号", "1", "否", "黄浦"]:
+        await chat.say(text)
+    assert "没有找到" in await chat.say("不存在的学校")
+    assert "已选择" in await chat.say("北京东路")
+    await chat.say("韩大明")
+    assert "只能包含数字" in await chat.say("1761234abcd")
+    assert "11位" in await chat.say("1761234")
+    third = await chat.say("phone")
+    assert "转人工" in third and "已填写的信息都会保留" in third
+    assert "参保信息确认" in await chat.say("17612342353")
+
+
+async def test_restart_of_the_bot_mid_form_continues(chat, services, roster):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1"]:
+        await chat.say(text)
+    fresh = Chat(services, EnrollmentDialogs(chat.dialogs.engine, POLICIES), user=chat.user)
+    assert "对吗" in await fresh.say(CHILD_ID)
+
+
+async def test_abandoned_form_resumes_then_expires(chat, services, clock):
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
+        await chat.say(text)
+    clock.advance(hours=3)
+    reply = await chat.say("在吗")
+    assert "上次办理" in reply and "证件类型" in reply and "韩小明" in reply
+    assert "证件类型" in await chat.say("继续")
+    clock.advance(days=8)
+    reply = await chat.say("1")
+    assert "超过7天" in reply
+    assert not chat.dialogs.is_active(await chat.session())
+
+
+async def test_out_of_window_offers_a_reminder(chat, services, clock):
+    clock.set(dt.datetime(2026, 10, 10, 9, 0, tzinfo=SHANGHAI))
+    reply = await chat.say("参保:sh-child-fund")
+    assert "不在" in reply and "2027年9月1日" in reply and "提醒我" in reply
+    assert "提醒" in await chat.say("提醒我")
+    assert (await services.subscribers.get(chat.user))["reminders"] == ["sh-child-fund"]
+    assert await services.applications.for_user(chat.user) == []
+
+
+async def test_second_child_reuses_guardian_and_duplicates_are_refused(chat, services, roster):
+    second = generate_id_number(dt.date(2018, 7, 1), "女", seq=40)
+    await services.roster.replace_school(SCHOOL_CODE, SCHOOL, [
+        {"name": "韩小明", "id_number": CHILD_ID}, {"name": "韩小红", "id_number": second}], services.clock.now())
+    await to_confirm(chat)
+    await chat.say("确认提交")
+    assert "沿用" in await chat.say("再办一个")
+    for text in ["同意", "韩小红", "1", second, "是", "1", "否", "黄浦"]:
+        reply = await chat.say(text)
+    reply = await chat.say("北京东路")
+    assert "参保信息确认" in reply and "韩大明" in reply and "176****2353" in reply
+    await chat.say("确认提交")
+    apps = await services.applications.for_user(chat.user)
+    assert sorted(a["child"]["name"] for a in apps) == ["韩小明", "韩小红"]
+    progress = await chat.say("进度")
+    assert "韩小明" in progress and "韩小红" in progress
+    await to_confirm(chat)
+    assert "不需要重复办理" in await chat.say("确认提交")
+
+
+async def test_qr_scene_school_is_preselected(chat, services, roster):
+    session, version = await services.sessions.load(chat.user)
+    session["scene_school"] = SCHOOL_CODE
+    await services.sessions.save(chat.user, session, version)
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", CHILD_ID, "是", "静安", "联航路4号", "1"]:
+        await chat.say(text)
+    reply = await chat.say("否")
+    assert SCHOOL in reply and "二维码" in reply
+    assert "监护人姓名" in await chat.say("是")
+
+
+async def test_injected_submitter_gets_the_stored_application(services, engine, roster):
+    seen = []
+
+    class Recorder:
+        async def submit(self, turn, application):
+            seen.append(application)
+            return "预审已发起。"
+
+    chat = Chat(services, EnrollmentDialogs(engine, POLICIES, submitter=Recorder()))
+    await to_confirm(chat)
+    assert "预审已发起。" in await chat.say("确认提交")
+    stored = await services.applications.get(seen[0]["id"])
+    assert stored["child"]["id_number"] == CHILD_ID
+
+
+async def test_machines_are_shared_and_never_hold_guardians(chat, roster):
+    machines = {id(m.machine) for m in chat.dialogs.machines.values()}
+    await to_confirm(chat)
+    assert {id(m.machine) for m in chat.dialogs.machines.values()} == machines
+    assert all(m.machine.models == [] for m in chat.dialogs.machines.values())
