@@ -17,8 +17,8 @@ def facts_from(slots: dict[str, Any], city: str, fact_names: set[str]) -> dict[s
     facts = {k: v for k, v in slots.items() if k in fact_names}
     if facts.get("hukou_city") == LOCAL:
         facts["hukou_city"] = city
-    if facts.get("full_time") and facts.get("in_school") and "employed" not in facts:
-        facts["employed"] = False  # a full-time student asking about student insurance is not employed
+    if facts.get("in_school") and facts.get("full_time", True) and "employed" not in facts:
+        facts["employed"] = False  # a student asked about as a student is taken as not employed
     if facts.get("in_school") and "school_city" not in facts and not facts.get("studying_elsewhere") \
             and slots.get("city") == city:
         facts["school_city"] = city  # "孩子在上海上幼儿园" / "上海的学生"

@@ -1,0 +1,170 @@
+"""Answers composed from the engine: colloquial questions, follow-ups, context, fallbacks.
+
+Expected figures are worked out by hand from the seed documents (not copied from the bot).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.nlu import UNCLEAR
+
+# (question, strings that must all appear in the reply)
+PARAPHRASES = [
+    ("上海娃在二级医院住院花了五千块能报多少", ["3675"]),            # (5000-100)×75%
+    ("闺女在社区医院住院花了3000块，上海居民医保给报多少", ["2360"]),  # (3000-50)×80%
+    ("儿子在北京住院花了三十万，一小最多报多少", ["170000"]),         # capped at 17万
+    ("上海孩子三甲医院门诊一年花了两千，能报多少", ["850"]),          # (2000-300)×50%
+    ("宝宝在上海一级医院看门诊花了800", ["350"]),                   # (800-300)×70%
+    ("北京孩子化疗门诊花了1万怎么报", ["6545", "住院"]),            # inpatient standard: (10000-650)×70%
+    ("上海三级医院住院花了一万五，居民医保能报多少", ["8820"]),        # (15000-300)×60%
+    ("北京一小住院5000块报多少", ["3045"]),                        # (5000-650)×70%
+    ("少儿基金一年多少钱", ["150"]),
+    ("上海居民医保学生一年交多少", ["180", "2021"]),
+    ("低保家庭的孩子上海居民医保要交多少", ["130"]),
+    ("宁波6岁以下宝宝医保多少钱", ["500"]),
+    ("宁波初二的学生交多少", ["220"]),
+    ("宁波成年居民B档多少钱", ["550"]),
+    ("宣城合工大续保交多少", ["380"]),
+    ("北京一小什么时候交钱", ["9月1日", "11月30日"]),
+    ("上海居民医保什么时候申报", ["11月17日", "12月11日"]),
+    ("宁波每个月哪几天能交医保", ["27"]),
+    ("一小扣款提示无此账户怎么办", ["19"]),
+    ("宁波税务公众号缴费失败，名字有生僻字", ["银行柜面"]),
+    ("少儿基金能退钱吗", ["不予退回"]),
+    ("上海居民医保交重复了能退吗", ["重复缴费"]),
+    ("宣城大学生第一次参保怎么弄", ["暂停"]),
+    ("少儿基金要带什么材料", ["户口簿"]),
+    ("北京一小的医院怎么选", ["3所医院"]),
+    ("少儿基金的医疗证在哪领", ["学校"]),
+    ("上海居民医保新参保没有社保卡怎么办", ["医疗保险卡"]),
+    ("宣城校区有问题打什么电话", ["3831616"]),
+    ("上海户口18岁上高三能参保吗", ["可以"]),
+    ("外地生源在北京读大学能参加一小吗", ["可以"]),
+    ("宁波机关单位子女20岁了还能参加吗", ["不能"]),
+    ("宁波机关单位的孩子5岁交多少钱", ["500"]),
+    ("少儿基金提交了没收到短信", ["办件进度"]),
+    ("宣城能用爸妈的职工医保账户给我交吗", ["共济"]),
+]
+
+
+@pytest.mark.parametrize("question, expected", PARAPHRASES, ids=[p[0] for p in PARAPHRASES])
+def test_paraphrase(qa, now, question, expected):
+    answer = qa.answer(question, {}, now)
+    for text in expected:
+        assert text in answer.text, answer.text
+    assert len(answer.text) <= 600
+    assert answer.confident
+
+
+def test_reimbursement_shows_steps_and_year(qa, now):
+    answer = qa.answer("上海学生在三级医院住院花了一万元，能报销多少？", {}, now)
+    assert "5820" in answer.text and "起付线300" in answer.text and "60%" in answer.text
+    assert "2020年度" in answer.text
+
+
+def test_asks_for_missing_facts_one_by_one(qa, now):
+    state: dict = {}
+    first = qa.answer("娃住院能报多少", state, now)
+    assert "哪个地方" in first.text and state["pending"]["need"] == ["scheme"]
+    second = qa.answer("上海的", state, now)
+    assert state["city"] == "上海"
+    assert state["scheme"] == "sh-resident-student"  # only resident insurance has benefits by level
+    assert "起付线" in second.text  # the standards, while asking for the next fact
+    replies = {"amount": "1万", "hospital_level": "三级"}
+    answer = second
+    for _ in range(2):
+        need = state["pending"]["need"][0]
+        answer = qa.answer(replies[need], state, now)
+    assert "5820" in answer.text
+    assert "pending" not in state
+    json.dumps(state)  # the state goes into the session store
+
+
+def test_numbered_scheme_choice(qa, now):
+    state: dict = {}
+    qa.answer("少儿基金和居民医保，上海的什么时候办", state, now)
+    if "pending" in state:  # ambiguous in Shanghai: the bot asks which one
+        options = state["pending"]["options"]
+        reply = qa.answer(str(options.index("sh-child-fund") + 1), state, now)
+    else:
+        reply = qa.answer("少儿基金什么时候办", state, now)
+    assert "9月30日" in reply.text
+
+
+def test_shanghai_ambiguity_is_asked(qa, now):
+    state: dict = {}
+    answer = qa.answer("上海的什么时候截止", state, now)
+    assert not answer.confident
+    assert set(state["pending"]["options"]) == {"sh-child-fund", "sh-resident-student"}
+    reply = qa.answer("2", state, now)
+    chosen = state["scheme"]
+    assert ("12月11日" in reply.text) if chosen == "sh-resident-student" else ("9月30日" in reply.text)
+
+
+def test_context_carries_city(qa, now):
+    state: dict = {}
+    qa.answer("上海的", state, now)
+    assert state["city"] == "上海"
+    answer = qa.answer("三级医院门诊花了1300元能报多少", state, now)
+    assert "500" in answer.text and answer.scheme == "sh-resident-student"
+    switched = qa.answer("那北京住院花了2万呢，能报多少", state, now)
+    assert "13545" in switched.text and state["city"] == "北京"
+    again = qa.answer("交多少钱", state, now)
+    assert "160" in again.text  # still Beijing
+
+
+def test_eligibility_follow_up(qa, now):
+    state: dict = {}
+    first = qa.answer("外地户口孩子在上海上小学能参加居民医保吗", state, now)
+    assert "居住证" in first.text
+    second = qa.answer("B类居住证", state, now)
+    assert "可以" in second.text
+
+
+def test_yes_no_reply_fills_the_asked_fact(qa, now):
+    state: dict = {}
+    first = qa.answer("3岁宝宝能参加上海少儿基金吗", state, now)
+    asked = state["pending"]["need"][0]
+    second = qa.answer("有" if asked == "employee_insurance" else "是的", state, now)
+    assert second.text != first.text
+
+
+def test_unclear_offers_menu_and_digit_picks(qa, nlu, now):
+    state: dict = {}
+    answer = qa.answer("嗯那个", state, now)
+    assert answer.intent == UNCLEAR and not answer.confident
+    assert "没太明白" in answer.text and "1." in answer.text
+    menu = state["menu"]
+    u = nlu.understand(str(menu.index("fee") + 1), state)
+    assert u.intent == "fee"
+
+
+def test_menu_topics(qa, now):
+    state = {"scheme": "bj-child-student", "city": "北京"}
+    assert "160" in qa.answer_topic("FAQ_FEE", state, now).text
+    assert "11月30日" in qa.answer_topic("FAQ_DEADLINE", state, now).text
+    assert qa.answer_topic("FAQ_MATERIALS", state, now).text
+    assert "650" in qa.answer_topic("FAQ_REIMBURSE", state, now).text
+    fresh: dict = {}
+    assert "哪个地方" in qa.answer_topic("FAQ_FEE", fresh, now).text
+    assert qa.answer_topic("NO_SUCH_KEY", {}, now).text
+
+
+@pytest.mark.parametrize("text", ["你好", "转人工", "今天天气怎么样", "帮助"])
+def test_smalltalk(qa, now, text):
+    answer = qa.answer(text, {}, now)
+    assert answer.text and len(answer.text) <= 600
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=80))
+def test_any_text_gets_a_short_reply(qa, now, text):
+    state: dict = {}
+    answer = qa.answer(text, state, now)
+    assert answer.text and len(answer.text) <= 600
+    json.dumps(state)
+    json.dumps(answer.slots)

@@ -1,0 +1,69 @@
+"""Slot extraction from colloquial messages."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("住院花了1万", {"kind": "inpatient", "amount": 10000}),
+    ("住院花了一万五能报多少", {"amount": 15000}),
+    ("2.5万元的住院费", {"amount": 25000}),
+    ("门诊花了3000块", {"kind": "outpatient", "amount": 3000}),
+    ("住院三十万", {"amount": 300000}),
+    ("花了1300元", {"amount": 1300}),
+    ("在三甲医院住院", {"hospital_level": 3}),
+    ("二级医院", {"hospital_level": 2}),
+    ("社区医院看门诊", {"hospital_level": 1, "kind": "outpatient"}),
+    ("孩子15岁没上学", {"age": 15, "in_school": False}),
+    ("3岁宝宝", {"age": 3}),
+    ("6岁以下的宝宝", {"age": 5}),
+    ("上初二", {"school_stage": "junior", "in_school": True}),
+    ("在读高中", {"school_stage": "senior", "in_school": True}),
+    ("上幼儿园", {"school_stage": "nursery"}),
+    ("上海户籍", {"hukou_city": "上海", "city": "上海"}),
+    ("外地户口", {"hukou_city": "外地"}),
+    ("北京非农业户口", {"hukou_city": "北京", "hukou_type": "non_agricultural"}),
+    ("农业户口", {"hukou_type": "agricultural"}),
+    ("积分达标的居住证", {"parent_residence_permit": "points"}),
+    ("持B类居住证", {"parent_residence_permit": "B"}),
+    ("已经有职工医保了", {"employee_insurance": True}),
+    ("没有职工医保", {"employee_insurance": False}),
+    ("参保满一年了", {"years_insured": 1}),
+    ("连续缴费3年", {"years_insured": 3}),
+    ("门诊肾透析", {"condition": "肾透析"}),
+    ("低保家庭", {"hardship": True}),
+    ("新疆班的学生", {"special_class": True}),
+    ("外地生源在北京读全日制大学", {"local_student_origin": False, "school_city": "北京", "full_time": True,
+                           "school_stage": "university"}),
+    ("宁波成年居民A档", {"adult_tier": "A", "city": "宁波"}),
+    ("浦东的孩子", {"city": "上海"}),
+    ("海淀区", {"city": "北京"}),
+])
+def test_slots(nlu, text, expected):
+    slots = nlu.understand(text).slots
+    for key, value in expected.items():
+        assert slots.get(key) == value, (key, slots)
+
+
+@pytest.mark.parametrize("text, absent", [
+    ("孩子15岁", "amount"),         # an age is not money
+    ("2024年参保", "amount"),       # a year is not money
+    ("三级医院", "amount"),
+    ("少儿住院互助基金多少钱", "kind"),  # "住院" inside the fund's name is not a hospital stay
+    ("参保满一年了", "amount"),
+    ("我父母有职工医保", "employee_insurance"),  # the parent's insurance, not the child's
+])
+def test_no_false_slot(nlu, text, absent):
+    assert absent not in nlu.understand(text).slots
+
+
+def test_scheme_from_alias(nlu):
+    assert nlu.understand("北京一小多少钱").slots["scheme"] == "bj-child-student"
+    assert nlu.understand("少儿住院互助基金交多少").slots["scheme"] == "sh-child-fund"
+    assert nlu.understand("合工大宣城校区医保").slots["scheme"] == "xc-hfut-college"
+
+
+def test_slots_are_json_serialisable(nlu):
+    import json
+
+    json.dumps(nlu.understand("上海孩子15岁在三甲医院住院花了2.5万，参保满一年").slots)
