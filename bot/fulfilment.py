@@ -23,7 +23,7 @@ from bot.clock import SHANGHAI
 from bot.delivery import deliver, retry_undelivered
 from bot.services import Services
 from bot.store.base import VersionConflict
-from bot.store.repos import (AWAITING_PAYMENT, DONE, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
+from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
                              SUBMITTED)
 from integrations.enrollment import APPROVED, PENDING, EnrollmentBackend, ReviewResult, RosterReview
 from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
@@ -60,8 +60,9 @@ class Fulfilment:
     async def submit(self, turn: Any, application: dict[str, Any]) -> str:
         """The dialog stored the application (status submitted); pre-review runs after the reply."""
         app_id = application["id"]
-        if not application.get("submitted_at"):
-            await self.services.applications.update(app_id, turn.now, submitted_at=turn.now.isoformat(timespec="seconds"))
+        if application.get("status") == DRAFT or not application.get("submitted_at"):
+            await self.services.applications.update(app_id, turn.now, status=SUBMITTED,
+                                                    submitted_at=turn.now.isoformat(timespec="seconds"))
         turn.followups.append(functools.partial(self._review_followup, app_id))
         return (f"申请已提交（编号 {app_id}），正在预审。预审结果会通过消息通知您，请留意公众号消息；"
                 "也可随时回复“进度”查看。")
@@ -265,8 +266,9 @@ class Fulfilment:
             return ""
 
     def _rule_refusal(self, app: dict[str, Any]) -> str | None:
-        facts = app.get("facts")
-        if not isinstance(facts, dict) or not facts:
+        # The dialog's record keeps scheme answers in `details`; `facts` (if any) are explicit rule facts.
+        facts = {**_dict(app.get("details")), **_dict(app.get("facts"))}
+        if not facts:
             return None
         try:
             result = self.engine.eligibility(app["scheme"], facts, self.services.clock.today())
@@ -302,6 +304,10 @@ def _child(app: dict[str, Any]) -> str:
     child = app.get("child") if isinstance(app.get("child"), dict) else {}
     name = child.get("name") or app.get("child_name") or app.get("name") or ""
     return str(name) or "孩子"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def yuan(fen: int) -> str:

@@ -41,7 +41,7 @@ class Bot:
                 *(await self._roster_entries()), {"name": child["name"], "id_number": child["id_number"], "class_name": "三(2)班"}],
                 self.clock.now())
         data = {"child": child, "school_code": SCHOOL, "school_name": "徐汇区测试小学", "amount_fen": 15000,
-                "exempt": False, "facts": {"in_school": True, "school_city": "上海", "school_stage": "primary",
+                "exempt": False, "details": {"in_school": True, "school_city": "上海", "school_stage": "primary",
                                             "roster_uploaded": True, "employee_insurance": False}}
         data.update(fields)
         return await self.services.applications.create(user, SCHEME, data, self.clock.now())

@@ -127,7 +127,7 @@ async def test_child_not_on_roster_is_rejected(bot):
 
 
 async def test_employee_insurance_is_rejected_with_the_reason(bot):
-    app = await bot.enrol_child(facts={"in_school": True, "school_city": "上海", "school_stage": "primary",
+    app = await bot.enrol_child(details={"in_school": True, "school_city": "上海", "school_stage": "primary",
                                        "roster_uploaded": True, "employee_insurance": True})
     await bot.submit(app)
     assert await bot.status(app["id"]) == REJECTED
