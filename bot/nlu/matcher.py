@@ -2,7 +2,8 @@
 
 Keywords are matched on the message with scheme names masked; similarity is a Dice coefficient
 over content tokens, character bigrams and slot placeholders (so "北京一小多少钱" resembles
-"<scheme> 多少钱" whichever scheme is named).
+"<scheme> 多少钱" whichever scheme is named). Both use indexes built once, so a message costs a
+few hundred dictionary look-ups, not a scan of every keyword and example.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ KEYWORD_SCALE = 4.0  # keyword weight that gives ~63 % of the keyword score
 KEYWORD_SHARE = 0.6
 
 
-def features(tokens: list[str], masked: str, slots: dict[str, Any]) -> frozenset[str]:
+def features(tokens: list[str], slots: dict[str, Any]) -> frozenset[str]:
     content = [t for t in tokens if t not in STOPWORDS and MASK not in t and not t.isdigit()]
     feats = set(content)
     chars = "".join(content)
@@ -32,49 +33,71 @@ def features(tokens: list[str], masked: str, slots: dict[str, Any]) -> frozenset
     return frozenset(feats)
 
 
-def dice(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return 2 * len(a & b) / (len(a) + len(b))
-
-
 class IntentMatcher:
-    def __init__(self, catalogue: Catalogue, analyse: Callable[[str], tuple[list[str], str, dict[str, Any]]]) -> None:
-        """`analyse(text)` returns (tokens, masked text, slots) for a normalised text."""
+    def __init__(self, catalogue: Catalogue, analyse: Callable[[str], tuple[list[str], dict[str, Any]]]) -> None:
+        """`analyse(text)` returns (content tokens with scheme names removed, slots) for a normalised text."""
         self.catalogue = catalogue
-        # Longest keywords first, so "扣款失败" claims its characters before "扣款".
-        self._keywords = {
-            name: sorted(intent.keywords.items(), key=lambda kv: len(kv[0]), reverse=True)
-            for name, intent in catalogue.intents.items()
-        }
-        for intent in catalogue.intents.values():
-            intent.example_features = [features(*analyse(example)) for example in intent.examples]
+        self.names = list(catalogue.intents)
+        # keyword → [(intent index, weight)]
+        self._keywords: dict[str, list[tuple[int, float]]] = {}
+        for i, intent in enumerate(catalogue.intents.values()):
+            for word, weight in intent.keywords.items():
+                self._keywords.setdefault(word, []).append((i, weight))
+        self._longest = max((len(w) for w in self._keywords), default=1)
+        # feature → [example index]; example index → (intent index, feature count)
+        self._postings: dict[str, list[int]] = {}
+        self._examples: list[tuple[int, int]] = []
+        for i, intent in enumerate(catalogue.intents.values()):
+            for example in intent.examples:
+                feats = features(*analyse(example))
+                for feat in feats:
+                    self._postings.setdefault(feat, []).append(len(self._examples))
+                self._examples.append((i, len(feats)))
 
-    def keyword_weight(self, name: str, masked: str) -> float:
-        claimed = [False] * len(masked)
-        total = 0.0
-        for word, weight in self._keywords[name]:
-            start = masked.find(word)
-            while start >= 0:
-                span = range(start, start + len(word))
-                if not all(claimed[i] for i in span):
-                    for i in span:
-                        claimed[i] = True
-                    total += weight
-                    break
-                start = masked.find(word, start + 1)
-        return total
+    def keyword_weights(self, masked: str) -> list[float]:
+        """Per intent: the weights of its keywords found, a longer keyword claiming its characters."""
+        found: list[tuple[int, int, int, float]] = []  # (-length, start, intent, weight)
+        for start in range(len(masked)):
+            for end in range(start + 1, min(len(masked), start + self._longest) + 1):
+                for intent, weight in self._keywords.get(masked[start:end], ()):
+                    found.append((start - end, start, intent, weight))
+        found.sort()
+        totals = [0.0] * len(self.names)
+        claimed: dict[int, set[int]] = {}
+        seen: set[tuple[int, str]] = set()  # one keyword counts once however often it is repeated
+        for neg_len, start, intent, weight in found:
+            end = start - neg_len
+            word = (intent, masked[start:end])
+            span = set(range(start, end))
+            taken = claimed.setdefault(intent, set())
+            if word in seen or span <= taken:
+                continue
+            seen.add(word)
+            taken |= span
+            totals[intent] += weight
+        return totals
 
-    def rank(self, tokens: list[str], masked: str, slots: dict[str, Any]) -> list[tuple[str, float, float]]:
+    def similarities(self, feats: frozenset[str]) -> list[float]:
+        shared: dict[int, int] = {}
+        for feat in feats:
+            for example in self._postings.get(feat, ()):
+                shared[example] = shared.get(example, 0) + 1
+        best = [0.0] * len(self.names)
+        size = len(feats)
+        for example, count in shared.items():
+            intent, ex_size = self._examples[example]
+            best[intent] = max(best[intent], 2 * count / (size + ex_size))
+        return best
+
+    def rank(self, content_tokens: list[str], masked: str, slots: dict[str, Any]) -> list[tuple[str, float, float]]:
         """(intent, score, raw keyword weight), best first."""
-        feats = features(tokens, masked, slots)
+        raws = self.keyword_weights(masked)
+        sims = self.similarities(features(content_tokens, slots))
         ranked = []
-        for name, intent in self.catalogue.intents.items():
-            raw = self.keyword_weight(name, masked)
-            keyword_score = 1 - math.exp(-raw / KEYWORD_SCALE)
-            similarity = max((dice(feats, ex) for ex in intent.example_features), default=0.0)
-            score = KEYWORD_SHARE * keyword_score + (1 - KEYWORD_SHARE) * similarity
-            ranked.append((name, score + _slot_bonus(name, slots), raw))
+        for i, name in enumerate(self.names):
+            keyword_score = 1 - math.exp(-raws[i] / KEYWORD_SCALE)
+            score = KEYWORD_SHARE * keyword_score + (1 - KEYWORD_SHARE) * sims[i]
+            ranked.append((name, score + _slot_bonus(name, slots), raws[i]))
         ranked.sort(key=lambda item: item[1], reverse=True)
         return ranked
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.nlu.catalogue import Catalogue
 from bot.nlu.lexicon import Lexicon
-from bot.nlu.matcher import IntentMatcher
+from bot.nlu.matcher import MASK, IntentMatcher
 from bot.nlu.slots import SlotExtractor
 from bot.nlu.text import normalise, strip_punctuation
 from bot.nlu.tokenizer import JiebaTokenizer, Tokenizer
@@ -55,21 +55,33 @@ class Nlu:
         nlu.startup_seconds = time.perf_counter() - started
         return nlu
 
-    def _analyse(self, text: str) -> tuple[list[str], str, dict[str, Any]]:
+    def _analyse(self, text: str) -> tuple[list[str], dict[str, Any]]:
         slots, masked = self.slots.extract(text)
-        tokens = self.tokenizer.cut(strip_punctuation(masked))
-        return tokens, masked, slots
+        return self._content_tokens(self.tokenizer.cut(text), masked), slots
+
+    @staticmethod
+    def _content_tokens(tokens: list[str], masked: str) -> list[str]:
+        """Tokens outside the masked scheme names (one cut serves both the reply and matching)."""
+        content = []
+        position = 0
+        for token in tokens:
+            start = masked.find(token, position) if MASK not in token else -1
+            found = start >= 0 and masked[start:start + len(token)] == token
+            if found:
+                content.append(token)
+                position = start + len(token)
+        return content
 
     def understand(self, text: str, context: dict | None = None) -> Understanding:
         context = context or {}
         norm = normalise(text)[:500]  # a pasted essay is not a question
         slots, masked = self.slots.extract(norm)
         tokens = self.tokenizer.cut(strip_punctuation(norm))
-        masked_tokens = self.tokenizer.cut(strip_punctuation(masked))
+        content_tokens = self._content_tokens(tokens, masked)
         menu_choice = self._menu_choice(norm, context)
         if menu_choice:
             return Understanding(menu_choice, 1.0, slots, tokens, [(menu_choice, 1.0)], norm)
-        ranked = self.matcher.rank(masked_tokens, masked, slots)
+        ranked = self.matcher.rank(content_tokens, masked, slots)
         candidates = [(name, round(score, 3)) for name, score, _ in ranked[:3]]
         best, score, raw = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
