@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.privacy import mask_id
@@ -103,6 +104,18 @@ async def import_roster(roster: Roster, data: bytes, filename: str, now: dt.date
         report.schools[code] = await roster.replace_school(code, name, stored, now)
     report.imported = sum(report.schools.values())
     return report
+
+
+def school_names(policies_dir: Path) -> dict[str, str] | None:
+    """The school directory (code → name) roster codes are checked against; None when there is none."""
+    try:
+        from dialogs.schools import SchoolDirectory
+
+        directory = SchoolDirectory.load(Path(policies_dir) / "schools" / "shanghai.csv")
+    except Exception:  # noqa: BLE001 - an unreadable directory: import without the code check
+        return None
+    names = {s.code: s.name for d in directory.districts() for s in directory.in_district(d)}
+    return names or None
 
 
 def read_rows(data: bytes, filename: str) -> list[tuple[int, dict[str, str]]]:

@@ -3,6 +3,10 @@
 `install(services)` builds the broadcast jobs and the reminder scheduler once, puts them in
 `services.extras` ("broadcasts", "reminders") and registers a background sweep that calls
 `ReminderScheduler.tick(now)` (which also starts due broadcasts and resumes interrupted ones).
+
+Environment: BOT_BROADCAST_RATE (messages/second, default 20), BOT_BROADCAST_CONCURRENCY (default 8),
+BOT_BROADCAST_QUEUE (a redis:// URL: hand jobs to worker processes instead of sending in-process) and
+BOT_BROADCAST_QUEUE_PREFIX (its key prefix, default "bot:").
 """
 from __future__ import annotations
 
@@ -55,6 +59,12 @@ def install(services: Any, sender: Sender | None = None, engine: Any = None,
         return services.extras["broadcasts"], services.extras["reminders"]
     jobs = BroadcastJobs(services.store, services.clock, sender or default_sender(services),
                          settings or job_settings_from_env())
+    queue_url = os.environ.get("BOT_BROADCAST_QUEUE", "")
+    if queue_url:  # scale-out: jobs go to a Redis stream served by `python -m bot broadcast worker` processes
+        from bot.broadcast.redis_queue import RedisBroadcastQueue
+
+        services.extras["broadcast_queue"] = RedisBroadcastQueue.from_url(
+            queue_url, jobs, prefix=os.environ.get("BOT_BROADCAST_QUEUE_PREFIX", "bot:"))
     reminders = ReminderScheduler(services.store, engine or default_engine(services), jobs, services.applications)
     services.extras["broadcasts"], services.extras["reminders"] = jobs, reminders
 

@@ -154,7 +154,7 @@ class BroadcastJobs:
             return existing
         if recipients is not None:
             await self._write_deliveries(job_id, recipients)
-            job = await self._update_job(job_id, materialized=True, total=len(recipients))
+            job = await self.update_job(job_id, materialized=True, total=len(recipients))
         if send_at is None or send_at <= now:
             await self.dispatch(job_id)
         return job
@@ -198,12 +198,11 @@ class BroadcastJobs:
             raise JobError(f"没有编号为 {job_id} 的群发任务。")
         if job["status"] in (DONE, CANCELLED):
             return job
-        job = await self._update_job(job_id, status=CANCELLED, finished_at=_iso(self.clock.now()))
+        job = await self.update_job(job_id, status=CANCELLED, finished_at=_iso(self.clock.now()))
         task = self._tasks.get(job_id)
         if task is not None and not task.done():
             return job  # the running worker sees the status and drops the rest
-        if self.dispatcher is None:
-            await self._drop_open(job_id)
+        await self._drop_open(job_id)  # CAS per record: a worker elsewhere either claimed it first or skips it
         return job
 
     async def resend_unknown(self, job_id: str) -> int:
@@ -212,7 +211,7 @@ class BroadcastJobs:
         for key, rec in rows:
             await self._set_state(key, rec, PENDING, expected=True, resent=True)
         if rows:
-            await self._update_job(job_id, status=RUNNING, finished_at="")
+            await self.update_job(job_id, status=RUNNING, finished_at="")
             await self.dispatch(job_id)
         return len(rows)
 
@@ -317,9 +316,9 @@ class BroadcastJobs:
         if not job.get("materialized"):
             openids = await resolve(self.store, Segment.from_dict(job["segment"]), self.clock.now())
             await self._write_deliveries(job_id, [(o, None) for o in openids])
-            job = await self._update_job(job_id, materialized=True, total=len(openids))
+            job = await self.update_job(job_id, materialized=True, total=len(openids))
         if job["status"] != RUNNING:
-            job = await self._update_job(job_id, status=RUNNING, resume_at="",
+            job = await self.update_job(job_id, status=RUNNING, resume_at="",
                                          started_at=job.get("started_at") or _iso(self.clock.now()))
         return job
 
@@ -389,7 +388,7 @@ class BroadcastJobs:
                 stop.reason = PAUSED
                 resume = self.clock.now() + dt.timedelta(seconds=self.settings.pause_seconds)
                 with contextlib.suppress(VersionConflict, JobError):
-                    await self._update_job(job_id, status=PAUSED, resume_at=_iso(resume), only_if=RUNNING)
+                    await self.update_job(job_id, status=PAUSED, resume_at=_iso(resume), only_if=RUNNING)
         elif data["attempts"] >= self.settings.max_attempts:
             data["state"] = FAILED
         else:
@@ -417,18 +416,22 @@ class BroadcastJobs:
             if await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}"):
                 return job["status"]
         with contextlib.suppress(VersionConflict, JobError):
-            job = await self._update_job(job_id, status=DONE, finished_at=_iso(self.clock.now()), only_if=RUNNING)
+            job = await self.update_job(job_id, status=DONE, finished_at=_iso(self.clock.now()), only_if=RUNNING)
         return job["status"]
 
-    async def orphans_to_unknown(self, job_id: str, older_than: float = 0.0) -> int:
-        """Apply the resume policy to 'sending' records claimed more than `older_than` seconds ago."""
+    async def orphans_to_unknown(self, job_id: str) -> int:
+        """Apply the resume policy to every 'sending' record of a job whose worker is gone."""
+        return await self.mark_unknown(await self.store.query(DELIVERY_KIND, js=f"{job_id}|{SENDING}"))
+
+    async def mark_unknown(self, items: list[tuple[str, Record]]) -> int:
+        """Resume policy: a send interrupted by a crash may or may not have reached WeChat, so it is
+        marked unknown and never resent automatically (staff can: `resend_unknown`)."""
         n = 0
-        for key, rec in await self.store.query(DELIVERY_KIND, js=f"{job_id}|{SENDING}"):
-            if time.time() - float(rec.data.get("claimed_at", 0)) >= older_than:
-                if await self._set_state(key, rec, UNKNOWN, expected=True):
-                    n += 1
+        for key, rec in items:
+            if rec.data.get("state") == SENDING and await self._set_state(key, rec, UNKNOWN, expected=True):
+                n += 1
         if n:
-            log.warning("broadcast %s: %d deliveries interrupted by a crash marked unknown", job_id, n)
+            log.warning("broadcast: %d deliveries interrupted by a crash marked unknown", n)
         return n
 
     # ----- helpers -------------------------------------------------------------------------------
@@ -460,7 +463,7 @@ class BroadcastJobs:
         except VersionConflict:
             return False
 
-    async def _update_job(self, job_id: str, only_if: str | None = None, **changes: Any) -> dict[str, Any]:
+    async def update_job(self, job_id: str, only_if: str | None = None, **changes: Any) -> dict[str, Any]:
         for _attempt in range(10):
             rec = await self.store.get(JOB_KIND, job_id)
             if rec is None:

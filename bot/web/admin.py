@@ -30,7 +30,7 @@ from bot.broadcast.segments import STATUS_FILTERS, Segment, SegmentError, count
 from bot.clock import SHANGHAI
 from bot.privacy import mask_id, mask_phone, redact
 from bot.roster_import import LABELS as ROSTER_LABELS
-from bot.roster_import import RosterReport, import_roster
+from bot.roster_import import RosterReport, import_roster, school_names
 from bot.services import Services
 from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
                              Applications, Subscribers)
@@ -78,7 +78,7 @@ class AdminSite:
         self.store = services.store
         self.base = string.Template((ASSETS / "base.html").read_text(encoding="utf-8"))
         self.login_page = string.Template((ASSETS / "login.html").read_text(encoding="utf-8"))
-        self.schools = _school_names(services)
+        self.schools = school_names(services.settings.policies_dir)
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         page, api = self._page, self._api
@@ -511,18 +511,6 @@ class AdminSite:
             return pack.short_name or pack.name
         except Exception:  # noqa: BLE001 - an application of a scheme no longer shipped
             return scheme_id
-
-
-def _school_names(services: Services) -> dict[str, str] | None:
-    """The school directory (code → name) that roster codes are checked against, if there is one."""
-    try:
-        from dialogs.schools import SchoolDirectory
-
-        directory = SchoolDirectory.load(services.settings.policies_dir / "schools" / "shanghai.csv")
-    except Exception:  # noqa: BLE001 - no directory: rosters are imported without the code check
-        return None
-    names = {s.code: s.name for d in directory.districts() for s in directory.in_district(d)}
-    return names or None
 
 
 def _bar(label: str, value: int, top: int) -> str:
