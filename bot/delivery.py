@@ -54,14 +54,15 @@ def outbox(services: Services) -> Outbox:
 
 
 def wechat_api(services: Services) -> WeChatAPI | None:
-    """The customer-service API client, or None when no WeChat account is configured."""
-    if "wechat_api" in services.extras:
-        return services.extras["wechat_api"]
+    """The customer-service API client (shared with broadcasts in extras["wechat_api"]), or None when
+    no WeChat account is configured (then messages go to the simulator's outbox)."""
     settings = services.settings
-    api = None
-    if settings.wechat_secret and settings.wechat_appid:
-        api = WeChatAPI(services.store, settings.wechat_appid, settings.wechat_secret, base_url=settings.wechat_api_base)
-    services.extras["wechat_api"] = api
+    if not (settings.wechat_secret and settings.wechat_appid):
+        return None
+    api = services.extras.get("wechat_api")
+    if api is None:
+        api = services.extras["wechat_api"] = WeChatAPI(services.store, settings.wechat_appid, settings.wechat_secret,
+                                                        base_url=settings.wechat_api_base)
     return api
 
 

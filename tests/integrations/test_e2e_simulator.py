@@ -1,0 +1,68 @@
+"""The whole product over HTTP: the real app (webhook, pipeline, dialogs, fulfilment, payment routes),
+driven through the chat simulator — enrol, get the pay link by message, pay on the checkout page,
+receive the confirmation."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from dialogs.validators import generate_id_number
+from tests.integrations.harness import LINK_RE, make_services
+
+SCHOOL_CODE, SCHOOL = "3101010001", "黄浦区北京东路小学"
+
+
+async def _wait_for(client: TestClient, user: str, needle: str, seen: list[str]) -> str:
+    for _ in range(100):
+        data = await (await client.get("/simulator/outbox", params={"user": user})).json()
+        seen.extend(data["messages"])
+        for text in seen:
+            if needle in text:
+                return text
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no message with {needle!r}; got {seen}")
+
+
+@pytest.mark.slow
+async def test_enrol_pay_and_confirm_through_the_simulator(tmp_path, sqlite_store):
+    services = make_services(tmp_path, sqlite_store)
+    child_id = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+    await services.roster.replace_school(SCHOOL_CODE, SCHOOL, [
+        {"name": "韩小明", "id_number": child_id, "class_name": "三(2)班"}], services.clock.now())
+    app = create_app(services.settings, services, background=False)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        services.extras["fulfilment"].payments.public_url = str(client.make_url("")).rstrip("/")
+        user, seen = "sim-e2e-guardian", []
+        resp = await client.post("/simulator/send", json={"user": user, "event": "CLICK", "key": "ENROLL"})
+        assert "上海市少儿住院互助基金" in (await resp.json())["reply"]
+        script = ["上海市少儿住院互助基金集中参保", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1", "否",
+                  "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]
+        replies = []
+        for text in script:
+            resp = await client.post("/simulator/send", json={"user": user, "text": text})
+            assert resp.status == 200, await resp.text()
+            replies.append((await resp.json()).get("reply", ""))
+        assert "已提交" in replies[-1], replies[-3:]
+
+        pay_message = await _wait_for(client, user, "预审通过", seen)
+        assert "150.00元" in pay_message and child_id not in pay_message
+        link = LINK_RE.findall(pay_message)[0]
+        parts = urlsplit(link)
+        page = await client.get(parts.path + "?" + parts.query)
+        assert page.status == 200 and "150.00" in await page.text()
+        paid = await client.post("/pay/checkout", data={k: v[0] for k, v in parse_qs(parts.query).items()})
+        assert "支付成功" in await paid.text()
+
+        confirmation = await _wait_for(client, user, "缴费成功", seen)
+        assert "已办结" in confirmation
+        [application] = await services.applications.for_user(user)
+        assert application["status"] == "done"
+    finally:
+        await client.close()
