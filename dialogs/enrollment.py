@@ -66,6 +66,11 @@ class EnrollmentDialogs:
         state = session.get(ENROLL_KEY) or {}
         return bool(state.get("form") or state.get("choosing") or state.get("reminder") or state.get("after"))
 
+    def school_name(self, code: str) -> str:
+        """Name of a school in the directory ("" when unknown): the router greets QR-code scans with it."""
+        school = self.schools.get(code)
+        return school.name if school else ""
+
     @property
     def scheme_ids(self) -> list[str]:
         known = set(getattr(self.engine, "scheme_ids", []) or self.forms)
@@ -205,7 +210,7 @@ class EnrollmentDialogs:
             return DialogReply(f"好的，{self._title(scheme)}开始办理时会发消息提醒您。")
         if parse_yes_no(text) is False or text in CANCEL:
             return DialogReply("好的，不提醒了。需要时回复“我要参保”。")
-        return DialogReply("", digression=True)
+        return DialogReply("到了办理时间，回复“我要参保”即可开始。", digression=True)
 
     async def _handle_after(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
         state.pop("after", None)
@@ -214,7 +219,7 @@ class EnrollmentDialogs:
         understood = self._understand(understand, text)
         if getattr(understood, "intent", "") == "enroll":
             return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
-        return DialogReply("", digression=True)
+        return DialogReply("如需为其他孩子办理，回复“再办一个”。", digression=True)
 
     def _resume_hint(self, state: dict) -> str:
         form = state.get("form")
@@ -226,9 +231,9 @@ class EnrollmentDialogs:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
         key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
         await turn.services.store.put("handoff", key, {
-            "user_id": turn.user_id, "at": turn.now.isoformat(), "source": "enrollment",
-            "scheme": form["scheme"] if form else "", "step": form["state"] if form else "",
-        }, index={"user_id": turn.user_id, "status": "open"})
+            "user_id": turn.user_id, "at": turn.now.isoformat(), "status": "open", "text": "办理中转人工",
+            "source": "enrollment", "scheme": form["scheme"] if form else "", "step": form["state"] if form else "",
+        }, index={"status": "open"})
         text = "已为您转接人工服务，工作人员会尽快通过公众号消息联系您。"
         if form:
             text += "已填写的信息都保留着。" + self._resume_hint(turn.session.get(ENROLL_KEY) or {})

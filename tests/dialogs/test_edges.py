@@ -1,0 +1,56 @@
+"""Odd messages inside a form: other message kinds, unknown fields, questions after submission."""
+from __future__ import annotations
+
+import datetime as dt
+
+from dialogs.validators import generate_id_number
+
+
+async def start(chat) -> None:
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
+        await chat.say(text)
+
+
+async def test_other_message_kinds_are_reprompted(chat):
+    await start(chat)
+    assert "文字" in await chat.say(kind="location")
+    assert "不需要图片" in await chat.say(kind="image", media_id="M", pic_url="http://x/y.jpg")
+    assert "证件号码" in await chat.say("身份证", kind="voice")  # recognised voice counts as text
+
+
+async def test_tapped_option_text_and_unknown_field(chat):
+    await start(chat)
+    assert "证件号码（户口簿）" in await chat.say("户口簿")
+    reply = await chat.say("修改星座")
+    assert "可以修改" in reply and "姓名" in reply and "证件号码" in reply
+
+
+async def test_three_bad_choices_offer_help_without_losing_anything(chat):
+    await start(chat)
+    for _ in range(2):
+        reply = await chat.say("7")
+        assert "1到5" in reply and "转人工" not in reply
+    reply = await chat.say("8")
+    assert "转人工" in reply
+    assert (await chat.session())["enroll"]["form"]["slots"]["child"]["name"] == "韩小明"
+
+
+async def test_question_after_submission_goes_to_the_answerer(chat, services):
+    child = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+    await services.roster.replace_school("3101010001", "黄浦区北京东路小学", [
+        {"name": "韩小明", "id_number": child}], services.clock.now())
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", child, "是", "静安", "联航路4号", "1", "否",
+                 "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]:
+        await chat.say(text)
+    reply = await chat.say("什么时候能收到短信")
+    assert chat.replies[-1].digression and "再办一个" in reply
+    assert not chat.dialogs.is_active(await chat.session())
+    assert "沿用" in await chat.say("再办一个")  # still possible later: dialogs.start sees "再办一个"
+
+
+async def test_question_while_choosing_a_scheme(chat):
+    await chat.say("我要参保")
+    await chat.say("多少钱？")
+    assert chat.replies[-1].digression
+    assert "已退出" in await chat.say("取消")
+    assert not chat.dialogs.is_active(await chat.session())
