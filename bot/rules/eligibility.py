@@ -1,5 +1,5 @@
 """Eligibility: an ordered decision list over facts. The first rule that holds decides; a rule whose
-facts are missing, placed before the deciding one, means we must ask first."""
+facts are missing, placed before the deciding one with a different verdict, means we must ask first."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,17 +20,20 @@ def decide(pack: SchemePack, facts: dict[str, Any] | None, on: dt.date) -> Eligi
         return EligibilityResult("need_facts", None, explanation=f"{pack.short_name}的材料没有写明参保条件，请咨询经办机构。")
     known, bad = prepare(facts, on)
     missing: list[str] = list(bad)
+    undecided: set[str] = set()  # results of earlier rules we cannot evaluate yet
     for rule in spec["rules"]:
         truth = evaluate(rule["when"], known)
         if truth.value is None:
             if rule.get("ask") is False:  # a special case worth noting only when its facts are known
                 continue
             missing += [m for m in truth.missing if m not in missing]
+            undecided.add(rule["result"])
             continue
-        if truth.value and not missing:
+        if truth.value and undecided <= {rule["result"]}:
+            # Earlier unknown rules could only give the same verdict, so no need to ask.
             return _decided(pack, rule["result"], _ref(rule))
         if truth.value:
-            break  # a rule would decide, but an earlier rule still needs facts
+            break
     if missing:
         return _need(pack, missing, bad)
     other = spec["otherwise"]
