@@ -224,7 +224,9 @@ class Fulfilment:
             if deadline is not None and now >= deadline:
                 await self._expire(app, deadline)
         for app in await self.services.applications.by_status(PRE_APPROVED):
-            if not app.get("exempt"):
+            if app.get("exempt"):
+                await self._finish_exempt(app)
+            else:
                 await self.issue_order(app)  # expires it when its deadline has passed
         for app in await self.services.applications.by_status(SUBMITTED):
             submitted = _parse(app.get("submitted_at") or app.get("created_at"))
@@ -242,6 +244,26 @@ class Fulfilment:
         await self.orders.update(app["id"], status="expired")
         await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）未在缴费期限（{_when(deadline)}）前"
                               f"完成缴费，申请已失效。{REAPPLY_HINT}")
+
+    async def progress_note(self, app: dict[str, Any]) -> str:
+        """One line for 办理进度: the pay link and deadline while awaiting payment, the reason of a
+        rejection, or what happens next. "" when there is nothing to add to the status label."""
+        status = app.get("status")
+        if status == AWAITING_PAYMENT:
+            order = await self.orders.get(app["id"])
+            deadline = _parse(app.get("pay_deadline"))
+            if order and order.get("pay_url"):
+                until = f"请在 {_when(deadline)} 前" if deadline else "请尽快"
+                return f'{until}完成缴费（{yuan(order["amount_fen"])}元）：<a href="{order["pay_url"]}">去缴费</a>'
+        if status == PRE_APPROVED:
+            return "预审已通过，缴费链接正在生成，稍后通过消息发送。"
+        if status == SUBMITTED:
+            return "正在预审，结果会通过消息通知您。"
+        if status == REJECTED and app.get("review_reason"):
+            return f"未通过原因：{app['review_reason']}"
+        if status == EXPIRED:
+            return "未在期限内缴费，申请已失效。" + REAPPLY_HINT
+        return ""
 
     # ----- helpers ---------------------------------------------------------------------------
     async def _tell(self, app: dict[str, Any], text: str) -> None:

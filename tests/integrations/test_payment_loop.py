@@ -151,3 +151,14 @@ async def test_simulator_outbox_route_takes_messages_once(bot, http):
     assert len(first["messages"]) == 1 and "预审通过" in first["messages"][0]
     assert again["messages"] == []
     assert (await http.get("/simulator/outbox")).status == 400
+
+
+async def test_progress_note_follows_the_application(bot):
+    app = await bot.enrol_child()
+    assert "正在预审" in await bot.fulfilment.progress_note(app)
+    await bot.submit(app)
+    note = await bot.fulfilment.progress_note(await bot.services.applications.get(app["id"]))
+    assert "9月11日 10:00" in note and "/pay/checkout?order=YWTB" in note and "150.00元" in note
+    rejected = await bot.enrol_child(on_roster=False)
+    await bot.submit(rejected)
+    assert "线下办理" in await bot.fulfilment.progress_note(await bot.services.applications.get(rejected["id"]))

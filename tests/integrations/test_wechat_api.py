@@ -148,3 +148,14 @@ async def test_template_menu_and_qrcode(api, fake):
     assert (await api.qrcode_image(code)).startswith(b"\x89PNG")
     temporary = await api.create_qrcode("school:1", permanent=False, expire_seconds=600)
     assert temporary.expire_seconds == 600
+
+
+async def test_fake_daily_quota_and_throttle_as_45009(fake, sqlite_store):
+    fake.daily_quota = 2
+    client = WeChatAPI(sqlite_store, APPID, SECRET, base_url=fake.base_url, timeout=1.0, backoff=0.01)
+    try:
+        statuses = [(await client.send_text(f"o-{i}", "x")).status for i in range(4)]
+    finally:
+        await client.close()
+    assert statuses == ["sent", "sent", "paused", "paused"]
+    assert len(fake.messages) == 2
