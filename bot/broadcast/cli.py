@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
     cancel = sub.add_parser("cancel", help="取消群发任务")
     cancel.add_argument("job")
     cancel.set_defaults(func=_sync(_cancel))
+    resume = sub.add_parser("resume", help="继续发送中断的群发任务（服务运行时会自动继续）")
+    resume.add_argument("job")
+    resume.set_defaults(func=_sync(_resume))
     worker = sub.add_parser("worker", help="运行 Redis 队列发送进程（需要 BOT_BROADCAST_QUEUE 或 --queue）")
     worker.add_argument("--queue", default="", help="Redis 地址，默认取 BOT_BROADCAST_QUEUE")
     worker.add_argument("--prefix", default="", help="键前缀，默认取 BOT_BROADCAST_QUEUE_PREFIX 或 bot:")
@@ -65,8 +68,13 @@ def _sync(command: Callable[[argparse.Namespace, Any], Awaitable[int]]) -> Calla
             from bot.services import build_services
 
             services = build_services(Settings.from_env())
+            with contextlib.suppress(NotImplementedError):  # SIGTERM stops gracefully: in-flight sends are recorded
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
             try:
                 return await command(args, services)
+            except asyncio.CancelledError:
+                print("\n已中断；用 broadcast resume 任务编号 继续发送。", file=sys.stderr)
+                return 130
             except (SegmentError, JobError, ValueError, OSError) as exc:
                 print(f"错误：{exc}", file=sys.stderr)
                 return 2
@@ -119,11 +127,15 @@ async def _send(args: argparse.Namespace, services: Any) -> int:
 async def _follow(jobs: Any, job_id: str) -> int:
     """Print a progress bar until the job ends (the in-process worker sends while we watch)."""
     while True:
+        local_worker_ended = jobs.finished_here(job_id)  # read before the progress, so its last state shows
         progress = await jobs.progress(job_id)
         sys.stderr.write("\r" + progress_line(progress))
         sys.stderr.flush()
         if progress["status"] not in (RUNNING, SCHEDULED):
             break
+        if local_worker_ended and progress["status"] == RUNNING:
+            print("\n任务正由另一个进程发送（若那个进程已异常退出，约2分钟后可再用 broadcast resume 继续）。", file=sys.stderr)
+            return 1
         await asyncio.sleep(0.5)
     sys.stderr.write("\n")
     print(_summary(progress))
@@ -162,6 +174,15 @@ async def _cancel(args: argparse.Namespace, services: Any) -> int:
     await jobs.cancel(args.job)
     print(_summary(await jobs.progress(args.job)))
     return 0
+
+
+async def _resume(args: argparse.Namespace, services: Any) -> int:
+    jobs, _ = _install(services)
+    job = await jobs.get(args.job)
+    if job is None:
+        raise JobError(f"没有编号为 {args.job} 的群发任务。")
+    await jobs.dispatch(args.job)
+    return await _follow(jobs, args.job)
 
 
 async def _worker(args: argparse.Namespace, services: Any) -> int:

@@ -247,6 +247,11 @@ class BroadcastJobs:
         if task is not None:
             await asyncio.shield(task)
 
+    def finished_here(self, job_id: str) -> bool:
+        """True when this process ran a worker for the job and it has ended (done, paused or busy)."""
+        task = self._tasks.get(job_id)
+        return task is not None and task.done()
+
     async def stop(self) -> None:
         """Graceful shutdown: cancel the workers; each records its in-flight sends before it ends."""
         tasks = [t for t in self._tasks.values() if not t.done()]
