@@ -535,7 +535,7 @@ class EnrollmentDialogs:
             label = STATUS_LABELS.get(duplicate["status"], duplicate["status"])
             return DialogReply(f"{child.get('name', '孩子')}已经有一份{spec.title}申请（编号 {duplicate['id']}，"
                                f"{label}），不需要重复办理。回复“进度”可查看。")
-        application = await services.applications.create(turn.user_id, spec.scheme, self._record(spec, slots), turn.now)
+        application = await services.applications.create(turn.user_id, spec.scheme, self._record(spec, slots, turn.now), turn.now)
         await self._remember_subscriber(turn, spec, slots)
         try:
             told = await self.submitter.submit(turn, application)
@@ -563,7 +563,7 @@ class EnrollmentDialogs:
                 return app
         return None
 
-    def _record(self, spec: FormSpec, slots: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, spec: FormSpec, slots: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         """The application record (fields as in bot/store/repos.py); scheme extras go to `details`."""
         standard = ("child", "guardian", "school_code", "school_name", "address", "category", "school_year",
                     "benefit_start", "benefit_end", "amount_fen", "exempt")
@@ -573,6 +573,7 @@ class EnrollmentDialogs:
         record["district"] = slots.get("school_district") or slots.get("district") or ""
         record["exempt"] = bool(slots.get("exempt"))
         record["amount_fen"] = 0 if record["exempt"] else slots.get("amount_fen")
+        record["submitted_at"] = now.isoformat(timespec="seconds")
         record["details"] = {k: copy.deepcopy(v) for k, v in slots.items() if k not in standard and k not in internal}
         if slots.get("hukou_district"):
             record["details"]["hukou_district"] = slots["hukou_district"]

@@ -82,6 +82,9 @@ async def check_roster(ctx: HookContext) -> None:
     code = ctx.slots.get("school_code") or ""
     entries = await roster.lookup(id_number) if id_number else []
     codes = {e.get("school_code") for e in entries}
+    if not code:  # no school chosen yet: decided at the school step
+        ctx.slots.pop("roster", None)
+        return
     if code in codes:
         ctx.slots["roster"] = "ok"
         return
@@ -92,7 +95,7 @@ async def check_roster(ctx: HookContext) -> None:
                          school_district=school.district if school else ctx.slots.get("school_district"),
                          roster="ok", roster_note="moved")
         return
-    uploaded = await roster.school(code) if code else None
+    uploaded = await roster.school(code)
     ctx.slots["roster"] = "missing"
     ctx.slots["roster_school_uploaded"] = bool(uploaded)
 

@@ -253,3 +253,11 @@ async def test_machines_are_shared_and_never_hold_guardians(chat, roster):
     await to_confirm(chat)
     assert {id(m.machine) for m in chat.dialogs.machines.values()} == machines
     assert all(m.machine.models == [] for m in chat.dialogs.machines.values())
+
+
+async def test_changed_id_number_is_checked_against_the_roster_again(chat, services, roster):
+    await to_confirm(chat)
+    await chat.say("修改证件号码")
+    other = generate_id_number(dt.date(2017, 4, 5), "女", seq=20)
+    reply = await chat.say(other)
+    assert "没有查到" in reply and not chat.dialogs.is_active(await chat.session())
