@@ -27,6 +27,7 @@ SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
 PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
 NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
+RUNNER_UP_MARGIN = 0.1
 SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
 
 
@@ -48,7 +49,7 @@ class QuestionAnswerer:
     def __init__(self, engine: Any, nlu: Any) -> None:
         self.engine = engine
         self.nlu = nlu
-        self.index = ProcedureIndex(engine, nlu.tokenizer.cut)
+        self.index = ProcedureIndex(engine, nlu.tokenizer.cut, nlu.lexicon.synonyms)
         self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference)
         self.fact_names = set(FACTS)
 
@@ -87,8 +88,8 @@ class QuestionAnswerer:
         if intent in SMALLTALK:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:
-            return self._unclear(u, slots, state)
-        topics = self.nlu.catalogue.intents[intent].topics if intent in self.nlu.catalogue.intents else []
+            return self._unclear(u, slots, state, now)
+        topics = self._topics(intent, u)
         choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics))
         if choice.scheme is None:
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS}
@@ -96,13 +97,17 @@ class QuestionAnswerer:
             return Answer(choice.question, intent, slots, confident=False)
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
-        masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
-        words = list(self.nlu.catalogue.intents[intent].keywords) if intent in self.nlu.catalogue.intents else []
-        ctx = Ctx(self.engine, self.index, choice.scheme, pack, slots, u.text, masked, now, topics, words)
+        ctx = self._ctx(choice.scheme, slots, u, now, topics)
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
         return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
+
+    def _ctx(self, scheme: str, slots: dict, u: Understanding, now: dt.datetime, topics: list[str]) -> Ctx:
+        masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
+        intent = self.nlu.catalogue.intents.get(u.intent)
+        words = list(intent.keywords) if intent else []
+        return Ctx(self.engine, self.index, scheme, self.engine.pack(scheme), slots, u.text, masked, now, topics, words)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
         if intent == "reimbursement":
@@ -119,6 +124,16 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
+    def _topics(self, intent: str, u: Understanding) -> list[str]:
+        """The intent's procedure topics, then a close runner-up's ("退费什么时候能办")."""
+        intents = self.nlu.catalogue.intents
+        topics = list(intents[intent].topics) if intent in intents else []
+        if len(u.candidates) > 1 and u.candidates[0][0] == intent:
+            runner, score = u.candidates[1]
+            if runner in intents and u.candidates[0][1] - score <= RUNNER_UP_MARGIN:
+                topics += [t for t in intents[runner].topics if t not in topics]
+        return topics
+
     def _fill_bare_reply(self, text: str, pending: dict, slots: dict) -> None:
         """Complete the fact we asked for from a bare reply: "2", "三", "15000", "是的"."""
         need = (pending.get("need") or [None])[0]
@@ -160,8 +175,15 @@ class QuestionAnswerer:
                 "out_of_scope": smalltalk.out_of_scope}[intent](titles)
         return Answer(clip(text), intent, slots, confident=intent != "out_of_scope")
 
-    def _unclear(self, u: Understanding, slots: dict, state: dict) -> Answer:
+    def _unclear(self, u: Understanding, slots: dict, state: dict, now: dt.datetime) -> Answer:
         place = self.chooser.choose(slots, {}, u.text) if slots.keys() & {"city", "scheme_candidates"} else None
+        scheme = place.scheme if place else state.get("scheme")
+        if scheme in self.engine.scheme_ids:
+            found = procedures.lookup(self._ctx(scheme, slots, u, now, []))
+            if found:  # the words match a line of the pack even if the intent is unclear
+                pack = self.engine.pack(scheme)
+                state["scheme"], state["city"] = scheme, pack.city
+                return Answer(clip(found.text), UNCLEAR, slots, confident=False, scheme=scheme)
         guesses = [name for name, score in u.candidates if score >= 0.12 and name not in SMALLTALK]
         menu = (guesses + [m for m in self.nlu.catalogue.fallback_menu if m not in guesses])[:6]
         state["menu"] = menu

@@ -6,6 +6,7 @@ from typing import Any
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.eligibility import facts_from
 from bot.answers.format import join, money
+from bot.answers.procedures import relevant_lines
 
 
 def _bigrams(text: str) -> set[str]:
@@ -35,6 +36,15 @@ def _group_words(slots: dict[str, Any]) -> str:
 
 
 def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
+    composed = _fee(ctx, fact_names)
+    # "以前交多少" / "免缴的人怎么办": a line of the pack that answers the rest of the question.
+    extra = [line.text for line in relevant_lines(ctx, None, limit=1) if line.text not in composed.text]
+    if extra:
+        composed.text = join(composed.text.removesuffix(ENROLL_HINT), *extra, ENROLL_HINT)
+    return composed
+
+
+def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     person = facts_from(ctx.slots, ctx.pack.city, fact_names)
     result = ctx.engine.fee(ctx.scheme, person, ctx.today)
     name = ctx.pack.short_name

@@ -96,3 +96,18 @@ def decimal_or_none(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except Exception:  # noqa: BLE001 - any unparsable value is simply absent
         return None
+
+
+def parameter_notes(pack: Any) -> list[tuple[str, str]]:
+    """Each dated parameter as (title, sentence) with its latest value, year and the one before."""
+    notes = []
+    for parameter in (getattr(pack, "parameters", None) or {}).values():
+        if not parameter.values:
+            continue
+        unit = parameter.unit or ""
+        latest = parameter.values[-1]
+        text = f"{parameter.description}：{_by_level(latest.value, unit)}（{latest.year}年度"
+        if len(parameter.values) > 1:
+            text += f"，原{_by_level(parameter.values[-2].value, unit)}"
+        notes.append((parameter.description, text + "）。"))
+    return notes

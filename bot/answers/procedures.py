@@ -84,3 +84,11 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
     lead = ranked[0][1] if strong else None
     return Composed(join(f"{name}：", _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))
+
+
+def lookup(ctx: Ctx) -> Composed | None:
+    """For a question whose intent is unclear: the pack's lines that clearly answer it, if any."""
+    lines = relevant_lines(ctx, None, limit=3)
+    if not lines:
+        return None
+    return Composed(join(f"{ctx.pack.short_name}：", _render(lines, []), source_note(ctx.pack)), confident=False)

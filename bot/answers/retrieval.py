@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bot.answers.policy_text import parameter_notes
 from bot.nlu.matcher import STOPWORDS
 
 # Question words that say what kind of answer is wanted, not what it is about.
@@ -21,10 +22,15 @@ STRONG = 5.0  # a line at least this relevant (idf-weighted) answers the questio
 CALENDAR_TOPIC = "calendar"  # dated events and relative deadlines of the pack, indexed like procedure lines
 
 
+PARAMETER_TOPIC = "parameters"  # each dated parameter as a sentence: "筹资标准（元/人/年）：1810元（2021年度，原1600元）"
+
+
 def _calendar_notes(pack: Any) -> list[tuple[str, str]]:
     calendar = (pack.raw or {}).get("calendar") or {}
     notes = []
-    for spec in [*(calendar.get("relative_deadlines") or []), *(calendar.get("events") or [])]:
+    specs = [*(calendar.get("windows") or []), *(calendar.get("relative_deadlines") or []),
+             *(calendar.get("events") or [])]
+    for spec in specs:
         if spec.get("description"):
             notes.append((str(spec.get("name", "")), str(spec["description"])))
     return notes
@@ -55,8 +61,10 @@ def _base(feature: str) -> float:
 
 
 class ProcedureIndex:
-    def __init__(self, engine: Any, cut: Callable[[str], list[str]]) -> None:
+    def __init__(self, engine: Any, cut: Callable[[str], list[str]],
+                 synonyms: dict[str, list[str]] | None = None) -> None:
         self._cut = cut
+        self._synonyms = sorted((synonyms or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
         self._lines: dict[str, list[Line]] = {}
         self._weights: dict[str, dict[str, float]] = {}
         self._places = sorted({engine.pack(s).city for s in engine.scheme_ids}, key=len, reverse=True)
@@ -70,6 +78,8 @@ class ProcedureIndex:
                         lines.append(Line(topic, i, j, item.title, text, feats))
             for j, (title, text) in enumerate(_calendar_notes(pack)):
                 lines.append(Line(CALENDAR_TOPIC, 0, j, title, text, text_features(cut(f"{title} {text}"))))
+            for j, (title, text) in enumerate(parameter_notes(pack)):
+                lines.append(Line(PARAMETER_TOPIC, 0, j, title, text, text_features(cut(f"{title} {text}"))))
             self._lines[scheme_id] = lines
             self._weights[scheme_id] = self._idf(lines)
 
@@ -86,7 +96,8 @@ class ProcedureIndex:
     def question_features(self, text: str) -> frozenset[str]:
         for place in self._places:  # the city says which pack, not which line
             text = text.replace(place, " ")
-        return text_features(self._cut(text))
+        extra = [w for word, words in self._synonyms if word in text for w in words]
+        return text_features(self._cut(" ".join([text, *extra])))
 
     def scored(self, scheme_id: str, question: frozenset[str]) -> list[tuple[float, Line]]:
         """Every line of the pack with its relevance (0 when nothing is shared)."""

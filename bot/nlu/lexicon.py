@@ -16,7 +16,7 @@ class Lexicon:
     scheme_aliases: dict[str, set[str]]  # surface word → scheme ids it may name
     scheme_preference: dict[str, list[str]]  # scheme id → words that favour it within its city
     conditions: dict[str, str]  # surface word → condition id
-    extra: dict = field(default_factory=dict)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)  # guardian's word → document words
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
@@ -41,4 +41,5 @@ class Lexicon:
             scheme_aliases=aliases,
             scheme_preference={k: [str(w).lower() for w in v] for k, v in (raw.get("scheme_preference") or {}).items()},
             conditions=conditions,
+            synonyms={str(k): [str(w) for w in v or []] for k, v in (raw.get("synonyms") or {}).items()},
         )

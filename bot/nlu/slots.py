@@ -42,6 +42,9 @@ _NOT_IN_SCHOOL = re.compile(r"(?:没|未|不|没有)(?:在)?(?:上学|读书|入
 _IN_SCHOOL = re.compile(r"在读|在校|在籍|就读|上学|读书|念书|学籍|在园|入学")
 
 _HUKOU_WORD = r"(?:户籍|户口|籍|本地人|户)"
+_PARENT_HUKOU = re.compile(
+    r"(?:父母|爸爸|妈妈|爸|妈|父亲|母亲|家长)(?:中)?(?:一方|有一方|有一个|其中一个|一个)?(?:是|有)?"
+    r"(?:北京|本市|本地|上海|宁波)(?:市)?(?:的)?(?:非农业|城镇)?(?:户籍|户口|籍)")
 _LOCAL_WORDS = r"(?:本市|本地|当地|沪)"
 _OUTSIDE = re.compile(
     r"(?:外地|外省|外省市|外市|非本市|非本地|异地|老家)(?:的)?(?:农业|非农业|城镇|农村)?(?:户籍|户口|籍|人)"
@@ -185,6 +188,10 @@ class SlotExtractor:
             slots.setdefault("person_group", "student")
 
     def _hukou(self, text: str, slots: dict[str, Any]) -> None:
+        parent = _PARENT_HUKOU.search(text)
+        if parent:  # the parent's 户口, not the child's
+            slots["parent_local_hukou"] = True
+            text = text[:parent.start()] + text[parent.end():]
         if _OUTSIDE.search(text):
             slots["hukou_city"] = "外地"
         else:
@@ -239,8 +246,8 @@ class SlotExtractor:
             near_cost = bool(_COST_CUE.search(before)) and (any(c.isdigit() for c in run) or value >= 10)
             if not (has_unit or near_cost):
                 continue
-            if re.fullmatch(r"(?:19|20)\d\d", run) and not _MONEY_SUFFIX.match(after):
-                continue  # a year, not money
+            if re.fullmatch(r"(?:19|20)\d\d", run) and not (_MONEY_SUFFIX.match(after) or near_cost):
+                continue  # "2024参保": a year, not money
             if best is None or near_cost:
                 best = value
                 if near_cost:

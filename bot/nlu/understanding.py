@@ -17,6 +17,7 @@ from bot.nlu.tokenizer import JiebaTokenizer, Tokenizer
 UNCLEAR = "unclear"  # the intent when no catalogue intent is convincing
 MIN_SCORE = 0.30  # below this the bot says it did not understand
 MIN_MARGIN = 0.02  # two near-equal weak candidates are also "unclear"
+CLOSE_CALL = 0.40  # …unless the leader is this sure anyway
 STRONG_KEYWORDS = 4.0  # a message this clearly about a new topic overrides a pending question
 _MENU_CHOICE = re.compile(r"^(?:第)?([1-9]|[一二三四五六七八九])(?:个|项|号)?$")
 _CN_DIGIT = "一二三四五六七八九"
@@ -89,7 +90,7 @@ class Nlu:
         if pending and raw < STRONG_KEYWORDS and (slots or len(norm) <= 8):
             # "住院还是门诊？" → "住院": an answer to our own question, not a new topic.
             return Understanding(pending, 0.9, slots, tokens, candidates, norm)
-        if score < MIN_SCORE or (score - second < MIN_MARGIN and score < 2 * MIN_SCORE):
+        if score < MIN_SCORE or (score - second < MIN_MARGIN and score < CLOSE_CALL):
             return Understanding(UNCLEAR, round(score, 3), slots, tokens, candidates, norm)
         return Understanding(best, round(min(score, 1.0), 3), slots, tokens, candidates, norm)
 
