@@ -33,20 +33,20 @@ def compute(pack: SchemePack, person: dict[str, Any] | None, on: dt.date) -> Fee
         if truth.value:
             tier, resolved = _tier(pack, item, on)
             return _answer(pack, tier, resolved or _standard(pack, spec, on), on, period)
-    candidates = []
+    undecided = False
     for item in spec["tiers"]:
         truth = evaluate(item.get("when", {"always": True}), known)
         if truth.value:
-            return _answer(pack, *_tier(pack, item, on), on, period, _reduction_hint(pack, spec, on))
+            return _answer(pack, *_tier(pack, item, on), on, period, _reduction_hint(spec))
         if truth.value is None:
-            candidates.append(item)
+            undecided = True
             missing += [m for m in truth.missing if m not in missing]
     tiers = [_tier(pack, item, on) for item in (spec.get("reductions") or []) + spec["tiers"]]
     year = max((r.year for _, r in tiers if r), default=None)
     listing = "；".join(f"{t.name}{'免缴' if t.exempt else f'{t.amount}元/{period}'}" for t, _ in tiers)
     resolved = next((r for _, r in tiers if r), None)
     phrase = year_phrase(resolved, on) if resolved else ""
-    head = "需要先知道孩子的情况才能确定缴费档次。" if candidates else "按已提供的情况没有对应的缴费档次。"
+    head = "需要先知道孩子的情况才能确定缴费档次。" if undecided else "按已提供的情况没有对应的缴费档次。"
     return FeeResult(None, False, "", year, f"{head}{phrase}：{listing}。", [t for t, _ in tiers], missing)
 
 
@@ -55,7 +55,7 @@ def _standard(pack: SchemePack, spec: dict[str, Any], on: dt.date) -> Resolved |
     return next((r for r in (_resolve(pack, item, on) for item in spec["tiers"]) if r), None)
 
 
-def _reduction_hint(pack: SchemePack, spec: dict[str, Any], on: dt.date) -> str:
+def _reduction_hint(spec: dict[str, Any]) -> str:
     names = [item["name"] for item in spec.get("reductions") or []]
     return f"如属于{'、'.join(names)}，缴费另有规定。" if names else ""
 

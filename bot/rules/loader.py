@@ -220,6 +220,10 @@ def _benefits(c: _Checker, node: Any, parameters: dict[str, Parameter]) -> None:
         for key in ("deductible", "rate", "cap", "min_years_insured"):
             if key in spec:
                 _param_ref(c, spec[key], f"{path}.{key}", parameters)
+        for value in parameters[spec["rate"]].values:
+            rates = value.value.values() if isinstance(value.value, dict) else [value.value]
+            if any(r > 100 for r in rates):
+                c.fail(f"parameters.{spec['rate']}", "报销比例是百分数，不能超过100")
         if spec["deductible_scope"] not in ("per_stay", "per_year"):
             c.fail(f"{path}.deductible_scope", "应为 per_stay（每次）或 per_year（每年累计）")
     special = node.get("inpatient_standard_conditions")

@@ -61,6 +61,8 @@ def test_yaml_syntax_error_names_file_and_line(policies):
      "parameters.inpatient_rate.values[0].value", "数字"),
     ("bj-child-student", lambda d: d["parameters"]["inpatient_cap"]["values"][0].update(value=-1),
      "parameters.inpatient_cap.values[0].value", "非负"),
+    ("bj-child-student", lambda d: d["parameters"]["inpatient_rate"]["values"][0].update(value=700),
+     "parameters.inpatient_rate", "不能超过100"),
     ("bj-child-student", lambda d: d["parameters"]["fee_personal"]["values"].reverse(),
      "parameters.fee_personal.values", "递增"),
     ("bj-child-student", lambda d: d["parameters"]["fee_personal"]["values"][0].pop("source"),
