@@ -1,0 +1,58 @@
+"""Segments, jobs and reminder ids on both store backends (SQLite and Redis), with a scripted sender."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.broadcast.jobs import DONE, BroadcastJobs, JobSettings
+from bot.broadcast.segments import Segment, count
+from bot.clock import SHANGHAI, Clock
+from bot.privacy import FieldCipher
+from bot.store.repos import Applications, Subscribers
+
+
+@dataclass
+class Result:
+    ok: bool
+    status: str
+    errcode: int = 0
+    detail: str = ""
+
+
+class ScriptedSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send_text(self, openid: str, text: str) -> Result:
+        if openid == "o-gone":
+            return Result(False, "undeliverable", 45015, "out of time limit")
+        self.sent.append((openid, text))
+        return Result(True, "sent")
+
+
+async def test_segments_and_a_reminder_job_on_each_backend(store):
+    now = dt.datetime(2026, 9, 20, 10, tzinfo=SHANGHAI)
+    subscribers, apps = Subscribers(store), Applications(store, FieldCipher(b"k" * 32))
+    for openid, district in (("o-a", "浦东新区"), ("o-b", "浦东新区"), ("o-c", "黄浦区"), ("o-gone", "黄浦区")):
+        await subscribers.touch(openid, now - dt.timedelta(days=3 if openid == "o-c" else 0), district=district,
+                                schemes=["sh-child-fund"])
+    await subscribers.touch("o-out", now, opted_out=True, schemes=["sh-child-fund"])
+    await apps.create("o-a", "sh-child-fund", {"status": "paid"}, now)
+    await apps.create("o-b", "sh-child-fund", {"status": "draft"}, now)
+    assert await count(store, Segment(scheme="sh-child-fund"), now) == 4
+    assert await count(store, Segment(district="浦东新区", status="needs_action"), now) == 1
+    assert await count(store, Segment(status="started"), now) == 1
+    assert await count(store, Segment(status="no_application"), now) == 2
+    assert await count(store, Segment(window_only=True), now) == 3
+
+    sender = ScriptedSender()
+    jobs = BroadcastJobs(store, Clock(now), sender, JobSettings(rate=100))
+    job = await jobs.create("提醒", Segment(scheme="sh-child-fund", status="needs_action"),
+                            job_id="R-sh-child-fund:enrollment:20260930:7d", kind="reminder",
+                            recipients=[("o-b", None), ("o-c", "您好，o-c"), ("o-gone", None)])
+    again = await jobs.create("提醒", Segment(), job_id=job["id"], recipients=[("o-a", None)])
+    assert again["id"] == job["id"]
+    await jobs.wait(job["id"])
+    progress = await jobs.progress(job["id"])
+    assert progress["status"] == DONE and progress["counts"]["sent"] == 2 and progress["counts"]["failed"] == 1
+    assert sorted(sender.sent) == [("o-b", "提醒"), ("o-c", "您好，o-c")]
