@@ -155,6 +155,17 @@ class RedisServer:
         return 0
 
 
+async def post_text(http, base_url: str, user: str, text: str, msg_id: int, token: str = BENCH_TOKEN) -> tuple[int, str]:
+    """POST one signed WeChat text message (aiohttp session `http`); returns (HTTP status, reply text).
+    The reply is "" for WeChat's "success" (nothing to say now); aiohttp errors propagate."""
+    from bot.web.simulator import build_message_xml, read_reply, signed_query
+
+    params, body = signed_query(token, build_message_xml(user, text=text, msg_id=msg_id), None)
+    async with http.post(base_url + "/wechat", params=params, data=body.encode()) as resp:
+        raw = await resp.text()
+        return resp.status, (read_reply(raw, None) if resp.status == 200 else raw)
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")

@@ -11,20 +11,23 @@ Everything it types is fictional: ID numbers come from `dialogs.validators.gener
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Awaitable, Callable
 
+from bench.common import BENCH_DATA_KEY, BENCH_NOW
 from dialogs.validators import generate_id_number, luhn_check_digit
 
 Send = Callable[[str], Awaitable[str]]
 
 START = "我要参保少儿住院互助基金"
 QUESTIONS = (
-    "上海三级医院住院花了1万能报多少",
-    "少儿住院互助基金交多少钱",
+    "上海三级医院住院花了1万能报多少？",
+    "少儿住院互助基金交多少钱？",
     "什么时候截止",
     "需要准备什么材料",
     "孩子7岁在上海读小学，户口在外地，能参保吗",
@@ -32,10 +35,13 @@ QUESTIONS = (
 # What a typical enrolment conversation sends, in order; used where the server cannot converse
 # (the echo baseline, the counting router) so every target gets the same messages.
 FIXED_SCRIPT = (
-    QUESTIONS[0], START, "1", "张小明", "310101201805060017", "是", "1", "黄浦区北京东路小学", "一年级",
-    QUESTIONS[1], "李芳", "13912345678", "上海市黄浦区北京东路100弄2号", "同意", "确认", "确认提交",
+    QUESTIONS[0], START, "同意", "韩小明", QUESTIONS[1], "1", "310101201603022993", "是", "静安", "联航路4号", "1",
+    "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交",
 )
-DONE_MARKERS = ("申请编号", "提交成功", "已提交", "受理编号", "办理编号")
+SCHOOL_CODE, SCHOOL_NAME, SCHOOL_DISTRICT, SCHOOL_KEYWORD = "3101010001", "黄浦区北京东路小学", "黄浦", "北京东路"
+DONE_MARKERS = ("申请已提交",)
+# The form ended without an application (child not in the school's roster, window closed…).
+ENDED_MARKERS = ("在籍名册中没有查到", "还没有上传")
 BUSY_MARKERS = ("系统繁忙", "系统出了点问题")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "明华婷伟芳杰静磊洋艳勇军娜敏强丽涛"
@@ -43,8 +49,9 @@ GIVEN = "明华婷伟芳杰静磊洋艳勇军娜敏强丽涛"
 
 @dataclass
 class ConversationResult:
-    completed: bool = False
-    stuck: bool = False
+    completed: bool = False  # the application was submitted
+    ended: bool = False  # the form ended without an application (e.g. child not in the roster)
+    stuck: bool = False  # the walker could not get the form to move on
     turns: int = 0
     busy_replies: int = 0
     application_ref: str = ""
@@ -60,6 +67,8 @@ class Guardian:
     rng: random.Random = field(default_factory=random.Random)
     max_turns: int = 45
     ask_questions: bool = True
+    busy_retry: float = 0.0  # > 0: after 系统繁忙, wait this long and type the same text again (as a person would)
+    busy_patience: int = 60  # re-sends of one text before giving up
 
     def __post_init__(self) -> None:
         rng = random.Random(self.n)
@@ -79,57 +88,65 @@ class Guardian:
         return f"o-bench-{self.n:07d}"
 
     def answer(self, prompt: str) -> str:
-        """What this guardian types in reply to one prompt of the form."""
+        """What this guardian types in reply to one prompt of the form (the shipped Shanghai form)."""
         p = prompt.rsplit("我们继续", 1)[-1]  # after a digression the resume prompt comes last
         rules: list[tuple[str, str]] = [
-            (r"确认.*提交|提交.*确认|核对|是否正确", "确认提交"),
-            (r"同意|授权|知情", "同意"),
-            (r"(?:监护人|家长|您的|本人).{0,6}(?:身份证|证件号)", self.guardian_id),
-            (r"身份证|证件号", self.child_id),
-            (r"证件类型|什么证件", "1"),
-            (r"手机|电话|联系方式", self.phone),
-            (r"银行卡|卡号|账号", self.card),
-            (r"(?:监护人|家长|您的|联系人).{0,4}(?:姓名|名字)", self.guardian_name),
-            (r"姓名|名字|叫什么", self.child_name),
-            (r"关系", "1"),
-            (r"出生日期|生日", f"{self.child_birth:%Y-%m-%d}"),
-            (r"学校|幼儿园", "黄浦区北京东路小学"),
-            (r"年级|班级", "一年级"),
-            (r"地址|住址|居住", "上海市黄浦区北京东路100弄2号"),
-            (r"照片|上传", "跳过"),
+            (r"参保信息确认|确认提交", "确认提交"),
+            (r"办理须知|同意", "同意"),
+            (r"对吗", "是"),
+            (r"监护人姓名|监护人的姓名", self.guardian_name),
+            (r"手机号码|联系电话", self.phone),
+            (r"证件类型", "1"),
+            (r"证件号码|身份证号", self.child_id),
+            (r"参保单位名称|学校名称", SCHOOL_KEYWORD),
+            (r"参保单位.*哪个区", SCHOOL_DISTRICT),
+            (r"户籍.*哪个区", "静安"),
+            (r"详细地址|地址", "联航路4号"),
+            (r"人员类别", "1"),
+            (r"低保|孤儿|困境", "否"),
+            (r"姓名", self.child_name),
+            (r"出生日期", f"{self.child_birth:%Y-%m-%d}"),
+            (r"性别", self.child_sex),
+            (r"银行卡|卡号", self.card),
         ]
         for pattern, reply in rules:
             if re.search(pattern, p):
                 return reply
-        if re.search(r"(?:^|\n)\s*1[.、．:：)]", p) or "回复数字" in p:
+        if re.search(r"(?:^|\n)\s*1[.、．:：)]|回复数字", p):
             return "1"
-        if re.search(r"是否|对吗|吗？|吗\?", p):
-            return "是"
-        return "确认"
+        return "继续"
 
     async def enroll(self, send: Send) -> ConversationResult:
         """Ask a question, start the enrolment, answer every prompt (one digression midway) to the end."""
         result = ConversationResult()
         rng = random.Random(self.n * 7919)
-
-        async def say(text: str) -> str:
-            reply = await send(text)
-            result.turns += 1
-            result.transcript.append((text, reply))
-            result.last_reply = reply
-            if any(m in reply for m in BUSY_MARKERS):
-                result.busy_replies += 1
-            return reply
-
+        say = self._recorder(send, result)
         if self.ask_questions:
             await say(rng.choice(QUESTIONS))
         reply = await say(START)
-        digress_at = rng.randrange(2, 6) if self.ask_questions else -1
+        digress_at = rng.randrange(3, 8) if self.ask_questions else -1
+        return await self._walk(say, reply, result, digress_at, rng)
+
+    async def resume(self, send: Send, result: ConversationResult | None = None) -> ConversationResult:
+        """After a crash or an outage: ask where we were ("进度") and finish from the bot's next prompt."""
+        result = result or ConversationResult()
+        say = self._recorder(send, result)
+        reply = await say("进度")
+        if "正在填写" not in reply:
+            return result  # no form in progress (never started, or already submitted)
+        return await self._walk(say, reply, result, -1, random.Random(self.n))
+
+    async def _walk(self, say: Send, reply: str, result: ConversationResult, digress_at: int,
+                    rng: random.Random) -> ConversationResult:
         repeats = 0
-        while result.turns < self.max_turns:
+        limit = result.turns + self.max_turns
+        while result.turns < limit:
             if any(m in reply for m in DONE_MARKERS):
                 result.completed = True
                 result.application_ref = _application_ref(reply)
+                return result
+            if any(m in reply for m in ENDED_MARKERS):
+                result.ended = True
                 return result
             if result.turns == digress_at:
                 reply = await say(rng.choice(QUESTIONS[:2]))
@@ -142,26 +159,46 @@ class Guardian:
         result.stuck = True
         return result
 
-    async def resume(self, send: Send, result: ConversationResult | None = None) -> ConversationResult:
-        """After a crash: pick the conversation up from whatever the bot asks next and finish it."""
-        result = result or ConversationResult()
-        reply = await send("继续")
-        result.turns += 1
-        repeats = 0
-        while result.turns < self.max_turns * 2:
-            if any(m in reply for m in DONE_MARKERS):
-                result.completed = True
-                result.application_ref = _application_ref(reply)
-                return result
-            previous = reply
-            reply = await send(self.answer(reply))
-            result.turns += 1
-            result.last_reply = reply
-            repeats = repeats + 1 if reply == previous else 0
-            if repeats >= 3:
-                break
-        result.stuck = True
-        return result
+    def _recorder(self, send: Send, result: ConversationResult) -> Send:
+        async def say(text: str) -> str:
+            for _attempt in range(self.busy_patience):
+                reply = await send(text)
+                result.turns += 1
+                result.transcript.append((text, reply))
+                result.last_reply = reply
+                if not any(m in reply for m in BUSY_MARKERS):
+                    return reply
+                result.busy_replies += 1
+                if not self.busy_retry:
+                    return reply
+                await asyncio.sleep(self.busy_retry)
+            return reply
+        return say
+
+
+async def seed_roster(services, guardians: range) -> None:
+    """Put every simulated child in the school's uploaded roster, so their applications go through."""
+    entries = [{"name": g.child_name, "id_number": g.child_id, "class_name": "一(1)班"}
+               for g in map(Guardian, guardians)]
+    await services.roster.replace_school(SCHOOL_CODE, SCHOOL_NAME, entries, services.clock.now())
+
+
+async def seed_store(store_url: str, data_dir: Path, guardians: range) -> None:
+    """Seed the roster straight into a server's store (before or while it runs) with the bench data key."""
+    services = bench_services(store_url, data_dir)
+    try:
+        await seed_roster(services, guardians)
+    finally:
+        await services.store.close()
+
+
+def bench_services(store_url: str, data_dir: Path):
+    """Services over the same store and data key as the bench servers (to seed or inspect it)."""
+    from bot.config import Settings
+    from bot.services import build_services
+
+    return build_services(Settings(store_url=store_url, data_dir=Path(data_dir), data_key=BENCH_DATA_KEY,
+                                   now=BENCH_NOW))
 
 
 def _application_ref(reply: str) -> str:

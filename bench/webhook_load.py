@@ -31,14 +31,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterator
 
 import aiohttp
 
 from bench.common import (BENCH_TOKEN, RedisServer, Spawned, bot_env, bot_server, free_port, machine,
-                          percentile)
-from bench.guardian import BUSY_MARKERS, ConversationResult, Guardian, fixed_script
-from bot.web.simulator import build_message_xml, read_reply, signed_query
+                          percentile, post_text)
+from bench.guardian import BUSY_MARKERS, ConversationResult, Guardian, fixed_script, seed_store
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 
@@ -111,11 +110,8 @@ class LoadClient:
             raise StopLoad
         self.sent += 1
         started = await self.pacer.slot() if self.pacer else time.perf_counter()
-        params, body = signed_query(self.token, build_message_xml(user, text=text, msg_id=next(_msg_ids)), None)
         try:
-            async with self.http.post(base_url + "/wechat", params=params, data=body.encode()) as resp:
-                raw = await resp.text()
-                status = resp.status
+            status, reply = await post_text(self.http, base_url, user, text, next(_msg_ids), self.token)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             self.stats.errors[type(exc).__name__] += 1
             raise StopLoad from exc
@@ -124,10 +120,9 @@ class LoadClient:
         if status != 200:
             self.stats.errors[f"http {status}"] += 1
             return ""
-        if raw == "success":
+        if not reply:
             self.stats.errors["deferred (success)"] += 1
             return ""
-        reply = read_reply(raw, None)
         if any(marker in reply for marker in BUSY_MARKERS):
             self.stats.errors["busy reply"] += 1
         return reply
@@ -145,11 +140,12 @@ def scripted(n: int, send) -> Awaitable[ConversationResult]:
 
 
 async def run_phase(name: str, targets: list[str], conversation: Conversation, *, concurrency: int,
-                    duration: float, max_messages: int, rate: float | None = None, first_guardian: int = 0,
-                    server_pids: list[int] = (), token: str = BENCH_TOKEN) -> PhaseStats:
+                    duration: float, max_messages: int, rate: float | None = None,
+                    guardians: Iterator[int] | None = None, server_pids: list[int] = (),
+                    token: str = BENCH_TOKEN) -> PhaseStats:
     """`concurrency` guardians at a time, each a whole conversation, until time or budget runs out."""
     stats = PhaseStats(name)
-    guardians = itertools.count(first_guardian)
+    guardians = guardians or itertools.count()
     cpu_before = _cpu_self(), sum(_cpu_of(p) for p in server_pids)
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 2), timeout=timeout) as http:
@@ -189,12 +185,17 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SEEDED_GUARDIANS = 4000  # children put in the school roster before each scenario (enough for every phase)
+
+
 @dataclass
 class Scenario:
     name: str
     servers: list[Spawned]
     conversation: Conversation
     redis: RedisServer | None = None
+    store_url: str = ""
+    data_dir: Path | None = None
 
 
 def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenario]:
@@ -212,7 +213,7 @@ def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenar
         redis = RedisServer(data_dir / "redis") if store == "redis" else None
         url = redis.url if redis else f"sqlite:///{data_dir / 'bot.db'}"
         servers = [_bot_or_pipeline(router, data_dir, url) for _ in range(int(processes))]
-        scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis))
+        scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis, url, data_dir))
     return scenarios
 
 
@@ -224,25 +225,26 @@ def _bot_or_pipeline(router: str, data_dir: Path, url: str) -> Spawned:
                    env=bot_env(data_dir, url), log_path=data_dir / f"pipeline-{port}.log")
 
 
-async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: float | None,
-                  first_guardian: int) -> list[PhaseStats]:
+async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: float | None) -> list[PhaseStats]:
     if scenario.redis:
         scenario.redis.start()
     try:
+        if scenario.store_url:
+            await seed_store(scenario.store_url, scenario.data_dir, range(SEEDED_GUARDIANS))
         for server in scenario.servers:
             server.start()
         targets = [s.base_url for s in scenario.servers]
         pids = [s.proc.pid for s in scenario.servers]
         common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids)
-        await run_phase("warm-up", targets, scenario.conversation, duration=1.0, first_guardian=first_guardian + 900_000,
-                        **common)
+        guardians = itertools.count()  # every conversation in this store is a new guardian
+        common = dict(common, guardians=guardians)
+        await run_phase("warm-up", targets, scenario.conversation, duration=1.0, **common)
         phases = [await run_phase(f"{scenario.name} closed-loop", targets, scenario.conversation,
-                                  duration=args.duration, first_guardian=first_guardian, **common)]
+                                  duration=args.duration, **common)]
         paced_rate = paced_rate or phases[0].rate / 2  # the baseline sets the pace for everybody
         if paced_rate:
             phases.append(await run_phase(f"{scenario.name} paced {paced_rate:.0f}/s", targets, scenario.conversation,
-                                          duration=args.duration, rate=paced_rate,
-                                          first_guardian=first_guardian + 500_000, **common))
+                                          duration=args.duration, rate=paced_rate, **common))
         return phases
     finally:
         for server in scenario.servers:
@@ -262,7 +264,19 @@ def print_table(rows: list[dict], baseline_rate: float | None) -> None:
               f" {r['max_ms'] or 0:7.1f} {r['server_cpu_ms_per_msg'] or 0:10.2f}  {r['errors'] or 'none'}, {conv}")
 
 
+async def against_running(args: argparse.Namespace) -> int:
+    """--target URL[,URL]: load servers somebody else started (e.g. under a profiler)."""
+    conversation = enrolment if args.router == "full" else scripted
+    stats = await run_phase("target closed-loop", args.target.split(","), conversation, concurrency=args.concurrency,
+                            duration=args.duration, max_messages=args.max_messages, rate=args.rate,
+                            guardians=itertools.count(args.first_guardian))
+    print_table([stats.summary()], None)
+    return 0
+
+
 async def main_async(args: argparse.Namespace) -> int:
+    if args.target:
+        return await against_running(args)
     names = args.only.split(",")
     if not RedisServer.available():
         names = [n for n in names if not n.startswith("redis")]
@@ -272,8 +286,8 @@ async def main_async(args: argparse.Namespace) -> int:
     baseline_rate: float | None = None
     paced = args.rate
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        for i, scenario in enumerate(build_scenarios(names, args.router, Path(tmp))):
-            phases = await measure(scenario, args, paced, first_guardian=i * 1_000_000)
+        for scenario in build_scenarios(names, args.router, Path(tmp)):
+            phases = await measure(scenario, args, paced)
             if scenario.name == "baseline":
                 baseline_rate = phases[0].rate
                 paced = paced or baseline_rate / 2
@@ -299,6 +313,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per phase")
     parser.add_argument("--max-messages", type=int, default=40_000, help="message budget per phase")
     parser.add_argument("--rate", type=float, default=None, help="paced phase rate (default: half the baseline)")
+    parser.add_argument("--target", default="", help="load already running server(s) at these base URLs instead")
+    parser.add_argument("--first-guardian", type=int, default=0, help="with --target: first guardian number")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--keep-logs", action="store_true", help="print the tail of each server's log")
     return parser.parse_args(argv)
