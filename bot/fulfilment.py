@@ -25,7 +25,8 @@ from bot.services import Services
 from bot.store.base import VersionConflict
 from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
                              SUBMITTED)
-from integrations.enrollment import APPROVED, PENDING, EnrollmentBackend, ReviewResult, RosterReview
+from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, EnrollmentBackend, HttpEnrollmentBackend,
+                                     ReviewResult, RosterReview)
 from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
                                   provider_from_env)
 
@@ -48,13 +49,23 @@ class Fulfilment:
             env, public_url=services.settings.public_url,
             default_secret=services.cipher.blind("payment-checkout-secret").encode())
         self.orders = OrderBook(services.store, self.payments, create_timeout=float(env.get("PAY_TIMEOUT") or 5) + 3)
-        self.backend = backend or RosterReview(services.roster.lookup, self._school_has_roster,
-                                               self._rule_refusal, self._roster_required)
+        self.backend = backend or self._backend_from_env(env)
         services.extras.update(payments=self.payments, orders=self.orders, enrollment=self.backend)
         sweeps = services.extras.setdefault("sweeps", [])
         for sweep in (expire_overdue, retry_undelivered):
             if sweep not in sweeps:
                 sweeps.append(sweep)
+
+    def _backend_from_env(self, env: Mapping[str, str]) -> EnrollmentBackend:
+        kind = (env.get("ENROLLMENT_BACKEND") or "embedded").strip().lower()
+        if kind == "embedded":
+            return RosterReview(self.services.roster.lookup, self._school_has_roster, self._rule_refusal,
+                                self._roster_required)
+        if kind == "http" and env.get("ENROLLMENT_BASE") and env.get("ENROLLMENT_SECRET"):
+            return HttpEnrollmentBackend(env["ENROLLMENT_BASE"], env["ENROLLMENT_SECRET"].encode(),
+                                         self.services.settings.public_url + CALLBACK_PATH,
+                                         timeout=float(env.get("ENROLLMENT_TIMEOUT") or 5))
+        raise ValueError("ENROLLMENT_BACKEND 应为 embedded，或 http（并设置 ENROLLMENT_BASE 和 ENROLLMENT_SECRET）")
 
     # ----- Submitter port --------------------------------------------------------------------
     async def submit(self, turn: Any, application: dict[str, Any]) -> str:
@@ -89,6 +100,15 @@ class Fulfilment:
             await self.apply_review(app, result)
         finally:
             await self.services.store.release_claim(claim)
+
+    async def review_decided(self, app_id: str, result: ReviewResult) -> bool:
+        """A backend's callback: apply the decision to a still-submitted application. False if unknown."""
+        app = await self.services.applications.get(app_id)
+        if app is None:
+            return False
+        if app["status"] == SUBMITTED:
+            await self.apply_review(app, result)
+        return True
 
     async def apply_review(self, app: dict[str, Any], result: ReviewResult) -> None:
         """Act on a pre-review result (also the entry point for a backend's callback)."""

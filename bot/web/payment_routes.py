@@ -4,6 +4,7 @@
   POST /pay/checkout                    "pays" and has the platform call back POST /pay/notify
   POST /pay/notify                      the configured provider's signed payment notification
   POST /pay/wechat/notify               WeChat Pay's notify_url (same handler)
+  POST /enrollment/callback             a remote pre-review platform's signed decision
   GET  /simulator/outbox?user=          messages for a simulated guardian (taken once), when the simulator is on
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiohttp import web
 from bot.delivery import outbox
 from bot.fulfilment import yuan
 from bot.services import Services
+from integrations.enrollment import CALLBACK_PATH, HttpEnrollmentBackend, InvalidCallback
 from integrations.payment import HostedCheckoutProvider, InvalidNotification, LinkExpired, LinkInvalid
 from integrations.payment.orders import CREATED
 
@@ -43,11 +45,12 @@ def setup_payment_routes(app: web.Application, services: Services) -> None:
     app.router.add_post("/pay/checkout", functools.partial(checkout_pay, services=services))
     app.router.add_post("/pay/notify", functools.partial(payment_notify, services=services))
     app.router.add_post("/pay/wechat/notify", functools.partial(payment_notify, services=services))
+    app.router.add_post(CALLBACK_PATH, functools.partial(enrollment_callback, services=services))
     if getattr(services.settings, "simulator", True):
         app.router.add_get("/simulator/outbox", functools.partial(simulator_outbox, services=services))
 
     async def close_clients(_app: web.Application) -> None:
-        for name in ("wechat_api", "payments"):
+        for name in ("wechat_api", "payments", "enrollment"):
             client = services.extras.get(name)
             if client is not None and hasattr(client, "close"):
                 await client.close()
@@ -152,6 +155,25 @@ async def payment_notify(request: web.Request, services: Services) -> web.Respon
     handled, note = await fulfilment.on_payment(notice)
     ack = provider.ack(handled, note)
     return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
+
+
+async def enrollment_callback(request: web.Request, services: Services) -> web.Response:
+    fulfilment = _fulfilment(services)
+    backend = fulfilment.backend
+    if not isinstance(backend, HttpEnrollmentBackend):
+        return web.json_response({"code": "FAIL", "message": "not enabled"}, status=404)
+    body = await request.content.read(MAX_NOTIFY_BYTES + 1)
+    try:
+        if len(body) > MAX_NOTIFY_BYTES:
+            raise InvalidCallback("too large")
+        app_id, result = backend.parse_callback(body, request.headers.get("X-Timestamp", ""),
+                                                request.headers.get("X-Signature", ""))
+    except InvalidCallback as exc:
+        log.warning("pre-review callback refused (%s)", exc)
+        return web.json_response({"code": "FAIL", "message": "invalid callback"}, status=400)
+    if not await fulfilment.review_decided(app_id, result):
+        return web.json_response({"code": "FAIL", "message": "unknown application"}, status=404)
+    return web.json_response({"code": "SUCCESS"})
 
 
 async def simulator_outbox(request: web.Request, services: Services) -> web.Response:

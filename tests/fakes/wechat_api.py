@@ -26,6 +26,8 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
+from tests.fakes.server import serving
+
 TOKEN_PATH = "/cgi-bin/stable_token"
 ERRMSG = {
     0: "ok",
@@ -154,16 +156,8 @@ class FakeWeChatAPI:
     async def running(cls, **options: Any) -> AsyncIterator["FakeWeChatAPI"]:
         """Serve on 127.0.0.1 at a free port for the duration of the block."""
         fake = cls(**options)
-        runner = web.AppRunner(fake.make_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        fake.base_url = f"http://127.0.0.1:{port}"
-        try:
+        async with serving(fake.make_app()) as fake.base_url:
             yield fake
-        finally:
-            await runner.cleanup()
 
     # ----- handlers --------------------------------------------------------------------------
     async def _stable_token(self, request: web.Request) -> web.Response:

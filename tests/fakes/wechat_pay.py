@@ -21,6 +21,7 @@ from aiohttp import web
 from wechatpy.pay.utils import dict_to_xml
 
 from integrations.payment.wechat_pay import parse_xml, sign, signature_ok
+from tests.fakes.server import serving
 
 
 @dataclass
@@ -73,15 +74,8 @@ class FakeWeChatPay:
     @contextlib.asynccontextmanager
     async def running(cls, **options: Any) -> AsyncIterator["FakeWeChatPay"]:
         fake = cls(**options)
-        runner = web.AppRunner(fake.make_app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        fake.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        try:
+        async with serving(fake.make_app()) as fake.base_url:
             yield fake
-        finally:
-            await runner.cleanup()
 
     async def _unified_order(self, request: web.Request) -> web.Response:
         if self._delays:
