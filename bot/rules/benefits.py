@@ -152,3 +152,32 @@ def _apply_cap(claim: dict[str, Any], cap: Decimal, pay: Decimal, steps: list[st
         return room.quantize(CENT, ROUND_HALF_UP)
     steps.append(f"封顶：{note}，未超过封顶线。")
     return pay
+
+
+def standards(pack: SchemePack, on: dt.date) -> list[str]:
+    """The benefit standards in words, without a bill: 起付线, 比例, 封顶 and the year, one line per kind."""
+    benefits = pack.raw.get("benefits") or {}
+    lines = []
+    for kind in ("inpatient", "outpatient"):
+        spec = benefits.get(kind)
+        if not spec:
+            continue
+        resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap") if key in spec}
+        scope = "每次住院起付线" if spec["deductible_scope"] == "per_stay" else "当年累计起付线"
+        line = (f"{spec['name']}：{scope}{_by_level(resolved['deductible'].value, '元')}，"
+                f"超过部分基金支付{_by_level(resolved['rate'].value, '%')}")
+        if "cap" in resolved:
+            line += f"，一年最高支付{_money(resolved['cap'].value)}元"
+        if spec.get("requires_text"):
+            line += f"（{spec['requires_text'].rstrip('。')}）"
+        lines.append(f"{line}（按{max(r.year for r in resolved.values())}年度标准）。")
+    special = benefits.get("inpatient_standard_conditions")
+    if special:
+        lines.append("、".join(c["name"] for c in special["conditions"]) + "的门诊费用按住院标准结算。")
+    return lines
+
+
+def _by_level(value: Any, unit: str) -> str:
+    if isinstance(value, dict):
+        return "、".join(f"{LEVEL_NAMES.get(level, level)}{_money(v)}{unit}" for level, v in sorted(value.items()))
+    return f"{_money(value)}{unit}"

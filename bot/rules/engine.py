@@ -55,6 +55,10 @@ class RuleEngine:
     def reimbursement(self, scheme_id: str, claim: dict[str, Any] | None) -> ReimbursementResult:
         return benefits.compute(self.pack(scheme_id), claim)
 
+    def benefit_standards(self, scheme_id: str, on: dt.date | None = None) -> list[str]:
+        """起付线, 比例, 封顶 in words without a bill ([] when the seed states none)."""
+        return benefits.standards(self.pack(scheme_id), _as_date(on))
+
     def fee(self, scheme_id: str, person: dict[str, Any] | None = None, on: dt.date | None = None) -> FeeResult:
         return fees.compute(self.pack(scheme_id), person, _as_date(on))
 

@@ -193,3 +193,12 @@ def test_fact_normalisation(name, given, expected):
 def test_age_on_birthday():
     assert age_on(dt.date(2012, 2, 29), dt.date(2018, 2, 28)) == 5
     assert age_on(dt.date(2012, 2, 29), dt.date(2018, 3, 1)) == 6
+
+
+def test_benefit_standards_in_words(engine):
+    sh = engine.benefit_standards("sh-resident-student", dt.date(2021, 3, 1))
+    assert sh[0].startswith("住院：每次住院起付线一级50元、二级100元、三级300元") and "按2020年度标准" in sh[0]
+    assert "一级70%、二级60%、三级50%" in sh[1] and "按2019年度标准" in sh[1]
+    bj = engine.benefit_standards("bj-child-student", dt.date(2016, 3, 1))
+    assert "一年最高支付170000元" in bj[0] and "一年最高支付2000元" in bj[1] and "血友病" in bj[2]
+    assert engine.benefit_standards("sh-child-fund") == []
