@@ -74,7 +74,8 @@ class EnrollmentDialogs:
     @property
     def scheme_ids(self) -> list[str]:
         known = set(getattr(self.engine, "scheme_ids", []) or self.forms)
-        return [s for s in self.forms if s in known] or list(self.forms)
+        ordered = sorted(self.forms, key=lambda s: (self.forms[s].settings.get("menu_order", 99), s))
+        return [s for s in ordered if s in known] or ordered
 
     async def start(self, turn: Any, scheme: str | None) -> DialogReply:
         state = turn.session.setdefault(ENROLL_KEY, {})
@@ -89,7 +90,7 @@ class EnrollmentDialogs:
         if scheme is None and normalize(turn.text) in AGAIN and last.get("scheme") in self.forms:
             return await self._open(turn, last["scheme"], prefill=True)
         if scheme not in self.forms:
-            state["choosing"] = True
+            state["choosing"] = 1
             return DialogReply(self._scheme_menu(unknown=scheme))
         return await self._open(turn, scheme)
 
@@ -163,6 +164,10 @@ class EnrollmentDialogs:
         if scheme is None:
             if self._looks_like_question(text, understand):
                 return DialogReply("我们继续：请回复要办理项目前的数字。", digression=True)
+            state["choosing"] = int(state["choosing"]) + 1
+            if state["choosing"] > MAX_FAILS:  # not choosing after all: let the router answer it
+                state.pop("choosing", None)
+                return DialogReply("需要办理时，回复“我要参保”。", digression=True)
             return DialogReply("请回复项目前的数字（1到%d）。\n" % len(schemes) + self._scheme_menu())
         state.pop("choosing", None)
         return await self._open(turn, scheme)
@@ -225,7 +230,7 @@ class EnrollmentDialogs:
         form = state.get("form")
         if not form or form["scheme"] not in self.forms:
             return ""
-        return "\n\n我们继续：" + render.short_prompt(self.forms[form["scheme"]].step(form["state"]))
+        return "\n\n我们继续：" + render.short_prompt(self.forms[form["scheme"]].step(form["state"]), form["slots"])
 
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
@@ -368,7 +373,7 @@ class EnrollmentDialogs:
     async def _reject(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
                       understand: Callable | None, err: ValidationError) -> DialogReply:
         if understand is not None and self._looks_like_question(text, understand):
-            return DialogReply("我们继续：" + render.short_prompt(step), digression=True)
+            return DialogReply("我们继续：" + render.short_prompt(step, form["slots"]), digression=True)
         form["fails"] = form.get("fails", 0) + 1
         message = err.message
         block = render.options_block(step)

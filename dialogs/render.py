@@ -66,10 +66,11 @@ def prompt(step: Step, slots: dict[str, Any]) -> str:
     return f"{text}\n{block}" if block else text
 
 
-def short_prompt(step: Step) -> str:
-    """The one-line ask used after a digression ("我们继续：请输入…")."""
-    first = step.prompt.strip().splitlines()[-1] if step.prompt.strip() else ""
-    return first or f"请输入{step.label}"
+def short_prompt(step: Step, slots: dict[str, Any]) -> str:
+    """The ask used after a digression ("我们继续：请输入…"): the prompt's last line plus the options."""
+    last = step.prompt.strip().splitlines()[-1] if step.prompt.strip() else f"请输入{step.label}"
+    block = options_block(step) if step.type in ("choice", "yes_no", "derived_confirm") else ""
+    return fill(last, slots) + (f"\n{block}" if block else "")
 
 
 def summary_lines(spec: FormSpec, slots: dict[str, Any]) -> list[str]:
