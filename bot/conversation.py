@@ -48,6 +48,7 @@ class Router:
 
     async def _text(self, turn: Turn) -> Reply:
         text = turn.incoming.text.strip()
+        menu = turn.session.pop("menu", None)  # our numbered welcome menu applies to the next message only
         if not text and not self.dialogs.is_active(turn.session):
             return Reply(text=EMPTY_TEXT)
         if self.dialogs.is_active(turn.session):
@@ -57,8 +58,8 @@ class Router:
                 return Reply(text=f"{answer.text}\n\n{result.text}")
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
-            return Reply(text=WELCOME)
-        if re.fullmatch(r"[1-6]", text) and turn.session.get("menu_shown"):
+            return self._welcome(turn)
+        if menu == "welcome" and re.fullmatch(r"[1-6]", text):
             return await self._menu_key(turn, MENU_CHOICES[text])
         understanding = self.nlu.understand(text, turn.session.get("qa"))
         if understanding.intent == "enroll":
@@ -74,8 +75,7 @@ class Router:
         incoming = turn.incoming
         if incoming.event == "subscribe":
             await self._remember_scene(turn)
-            turn.session["menu_shown"] = True
-            return Reply(text=WELCOME)
+            return self._welcome(turn)
         if incoming.event == "unsubscribe":
             await turn.services.subscribers.touch(incoming.user_id, turn.now, subscribed=False)
             return Reply()
@@ -83,7 +83,7 @@ class Router:
             school = await self._remember_scene(turn)
             if school:
                 return Reply(text=f"已为您记下学校：{school}。回复「我要参保」开始办理，办理时会为您预选该学校。")
-            return Reply(text=WELCOME)
+            return self._welcome(turn)
         if incoming.event == "click":
             return await self._menu_key(turn, incoming.event_key)
         return Reply()  # VIEW and other events need no answer
@@ -97,7 +97,11 @@ class Router:
             return Reply(text=await self._handoff(turn, "菜单：人工客服"))
         if key in FAQ_TOPICS:
             return Reply(text=self.qa.answer_topic(FAQ_TOPICS[key], turn.session.setdefault("qa", {}), turn.now).text)
-        turn.session["menu_shown"] = True
+        return self._welcome(turn)
+
+    @staticmethod
+    def _welcome(turn: Turn) -> Reply:
+        turn.session["menu"] = "welcome"
         return Reply(text=WELCOME)
 
     async def _remember_scene(self, turn: Turn) -> str:

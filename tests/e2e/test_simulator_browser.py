@@ -24,6 +24,6 @@ async def test_type_a_message_and_see_the_reply(server, browser):
     await reply.wait_for(timeout=10000)
     assert "150" in await reply.inner_text()
     # A menu button sends a CLICK event through the same signed path.
-    await page.click("text=关注公众号")
+    await page.click("button:has-text('关注公众号')")
     await page.locator(".msg.bot .bubble", has_text="欢迎").wait_for(timeout=10000)
     await page.screenshot(path=str(server.data_dir / "simulator.png"))
