@@ -17,6 +17,11 @@ from bot.store.base import Store
 from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, PAID, PRE_APPROVED, SUBMITTED, Applications,
                              Subscribers)
 
+try:  # where the enrolment dialogs keep their state in a guardian's session
+    from dialogs.enrollment import ENROLL_KEY as _ENROLL_KEY
+except ImportError:  # pragma: no cover - a build without the dialogs
+    _ENROLL_KEY = "enroll"
+
 # Application-state filters a segment can use, with the label staff see.
 STATUS_FILTERS: dict[str, str] = {
     "": "全部关注用户",
@@ -145,19 +150,12 @@ async def _statuses_by_user(store: Store, segment: Segment) -> dict[str, set[str
 
 
 async def _has_active_form(store: Store, openid: str) -> bool:
-    """A saved conversation with a form in progress (the dialogs package decides what that means)."""
+    """A saved conversation with an enrolment form in progress (started, not yet submitted)."""
     rec = await store.get("session", openid)
     if rec is None:
         return False
-    try:
-        import dialogs
-
-        is_active = getattr(dialogs, "is_active", None)
-        if is_active is not None:
-            return bool(is_active(rec.data))
-    except Exception:  # noqa: BLE001 - a dialogs bug must not break a broadcast preview
-        pass
-    return bool(rec.data.get("form") or rec.data.get("dialog"))
+    state = rec.data.get(_ENROLL_KEY)
+    return isinstance(state, dict) and bool(state.get("form"))
 
 
 def _parse_time(value: Any) -> dt.datetime:

@@ -44,6 +44,7 @@ SESSION_TTL = 8 * 3600
 LOGIN_FAILURES_ALLOWED = 10  # per client address per 10 minutes
 MAX_UPLOAD = 10 * 1024 * 1024
 SEARCH_LIMIT = 50
+MESSAGE_COUNTER_TTL = 40 * 86400  # as the pipeline creates it, should we read it first
 FUNNEL = (("开始办理", None), ("已提交", {SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}),
           ("预审通过", {PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}), ("已缴费", {PAID, DONE}))
 SECURITY_HEADERS = {
@@ -71,6 +72,11 @@ def setup_admin(app: web.Application, services: Services) -> None:
     site = AdminSite(services, jobs, reminders)
     site.add_routes(app.router)
 
+    async def stop_sending(_app: web.Application) -> None:
+        await jobs.stop()  # sends in flight finish and are recorded; the next start resumes the rest
+
+    app.on_shutdown.append(stop_sending)
+
 
 class AdminSite:
     def __init__(self, services: Services, jobs: BroadcastJobs, reminders: ReminderScheduler) -> None:
@@ -91,6 +97,7 @@ class AdminSite:
         router.add_post("/admin/broadcasts", page(self.broadcast_create))
         router.add_get("/admin/broadcasts/{job_id}", page(self.broadcast_detail))
         router.add_post("/admin/broadcasts/{job_id}/cancel", page(self.broadcast_cancel))
+        router.add_post("/admin/broadcasts/{job_id}/resend-unknown", page(self.broadcast_resend_unknown))
         router.add_get("/admin/reminders", page(self.reminder_schedule))
         router.add_get("/admin/roster", page(self.roster_form))
         router.add_post("/admin/roster", page(self.roster_upload))
@@ -103,6 +110,7 @@ class AdminSite:
         router.add_post("/admin/api/broadcasts", api(self.api_broadcast_create))
         router.add_get("/admin/api/broadcasts/{job_id}", api(self.api_broadcast_get))
         router.add_post("/admin/api/broadcasts/{job_id}/cancel", api(self.api_broadcast_cancel))
+        router.add_post("/admin/api/broadcasts/{job_id}/resend-unknown", api(self.api_broadcast_resend_unknown))
         router.add_get("/admin/api/reminders", api(self.api_reminders))
         router.add_post("/admin/api/roster", api(self.api_roster))
         router.add_get("/admin/api/applications", api(self.api_applications))
@@ -204,7 +212,7 @@ class AdminSite:
         today = self.services.clock.today().isoformat()
         return {
             "date": today,
-            "messages_today": await self.store.incr(f"stats:messages:{today}", 0),
+            "messages_today": await self.store.incr(f"stats:messages:{today}", 0, ttl=MESSAGE_COUNTER_TTL),
             "subscribers": await self.store.count(Subscribers.KIND, subscribed="1"),
             "applications": len(apps),
             "by_status": dict(by_status), "by_scheme": {k: dict(v) for k, v in sorted(by_scheme.items())},
@@ -270,7 +278,7 @@ class AdminSite:
         kind = "自动提醒" if job.get("kind") == "reminder" else "群发"
         return (f'<tr><td><a href="/admin/broadcasts/{quote(job["id"])}">{h(job["id"])}</a></td><td>{kind}</td>'
                 f'<td>{h(redact(job.get("title", "")))}</td><td>{h(job.get("segment_label", ""))}</td>'
-                f'<td>{h(JOB_STATUS_LABELS.get(job["status"], job["status"]))}</td><td>{h(job["created_at"][:16])}</td></tr>')
+                f'<td>{h(JOB_STATUS_LABELS.get(job["status"], job["status"]))}</td><td>{h(_short(job["created_at"]))}</td></tr>')
 
     async def broadcast_create(self, request: web.Request, auth: Auth) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items() if k != "csrf"}
@@ -298,13 +306,18 @@ class AdminSite:
         cancel = "" if job["status"] in ("done", "cancelled") else (
             f'<form method="post" action="/admin/broadcasts/{quote(job_id)}/cancel" id="cancel-form">'
             f'<input type="hidden" name="csrf" value="{h(auth.csrf)}"><button class="danger" type="submit">取消发送</button></form>')
+        if progress["counts"]["unknown"] and job["status"] in ("done", "cancelled"):
+            cancel += (f'<form method="post" action="/admin/broadcasts/{quote(job_id)}/resend-unknown" id="resend-form">'
+                       f'<input type="hidden" name="csrf" value="{h(auth.csrf)}"><p class="muted">有{progress["counts"]["unknown"]}'
+                       f'人的消息在发送进程异常退出时状态未知（可能已收到），系统不会自动重发。</p>'
+                       f'<button class="secondary" type="submit">仍要重发给这些人</button></form>')
         failed = await self.jobs.deliveries(job_id, "failed", limit=20)
         failures = "".join(f"<tr><td>{h(d['openid'][:6])}…</td><td>{h(d.get('errcode', ''))}</td><td>{h(redact(d.get('detail', '')))}</td></tr>"
                            for d in failed)
         body = f"""
 <section class="card">
-  <p><b>对象：</b>{h(job.get("segment_label", ""))}　<b>创建：</b>{h(job["created_at"][:16])}
-     {f'　<b>定时：</b>{h(job["send_at"][:16])}' if job.get("send_at") else ""}</p>
+  <p><b>对象：</b>{h(job.get("segment_label", ""))}　<b>创建：</b>{h(_short(job["created_at"]))}
+     {f'　<b>定时：</b>{h(_short(job["send_at"]))}' if job.get("send_at") else ""}</p>
   <p><b>内容：</b></p><pre>{h(redact(job.get("text", "")))}</pre>
 </section>
 <section class="card" id="job-progress" data-job="{h(job_id)}" data-labels="{h(json.dumps(DELIVERY_LABELS, ensure_ascii=False))}">
@@ -317,6 +330,11 @@ class AdminSite:
 {f'<h2>发送失败（前20条）</h2><table><tr><th>用户</th><th>错误码</th><th>说明</th></tr>{failures}</table>' if failures else ""}
 <p><a href="/admin/broadcasts">返回群发记录</a></p>"""
         return self._render(auth, f"群发任务 {job_id}", body)
+
+    async def broadcast_resend_unknown(self, request: web.Request, auth: Auth) -> web.Response:
+        job_id = request.match_info["job_id"]
+        await self.jobs.resend_unknown(job_id)
+        raise web.HTTPSeeOther(f"/admin/broadcasts/{quote(job_id)}")
 
     async def broadcast_cancel(self, request: web.Request, auth: Auth) -> web.Response:
         job_id = request.match_info["job_id"]
@@ -339,8 +357,8 @@ class AdminSite:
 
     async def reminder_schedule(self, request: web.Request, auth: Auth) -> web.Response:
         rows = "".join(
-            f"<tr><td>{h(r['fire_at'][:16].replace('T', ' '))}</td><td>{h(r['scheme_name'])}</td><td>{h(r['event'])}</td>"
-            f"<td>{h(r['event_at'][:16].replace('T', ' '))}</td><td class=\"num\">{r['days_before']}天前</td><td>"
+            f"<tr><td>{h(_short(r['fire_at']))}</td><td>{h(r['scheme_name'])}</td><td>{h(r['event'])}</td>"
+            f"<td>{h(_short(r['event_at']))}</td><td class=\"num\">{r['days_before']}天前</td><td>"
             + (f'<a href="/admin/broadcasts/{quote(r["job_id"])}">{h(r["status"])}</a>' if r["job_id"] else h(r["status"]))
             + "</td></tr>" for r in await self.reminder_rows())
         body = ('<p class="muted">截止、扣款等日期前自动提醒仍需办理的家长（已缴费的不提醒，每人每条只发一次）；'
@@ -353,7 +371,7 @@ class AdminSite:
     async def roster_form(self, request: web.Request, auth: Auth, report: RosterReport | None = None) -> web.Response:
         schools = await self.services.roster.schools()
         listing = "".join(f"<tr><td>{h(s['school_code'])}</td><td>{h(s.get('school_name', ''))}</td>"
-                          f"<td class=\"num\">{s.get('count', 0)}</td><td>{h(str(s.get('imported_at', ''))[:16])}</td></tr>"
+                          f"<td class=\"num\">{s.get('count', 0)}</td><td>{h(_short(s.get('imported_at', '')))}</td></tr>"
                           for s in schools)
         body = (self._report_html(report) if report else "") + f"""
 <form method="post" action="/admin/roster" enctype="multipart/form-data" class="card" id="roster-form">
@@ -446,7 +464,7 @@ class AdminSite:
         rows = "".join(
             f"<tr><td>{h(a['id'])}</td><td>{h(a['scheme_name'])}</td><td>{h(a['status_label'])}</td><td>{h(a['child_name'])}</td>"
             f"<td>{h(a['child_id'])}</td><td>{h(a['guardian_name'])}</td><td>{h(a['guardian_phone'])}</td>"
-            f"<td>{h(a['school'])}</td><td>{h(a['created_at'][:16])}</td></tr>" for a in results)
+            f"<td>{h(a['school'])}</td><td>{h(_short(a['created_at']))}</td></tr>" for a in results)
         form = (f'<form method="post" action="/admin/applications" class="card" id="search-form">'
                 f'<input type="hidden" name="csrf" value="{h(auth.csrf)}"><label for="q">申请编号、OpenID、身份证号或姓名</label>'
                 f'<input type="search" name="q" id="q" value="{h(redact(query))}"> <button type="submit">查询</button></form>')
@@ -477,6 +495,11 @@ class AdminSite:
             return await self.jobs.progress(request.match_info["job_id"])
         except JobError as exc:
             return _json({"error": str(exc)}, 404)
+
+    async def api_broadcast_resend_unknown(self, request: web.Request) -> dict[str, Any]:
+        job_id = request.match_info["job_id"]
+        resent = await self.jobs.resend_unknown(job_id)
+        return await self.jobs.progress(job_id) | {"resent": resent}
 
     async def api_broadcast_cancel(self, request: web.Request) -> web.Response | dict[str, Any]:
         try:
@@ -511,6 +534,11 @@ class AdminSite:
             return pack.short_name or pack.name
         except Exception:  # noqa: BLE001 - an application of a scheme no longer shipped
             return scheme_id
+
+
+def _short(iso: Any) -> str:
+    """'2026-09-20T10:00:00+08:00' → '2026-09-20 10:00' (every time shown is Beijing time)."""
+    return str(iso or "")[:16].replace("T", " ")
 
 
 def _bar(label: str, value: int, top: int) -> str:

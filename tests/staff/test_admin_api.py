@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.broadcast import install
 from bot.broadcast.jobs import JobSettings
+from bot.broadcast.segments import Segment
 from bot.config import ROOT
 from bot.web.admin import setup_admin
 from dialogs.validators import generate_id_number
@@ -152,3 +153,26 @@ async def test_pages_render(client, services):
         assert resp.status == 200, path
         assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert "自动提醒计划" in await (await client.get("/admin/reminders")).text()
+
+
+async def test_resend_unknown_on_request(client, services, fake_api):
+    from bot.broadcast.jobs import delivery_index, delivery_key
+
+    await add_subscribers(services, 2)
+    jobs = services.extras["broadcasts"]
+    job = await jobs.create("测试", Segment(),
+                            send_at=services.clock.now() + dt.timedelta(hours=1))
+    await jobs.start(job["id"])
+    key = delivery_key(job["id"], "o00001")
+    data = dict((await services.store.get("bdelivery", key)).data, state="unknown")
+    await services.store.put("bdelivery", key, data, index=delivery_index(data))
+    await jobs.dispatch(job["id"])
+    await jobs.wait(job["id"])
+    assert fake_api.recipients == ["o00000"]
+    csrf = await login(client)
+    page = await (await client.get(f"/admin/broadcasts/{job['id']}")).text()
+    assert "resend-form" in page
+    resp = await client.post(f"/admin/broadcasts/{job['id']}/resend-unknown", data={"csrf": csrf})
+    assert resp.status == 200
+    await jobs.wait(job["id"])
+    assert sorted(fake_api.recipients) == ["o00000", "o00001"]

@@ -42,6 +42,8 @@ async def test_segments_and_a_reminder_job_on_each_backend(store):
     assert await count(store, Segment(scheme="sh-child-fund"), now) == 4
     assert await count(store, Segment(district="浦东新区", status="needs_action"), now) == 1
     assert await count(store, Segment(status="started"), now) == 1
+    await store.put("session", "o-c", {"schema": 1, "enroll": {"form": "sh-child-fund", "slots": {}}})
+    assert await count(store, Segment(status="started"), now) == 2  # a form in progress, no draft yet
     assert await count(store, Segment(status="no_application"), now) == 2
     assert await count(store, Segment(window_only=True), now) == 3
 
