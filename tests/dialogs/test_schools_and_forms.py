@@ -8,7 +8,7 @@ import pytest
 from dialogs.forms import FormMachine, FormModel, load_forms
 from dialogs.schools import SHANGHAI_DISTRICTS, SchoolDirectory, SchoolImportError, district_of, import_csv
 
-from conftest import POLICIES
+from tests.dialogs.conftest import POLICIES
 
 SHIPPED = POLICIES / "schools" / "shanghai.csv"
 

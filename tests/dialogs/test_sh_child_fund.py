@@ -9,7 +9,7 @@ from bot.clock import SHANGHAI
 from dialogs import EnrollmentDialogs
 from dialogs.validators import generate_id_number
 
-from conftest import POLICIES, Chat
+from tests.dialogs.conftest import POLICIES, Chat
 
 SCHOOL_CODE, SCHOOL = "3101010001", "黄浦区北京东路小学"
 CHILD_ID = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
@@ -261,3 +261,21 @@ async def test_changed_id_number_is_checked_against_the_roster_again(chat, servi
     other = generate_id_number(dt.date(2017, 4, 5), "女", seq=20)
     reply = await chat.say(other)
     assert "没有查到" in reply and not chat.dialogs.is_active(await chat.session())
+
+
+async def test_window_closing_mid_form_does_not_submit(chat, services, clock, roster):
+    clock.set(dt.datetime(2026, 9, 30, 23, 55, tzinfo=SHANGHAI))
+    await to_confirm(chat)
+    clock.set(dt.datetime(2026, 10, 1, 0, 5, tzinfo=SHANGHAI))
+    reply = await chat.say("确认提交")
+    assert "没有提交" in reply and "提醒我" in reply
+    assert await services.applications.for_user(chat.user) == []
+
+
+async def test_declining_to_resume_drops_the_draft(chat, clock):
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
+        await chat.say(text)
+    clock.advance(hours=1)
+    assert "继续吗" in await chat.say("你好")
+    assert "已放弃" in await chat.say("不用")
+    assert not chat.dialogs.is_active(await chat.session())
