@@ -4,16 +4,44 @@ from __future__ import annotations
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.format import day, join
 from bot.answers.procedures import relevant_lines
+from bot.answers.retrieval import CALENDAR_TOPIC
 
 
 def deadline(ctx: Ctx) -> Composed:
     info = ctx.engine.windows(ctx.scheme, ctx.now)
     # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
     specific = relevant_lines(ctx, None, limit=2, drop=ctx.intent_words)
-    lines = [line.text for line in specific]
+    lines = [line.text for line in specific if line.text not in info.explanation]
     hint = ENROLL_HINT if info.current is not None else ""
     until = ""
     if info.current is None and info.next is not None:
         days = (info.next.start.date() - ctx.today).days
         until = f"距下一次开始还有{days}天（今天是{day(ctx.today)}）。" if days > 0 else ""
-    return Composed(join(*lines, info.explanation, until, hint))
+    return Composed(join(*lines, info.explanation, until, _upcoming(ctx, lines), hint))
+
+
+UPCOMING = 4  # dated milestones listed after the window
+RELEVANT = 2.0  # an event this related to the question's words is listed even if not the soonest
+HORIZON_DAYS = 200
+
+
+def _upcoming(ctx: Ctx, already: list[str]) -> str:
+    """The next dated milestones from engine.schedule: those the question names first, then the soonest."""
+    events = []
+    for year in (ctx.now.year, ctx.now.year + 1):
+        events += ctx.engine.schedule(ctx.scheme, year)
+    soon, names = [], set()
+    for event in sorted(events, key=lambda e: e.at):
+        if ctx.now <= event.at and (event.at - ctx.now).days <= HORIZON_DAYS and event.kind != "window_open" \
+                and event.name not in names and not any(event.description and event.description in a for a in already):
+            names.add(event.name)  # a monthly window closes every month: name it once
+            soon.append(event)
+    if not soon:
+        return ""
+    relevance = {line.text: score for score, line in ctx.index.scored(ctx.scheme, ctx.index.question_features(
+        ctx.question)) if line.topic == CALENDAR_TOPIC}
+    asked = sorted(soon, key=lambda e: relevance.get(e.description, 0.0), reverse=True)
+    chosen = [e for e in asked[:2] if relevance.get(e.description, 0.0) >= RELEVANT]
+    chosen += [e for e in soon if e not in chosen][:UPCOMING - len(chosen)]
+    items = "；".join(f"{e.at.month}月{e.at.day}日 {e.name}" for e in sorted(chosen, key=lambda e: e.at))
+    return f"接下来的时间节点：{items}。"

@@ -25,4 +25,6 @@ def reimbursement(ctx: Ctx) -> Composed:
         slots = {k: v for k, v in claim.items() if k != "on"}
         return Composed(join(f"{name}报销标准：", *summary, special, result.explanation),
                         Ask(result.explanation, list(result.missing), slots))
-    return Composed(join(f"{name}：{result.explanation}", *result.steps[:2], special), confident=True)
+    text = result.explanation if name in result.explanation else f"{name}：{result.explanation}"
+    steps = [s for s in result.steps[:2] if s not in text]
+    return Composed(join(text, *steps, special), confident=True)

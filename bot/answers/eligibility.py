@@ -19,8 +19,9 @@ def facts_from(slots: dict[str, Any], city: str, fact_names: set[str]) -> dict[s
         facts["hukou_city"] = city
     if facts.get("in_school") and facts.get("full_time", True) and "employed" not in facts:
         facts["employed"] = False  # a student asked about as a student is taken as not employed
-    if facts.get("in_school") and "school_city" not in facts and not facts.get("studying_elsewhere") \
-            and slots.get("city") == city:
+    if "school_city" not in facts and (facts.get("studying_elsewhere") or facts.get("studying_abroad")):
+        facts["school_city"] = OUTSIDE  # "在外地上大学": not in the scheme's city
+    if facts.get("in_school") and "school_city" not in facts and slots.get("city") == city:
         facts["school_city"] = city  # "孩子在上海上幼儿园" / "上海的学生"
     return facts
 

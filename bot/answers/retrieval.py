@@ -14,8 +14,8 @@ from bot.nlu.matcher import STOPWORDS
 
 # Question words that say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = frozenset(
-    "怎么 怎么办 怎样 如何 什么 哪些 哪里 哪个 哪家 多少 多久 几 吗 呢 能 可以 需要 要 时候 什么时候 有没有 是不是 办 办理"
-    " 参保 医保 缴费 交 交钱 问题 情况 一下 请问 知道 告诉 上海 北京 宁波 宣城".split())
+    "怎么 怎么办 怎样 如何 什么 哪些 哪里 哪个 哪家 多少 多久 几 吗 呢 能 可以 需要 要 时候 什么时候 有没有 是不是"
+    " 问题 情况 一下 请问 知道 告诉 上海 北京 宁波 宣城".split())
 STRONG = 5.0  # a line at least this relevant (idf-weighted) answers the question on its own
 
 

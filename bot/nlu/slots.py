@@ -55,7 +55,13 @@ _URBAN = re.compile(r"非农业|非农|城镇户口|城镇户籍|城市户口")
 _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
     ("special_class", True, re.compile(r"新疆班|西藏班|西藏中学|内高班|内地班")),
     ("counterpart_support", True, re.compile(r"对口支援|都江堰")),
-    ("hardship", True, re.compile(r"低保|孤儿|困境儿童|困难儿童|特困|困难学生|困难家庭|社会救助|残疾|特殊救济")),
+    ("hardship", True, re.compile(r"低保|孤儿|困境儿童|困难儿童|特困|困难学生|困难家庭|社会救助|残疾|特殊救济|居保对象")),
+    ("insured_elsewhere", False, re.compile(
+        r"(?:没|未|没有)(?:在)?(?:当地|那边|就读地|学校所在地|外地)?(?:参加|参|买|交)(?:过)?(?:当地|那边|那里|就读地)(?:的)?(?:公费医疗|医保|医疗保险)")),
+    ("insured_elsewhere", True, re.compile(
+        r"(?<![没未])(?:已经|已)?(?:参加|参|买|交)(?:了)?(?:当地|那边|那里|就读地)(?:的)?(?:公费医疗|医保|医疗保险)")),
+    ("roster_uploaded", False, re.compile(r"(?:没|未|还没|没有)(?:有)?上传|查不到(?:孩子|信息)|系统里没有")),
+    ("roster_uploaded", True, re.compile(r"(?<![没未])(?:已经|已)上传")),
     ("gaokao_repeat", True, re.compile(r"复读")),
     ("overseas_chinese", True, re.compile(r"华侨")),
     ("jiedu_fee_exempt", True, re.compile(r"知青|随军|博士后|台商|台胞|引进人才|留学回国|海归")),
@@ -111,7 +117,7 @@ class SlotExtractor:
         slots: dict[str, Any] = {}
         masked = self._schemes(text, slots)
         self._city(text, slots)
-        self._person(masked, slots)
+        self._person(text, slots)  # unmasked: "机关事业单位子女" is both a scheme name and a fact
         self._claim(masked, slots)
         return slots, masked
 
@@ -214,6 +220,8 @@ class SlotExtractor:
             if pattern.search(text):
                 slots["hospital_level"] = level
                 break
+        if re.search(r"[0-9一二三四五六七八九十]{1,3}月(?:[0-9一二三四五六七八九十]{1,3}[日号])?(?:以后|之后|后|前|以前|之前|底|初)", text):
+            slots["date_mention"] = True  # "9月以后还能参保吗" asks about the calendar
         amount = self._amount(text)
         if amount is not None:
             slots["amount"] = int(amount) if amount == amount.to_integral() else float(amount)

@@ -9,10 +9,13 @@ _SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"[,.!?;:'\"“”‘’、。，！？；：（）()\[\]【】<>《》~～…—\-_/\\|·*#@^`]+")
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width → ASCII digits and letters), lower case, no spaces."""
+    """NFKC (full-width → ASCII digits and letters), lower case, no spaces, "12,000" → "12000"."""
     text = unicodedata.normalize("NFKC", text or "")
-    return _SPACES.sub("", text).lower()
+    return _THOUSANDS.sub("", _SPACES.sub("", text)).lower()
 
 
 def strip_punctuation(text: str) -> str:
