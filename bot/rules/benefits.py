@@ -46,8 +46,8 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _need(missing: list[str], text: str) -> ReimbursementResult:
-    return ReimbursementResult("need_facts", Decimal(0), missing=missing, explanation=text)
+def _need(missing: list[str], text: str, year: int | None = None) -> ReimbursementResult:
+    return ReimbursementResult("need_facts", Decimal(0), standard_year=year, missing=missing, explanation=text)
 
 
 def _level(value: Any) -> int | None:
@@ -79,7 +79,8 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
     if amount is None:
         return _need(["amount"], "请告诉我医疗费用总额（元）。")
     if amount < 0 or amount > MAX_BILL:
-        return _need(["amount"], f"医疗费用金额{claim.get('amount')}元看起来不对，请核对后重新输入。")
+        # Never echo the raw input: a mistyped ID or phone number must not come back unmasked.
+        return _need(["amount"], "医疗费用金额看起来不对（应为0到1亿元之间的数字），请核对后重新输入。")
     on = parse_date(claim.get("on")) or dt.datetime.now(SHANGHAI).date()
     steps: list[str] = []
     special = _special_condition(benefits, claim.get("condition")) if kind == "outpatient" else None
@@ -99,27 +100,11 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
             return blocked
     level = _level(claim.get("hospital_level"))
     if level is None and any(isinstance(resolved[k].value, dict) for k in ("deductible", "rate")):
-        return _need(["hospital_level"], "请问是在几级医疗机构（一级、二级、三级）就医的？")
+        return _need(["hospital_level"], "请问是在几级医疗机构（一级、二级、三级）就医的？", year)
     deductible, rate = resolved["deductible"].at(level), resolved["rate"].at(level)
     if deductible is None or rate is None:
-        return _need(["hospital_level"], "医疗机构等级应为一级、二级或三级，请重新告诉我。")
-    where = f"{LEVEL_NAMES[level]}医疗机构" if level else ""
-    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
-    steps.append(f"费用{_money(amount)}元；{where}{spec['name']}起付线{_money(deductible)}元（{scope}）。")
-    remaining_deductible = deductible
-    if spec["deductible_scope"] == "per_year":
-        before = _number(claim.get("costs_this_year")) or Decimal(0)
-        if before > 0:
-            remaining_deductible = max(Decimal(0), deductible - before)
-            steps.append(f"本年此前已发生费用{_money(before)}元，起付线还剩{_money(remaining_deductible)}元。")
-    above = max(Decimal(0), amount - remaining_deductible)
-    if above == 0:
-        steps.append("费用未超过起付线，基金不支付。")
-    else:
-        steps.append(f"超过起付线部分：{_money(amount)} − {_money(remaining_deductible)} = {_money(above)}元。")
-    pay = (above * rate / 100).quantize(CENT, ROUND_HALF_UP)
-    if above:
-        steps.append(f"{where}报销比例{_money(rate)}%：{_money(above)} × {_money(rate)}% = {_money(pay)}元。")
+        return _need(["hospital_level"], "医疗机构等级应为一级、二级或三级，请重新告诉我。", year)
+    pay = _calculate(spec, claim, amount, deductible, rate, level, steps)
     if "cap" in resolved:
         pay = _apply_cap(claim, resolved["cap"].value, pay, steps)
     used = Resolved(None, year, "", any(r.fallback for r in resolved.values()))
@@ -128,11 +113,33 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
     return ReimbursementResult("ok", pay, steps, year, explanation=text)
 
 
+def _calculate(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, deductible: Decimal, rate: Decimal,
+               level: int | None, steps: list[str]) -> Decimal:
+    """(bill − what is left of the 起付线) × 比例, each step appended in words."""
+    where = f"{LEVEL_NAMES[level]}医疗机构" if level else ""
+    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
+    steps.append(f"费用{_money(amount)}元；{where}{spec['name']}起付线{_money(deductible)}元（{scope}）。")
+    remaining = deductible
+    if spec["deductible_scope"] == "per_year":
+        before = _number(claim.get("costs_this_year")) or Decimal(0)
+        if before > 0:
+            remaining = max(Decimal(0), deductible - before)
+            steps.append(f"本年此前已发生费用{_money(before)}元，起付线还剩{_money(remaining)}元。")
+    above = max(Decimal(0), amount - remaining)
+    if above == 0:
+        steps.append("费用未超过起付线，基金不支付。")
+        return Decimal("0.00")
+    steps.append(f"超过起付线部分：{_money(amount)} − {_money(remaining)} = {_money(above)}元。")
+    pay = (above * rate / 100).quantize(CENT, ROUND_HALF_UP)
+    steps.append(f"{where}报销比例{_money(rate)}%：{_money(above)} × {_money(rate)}% = {_money(pay)}元。")
+    return pay
+
+
 def _insured_long_enough(claim: dict[str, Any], minimum: Resolved, spec: dict[str, Any],
                          year: int) -> ReimbursementResult | None:
     years = _number(claim.get("years_insured"))
     if years is None or years < 0:
-        return _need(["years_insured"], "请问孩子已经连续参保缴费几年了？")
+        return _need(["years_insured"], "请问孩子已经连续参保缴费几年了？", year)
     rule = spec.get("requires_text", "")
     if years < minimum.value or claim.get("continuing") is False:
         return ReimbursementResult("not_covered", Decimal(0), [rule] if rule else [], year, explanation=(
