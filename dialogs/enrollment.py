@@ -178,9 +178,7 @@ class EnrollmentDialogs:
         spec = self.forms[scheme]
         closed = self._window_closed(scheme, turn.now)
         if closed:
-            state["reminder"] = scheme
-            return DialogReply(f"{closed}\n需要在开始办理时提醒您吗？请回复 {fields.menu_link('提醒我', 1)} 或 "
-                               f"{fields.menu_link('不用', 2)}。")
+            return self._offer_reminder(state, scheme, closed)
         slots: dict[str, Any] = {}
         last = state.get("last") or {}
         if prefill and last.get("scheme") == scheme:
@@ -195,6 +193,12 @@ class EnrollmentDialogs:
             head += "已沿用上一个孩子的监护人信息，最后可在确认页修改。"
         head += "每次只问一个问题，可随时回复“上一步”“取消”“转人工”，中途有疑问也可以直接问。\n\n"
         return DialogReply(head + await self._enter(turn, form, spec.step(spec.first)))
+
+    @staticmethod
+    def _offer_reminder(state: dict, scheme: str, head: str) -> DialogReply:
+        state["reminder"] = scheme
+        return DialogReply(f"{head}\n需要在开始办理时提醒您吗？请回复 {fields.menu_link('提醒我', 1)} 或 "
+                           f"{fields.menu_link('不用', 2)}。")
 
     def _window_closed(self, scheme: str, now: dt.datetime) -> str | None:
         try:
@@ -264,8 +268,12 @@ class EnrollmentDialogs:
         if idle > RESUME_AFTER and not form.get("resuming"):
             form["resuming"] = True
             return DialogReply(self._resume_text(spec, form))
-        if form.pop("resuming", False) and text in CONTINUE:
-            return DialogReply(await self._enter(turn, form, spec.step(form["state"])))
+        if form.pop("resuming", False):
+            if text in CONTINUE:
+                return DialogReply(await self._enter(turn, form, spec.step(form["state"])))
+            if parse_yes_no(text) is False:
+                state.pop("form", None)
+                return DialogReply("好的，上次未完成的申请已放弃。需要时回复“我要参保”重新开始。")
         return await self._answer(turn, form, spec, text, understand)
 
     def _resume_text(self, spec: FormSpec, form: dict) -> str:
@@ -534,6 +542,10 @@ class EnrollmentDialogs:
         state = turn.session.setdefault(ENROLL_KEY, {})
         services = turn.services
         child = slots.get("child") or {}
+        closed = self._window_closed(spec.scheme, turn.now)
+        if closed:  # the window shut while the form was being filled
+            state.pop("form", None)
+            return self._offer_reminder(state, spec.scheme, closed + "\n这次的申请没有提交。")
         duplicate = await self._duplicate(turn, spec, slots)
         if duplicate is not None:
             state.pop("form", None)

@@ -180,9 +180,6 @@ class FormModel:
         self.state: str = data["state"]
         self.slots: dict[str, Any] = copy.deepcopy(data.get("slots") or {})
 
-    def condition(self, event_data: Any, spec: Any) -> bool:
-        return holds(spec, self.slots)
-
 
 class FormMachine:
     """One `transitions.Machine` per form, built at start-up and shared by every guardian."""
