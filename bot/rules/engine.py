@@ -89,7 +89,13 @@ class RuleEngine:
         return TOPICS
 
     def schedule(self, scheme_id: str, year: int) -> list[CalendarEvent]:
-        return calendar.schedule(self.pack(scheme_id), int(year))
+        """Dated events of one calendar year; an unusable year gives []."""
+        pack = self.pack(scheme_id)
+        try:
+            year = int(year)
+        except (TypeError, ValueError):
+            return []
+        return calendar.schedule(pack, year) if 1900 <= year <= 2200 else []
 
     def benefit_period(self, scheme_id: str, enrolled_on: dt.date) -> tuple[dt.date, dt.date] | None:
         return calendar.benefit_period(self.pack(scheme_id), _as_date(enrolled_on))

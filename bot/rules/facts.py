@@ -130,7 +130,7 @@ def prepare(facts: dict[str, Any] | None, on: dt.date) -> tuple[dict[str, Any], 
     """Normalised facts plus the names of facts given but not understood. Derives age from birth_date."""
     clean: dict[str, Any] = {}
     bad: list[str] = []
-    for name, value in (facts or {}).items():
+    for name, value in (facts if isinstance(facts, dict) else {}).items():
         try:
             typed = normalise(name, value)
         except BadFact:

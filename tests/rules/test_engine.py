@@ -202,3 +202,14 @@ def test_benefit_standards_in_words(engine):
     bj = engine.benefit_standards("bj-child-student", dt.date(2016, 3, 1))
     assert "一年最高支付170000元" in bj[0] and "一年最高支付2000元" in bj[1] and "血友病" in bj[2]
     assert engine.benefit_standards("sh-child-fund") == []
+
+
+@pytest.mark.parametrize("junk", [None, [], "孩子7岁", 5])
+def test_facts_that_are_not_a_mapping(engine, junk):
+    assert engine.eligibility("sh-child-fund", junk, dt.date(2024, 9, 1)).status == "need_facts"
+    assert engine.fee("nb-civil-servant-children", junk, dt.date(2020, 10, 1)).amount is None
+
+
+@pytest.mark.parametrize("year", ["abc", None, -1, 99999])
+def test_schedule_with_a_bad_year(engine, year):
+    assert engine.schedule("bj-child-student", year) == []
