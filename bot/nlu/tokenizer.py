@@ -44,6 +44,18 @@ def _trimmed_dictionary(cache_dir: Path, source: Path) -> Path:
     return target
 
 
+def _writable(cache_dir: Path) -> Path:
+    """The app's cache dir, or a private temp dir when it cannot be written (read-only deploys)."""
+    for candidate in (cache_dir, Path(tempfile.gettempdir()) / f"bot-jieba-cache-{os.getuid()}"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    raise OSError(f"no writable directory for the jieba cache (tried {cache_dir})")
+
+
 class JiebaTokenizer:
     """Cuts with HMM=False so domain words stay whole and results are stable."""
 
@@ -51,8 +63,7 @@ class JiebaTokenizer:
         import jieba  # imported here: the only place the package is used
 
         jieba.setLogLevel(logging.WARNING)
-        cache_dir = Path(cache_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir = _writable(Path(cache_dir))
         source = Path(jieba.__file__).with_name("dict.txt")
         self._jieba = jieba.Tokenizer(str(_trimmed_dictionary(cache_dir, source)))
         self._jieba.tmp_dir = str(cache_dir)

@@ -96,3 +96,13 @@ def test_domain_words_stay_whole(nlu):
     tokens = nlu.tokenizer.cut("少儿住院互助基金和城乡居民医保的起付标准，预审通过后看办件进度")
     for word in ["少儿住院互助基金", "城乡居民医保", "起付标准", "办件进度"]:
         assert word in tokens
+
+
+def test_second_start_reuses_the_cache(nlu, nlu_cache):
+    from bot.nlu.tokenizer import JiebaTokenizer
+
+    cache = nlu_cache / "jieba.trimmed.cache"
+    built = cache.stat().st_mtime_ns
+    again = JiebaTokenizer(nlu_cache, ["少儿住院互助基金"])
+    assert cache.stat().st_mtime_ns == built  # read, not rebuilt
+    assert "少儿住院互助基金" in again.cut("少儿住院互助基金多少钱")
