@@ -29,6 +29,8 @@ from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, Enrollmen
                                      ReviewResult, RosterReview)
 from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
                                   provider_from_env)
+from integrations.payment.orders import EXPIRED as ORDER_EXPIRED
+from integrations.payment.orders import PAID as ORDER_PAID
 
 log = logging.getLogger("bot.fulfilment")
 
@@ -114,7 +116,8 @@ class Fulfilment:
         """Act on a pre-review result (also the entry point for a backend's callback)."""
         now = self.services.clock.now()
         if result.status == PENDING:
-            await self.services.applications.update(app["id"], now, review_reference=result.reference)
+            if result.reference and result.reference != app.get("review_reference"):
+                await self.services.applications.update(app["id"], now, review_reference=result.reference)
             return
         if result.status != APPROVED:
             try:
@@ -214,7 +217,7 @@ class Fulfilment:
             if current and current["status"] in (PAID, DONE):
                 return True, "duplicate"
             return await self._late_payment(current or app, order, notice)
-        await self.orders.update(app["id"], status="paid", paid_at=now.isoformat(timespec="seconds"),
+        await self.orders.update(app["id"], status=ORDER_PAID, paid_at=now.isoformat(timespec="seconds"),
                                  transaction_id=notice.transaction_id)
         try:
             app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
@@ -261,7 +264,7 @@ class Fulfilment:
                                                           note="超过缴费期限")
         except VersionConflict:
             return
-        await self.orders.update(app["id"], status="expired")
+        await self.orders.update(app["id"], status=ORDER_EXPIRED)
         await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）未在缴费期限（{_when(deadline)}）前"
                               f"完成缴费，申请已失效。{REAPPLY_HINT}")
 
