@@ -19,8 +19,9 @@ def engine() -> RuleEngine:
 
 
 @pytest.fixture
-async def bot(tmp_path, sqlite_store, engine) -> Bot:
-    services = make_services(tmp_path, sqlite_store)
+async def bot(tmp_path, store, engine) -> Bot:
+    """On both store backends (SQLite, and Redis when reachable): the loop must hold on either."""
+    services = make_services(tmp_path, store)
     fulfilment = Fulfilment(services, engine, env={})
     services.extras.update(engine=engine, fulfilment=fulfilment)
     return Bot(services, fulfilment)
