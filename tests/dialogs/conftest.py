@@ -74,7 +74,7 @@ class Chat:
         return (await self.services.sessions.load(self.user))[0]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def engine() -> RuleEngine:
     return _ENGINE
 
@@ -93,8 +93,9 @@ async def services(tmp_path: Path, clock: Clock):
     await store.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dialogs(engine: RuleEngine) -> EnrollmentDialogs:
+    """Shared like in the bot: all per-guardian state lives in the session, none in the dialogs."""
     return EnrollmentDialogs(engine, POLICIES)
 
 
