@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
 PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
 NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
+CITY_FACTS = {"hukou_city", "school_city"}
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
 RUNNER_UP_MARGIN = 0.1
+REFINABLE = {"reimbursement", "eligibility", "fee"}  # answers computed from facts a follow-up may change
+REFINEMENT_LENGTH = 12
 SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
 
 
@@ -81,10 +84,14 @@ class QuestionAnswerer:
     def _answer(self, u: Understanding, state: dict, now: dt.datetime) -> Answer:
         pending = state.pop("pending", None) or {}
         state.pop("menu", None)
+        last = state.pop("last", None) or {}
         intent, slots = u.intent, dict(u.slots)
         if pending and intent == pending.get("intent"):
             slots = {**(pending.get("slots") or {}), **slots}
             self._fill_bare_reply(u.text, pending, slots)
+        elif last and self._refines(u, last):
+            # "那门诊呢" / "那外地户口呢" after an answer: the same question with one thing changed.
+            intent, slots = last["intent"], {**(last.get("slots") or {}), **slots}
         if intent in SMALLTALK:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:
@@ -101,6 +108,8 @@ class QuestionAnswerer:
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
+        elif intent in REFINABLE:
+            state["last"] = {"intent": intent, "slots": {k: v for k, v in slots.items() if k not in PLACE_SLOTS}}
         return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
 
     def _ctx(self, scheme: str, slots: dict, u: Understanding, now: dt.datetime, topics: list[str]) -> Ctx:
@@ -124,6 +133,14 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
+    @staticmethod
+    def _refines(u: Understanding, last: dict) -> bool:
+        facts = set(u.slots) - PLACE_SLOTS
+        if not facts or u.intent not in (UNCLEAR, last.get("intent")):
+            return False
+        text = u.text.strip("?？。!！ ")
+        return u.intent == UNCLEAR or len(text) <= REFINEMENT_LENGTH or text.startswith("那") or text.endswith("呢")
+
     def _topics(self, intent: str, u: Understanding) -> list[str]:
         """The intent's procedure topics, then a close runner-up's ("退费什么时候能办")."""
         intents = self.nlu.catalogue.intents
@@ -152,6 +169,14 @@ class QuestionAnswerer:
                 if need == "hospital_level" and value not in (1, 2, 3):
                     return
                 slots[need] = int(value) if value == value.to_integral() else float(value)
+            return
+        if need in CITY_FACTS:
+            if slots.get("city"):
+                slots[need] = slots["city"]
+            elif any(w in text for w in ("外地", "外省", "老家", "外市")):
+                slots[need] = "外地"
+            elif any(w in text for w in ("本市", "本地", "这里", "当地")):
+                slots[need] = "本市"
             return
         if need in FACTS and FACTS[need].kind in ("bool", "str"):
             word = text.strip().strip("。.!！啊呀的了")

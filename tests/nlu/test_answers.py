@@ -209,3 +209,26 @@ def test_any_text_gets_a_short_reply(qa, now, text):
     assert answer.text and len(answer.text) <= 600
     json.dumps(state)
     json.dumps(answer.slots)
+
+
+def test_follow_up_changes_one_thing(qa, now):
+    state: dict = {}
+    assert "13545" in qa.answer("北京住院花了2万能报多少", state, now).text
+    outpatient = qa.answer("那门诊呢", state, now)  # same bill, outpatient: needs years insured
+    assert state["pending"]["need"] == ["years_insured"], outpatient.text
+    assert "2000" in qa.answer("参保三年了", state, now).text  # (20000-650)×50% capped at 2000
+
+
+def test_follow_up_on_eligibility(qa, now):
+    state: dict = {}
+    assert "可以" in qa.answer("上海户籍17岁在读高中能参加居民医保吗", state, now).text
+    answer = qa.answer("那外地户口呢", state, now)
+    assert "居住证" in answer.text  # now it depends on the parents' residence permit
+
+
+def test_city_reply_fills_hukou_question(qa, now):
+    state: dict = {}
+    qa.answer("孩子能参加一小吗", state, now)
+    assert state["pending"]["need"] == ["hukou_city"]
+    qa.answer("北京", state, now)
+    assert state["pending"]["need"] != ["hukou_city"]
