@@ -121,9 +121,7 @@ async def checkout_pay(request: web.Request, services: Services) -> web.Response
         return error
     provider: HostedCheckoutProvider = _fulfilment(services).payments
     body = provider.callback_body(order_no, order["amount_fen"], services.clock.now())
-    # The "platform" notifies us over HTTP, like the real one: at the address this request came in on.
-    host, port = request.transport.get_extra_info("sockname")[:2] if request.transport else ("127.0.0.1", 8080)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}{provider.notify_path}"
+    url = _own_origin(request) + provider.notify_path
     try:
         async with aiohttp.ClientSession() as http:
             async with http.post(url, data=body, headers={"Content-Type": "application/json"},
@@ -181,6 +179,18 @@ async def simulator_outbox(request: web.Request, services: Services) -> web.Resp
     if not user:
         return web.json_response({"error": "缺少 user"}, status=400)
     return web.json_response({"messages": await outbox(services).take(user)})
+
+
+def _own_origin(request: web.Request) -> str:
+    """Where this server listens: the "platform" calls us back over HTTP, like the real one, at the
+    address this request came in on (not BOT_PUBLIC_URL, which may be a proxy in front of us)."""
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    if not isinstance(sock, tuple):
+        return str(request.url.origin())
+    host, port = sock[0], sock[1]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _fmt_deadline(value: str) -> str:
