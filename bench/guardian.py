@@ -67,7 +67,7 @@ class Guardian:
     rng: random.Random = field(default_factory=random.Random)
     max_turns: int = 45
     ask_questions: bool = True
-    busy_retry: float = 0.0  # > 0: after 系统繁忙, wait this long and type the same text again (as a person would)
+    busy_retry: float = 0.2  # after 系统繁忙, wait this long and type the same text again (as a person would)
     busy_patience: int = 60  # re-sends of one text before giving up
 
     def __post_init__(self) -> None:
@@ -114,7 +114,7 @@ class Guardian:
                 return reply
         if re.search(r"(?:^|\n)\s*1[.、．:：)]|回复数字", p):
             return "1"
-        return "继续"
+        return "进度"  # not a prompt we know: a command that is never taken as form data, and re-asks
 
     async def enroll(self, send: Send) -> ConversationResult:
         """Ask a question, start the enrolment, answer every prompt (one digression midway) to the end."""
@@ -141,6 +141,14 @@ class Guardian:
         repeats = 0
         limit = result.turns + self.max_turns
         while result.turns < limit:
+            if not reply:
+                # "success": the answer comes later by customer-service message, which we cannot see here;
+                # ask where we are, as a guardian looking at the chat would know.
+                reply = await say("进度")
+                if "正在填写" not in reply and "申请进度" in reply:
+                    result.completed = True  # the submission was the deferred turn
+                    return result
+                continue
             if any(m in reply for m in DONE_MARKERS):
                 result.completed = True
                 result.application_ref = _application_ref(reply)
@@ -169,8 +177,6 @@ class Guardian:
                 if not any(m in reply for m in BUSY_MARKERS):
                     return reply
                 result.busy_replies += 1
-                if not self.busy_retry:
-                    return reply
                 await asyncio.sleep(self.busy_retry)
             return reply
         return say
