@@ -11,7 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
+from bot.fulfilment import expire_overdue
 from dialogs.validators import generate_id_number
+from tests.fakes.wechat_pay import FakeWeChatPay
 from tests.integrations.harness import LINK_RE, make_services
 
 SCHOOL_CODE, SCHOOL = "3101010001", "黄浦区北京东路小学"
@@ -28,28 +30,36 @@ async def _wait_for(client: TestClient, user: str, needle: str, seen: list[str])
     raise AssertionError(f"no message with {needle!r}; got {seen}")
 
 
-@pytest.mark.slow
-async def test_enrol_pay_and_confirm_through_the_simulator(tmp_path, sqlite_store):
-    services = make_services(tmp_path, sqlite_store)
+async def _start(tmp_path, store) -> tuple[TestClient, object, str]:
+    services = make_services(tmp_path, store)
     child_id = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
     await services.roster.replace_school(SCHOOL_CODE, SCHOOL, [
         {"name": "韩小明", "id_number": child_id, "class_name": "三(2)班"}], services.clock.now())
-    app = create_app(services.settings, services, background=False)
-    client = TestClient(TestServer(app, host="127.0.0.1"))
+    client = TestClient(TestServer(create_app(services.settings, services, background=False), host="127.0.0.1"))
     await client.start_server()
+    services.extras["fulfilment"].payments.public_url = str(client.make_url("")).rstrip("/")
+    return client, services, child_id
+
+
+async def _enrol(client: TestClient, user: str, child_id: str) -> str:
+    """The guardian's side of the conversation, through the simulator; returns the last reply."""
+    resp = await client.post("/simulator/send", json={"user": user, "event": "CLICK", "key": "ENROLL"})
+    assert "上海市少儿住院互助基金" in (await resp.json())["reply"]
+    reply = ""
+    for text in ["上海市少儿住院互助基金集中参保", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1",
+                 "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]:
+        resp = await client.post("/simulator/send", json={"user": user, "text": text})
+        assert resp.status == 200, await resp.text()
+        reply = (await resp.json()).get("reply", "")
+    return reply
+
+
+@pytest.mark.slow
+async def test_enrol_pay_and_confirm_through_the_simulator(tmp_path, sqlite_store):
+    client, services, child_id = await _start(tmp_path, sqlite_store)
     try:
-        services.extras["fulfilment"].payments.public_url = str(client.make_url("")).rstrip("/")
         user, seen = "sim-e2e-guardian", []
-        resp = await client.post("/simulator/send", json={"user": user, "event": "CLICK", "key": "ENROLL"})
-        assert "上海市少儿住院互助基金" in (await resp.json())["reply"]
-        script = ["上海市少儿住院互助基金集中参保", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1", "否",
-                  "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]
-        replies = []
-        for text in script:
-            resp = await client.post("/simulator/send", json={"user": user, "text": text})
-            assert resp.status == 200, await resp.text()
-            replies.append((await resp.json()).get("reply", ""))
-        assert "已提交" in replies[-1], replies[-3:]
+        assert "已提交" in await _enrol(client, user, child_id)
 
         pay_message = await _wait_for(client, user, "预审通过", seen)
         assert "150.00元" in pay_message and child_id not in pay_message
@@ -66,3 +76,21 @@ async def test_enrol_pay_and_confirm_through_the_simulator(tmp_path, sqlite_stor
         assert application["status"] == "done"
     finally:
         await client.close()
+
+
+@pytest.mark.slow
+async def test_reply_is_not_held_up_by_a_hanging_payment_platform(tmp_path, sqlite_store, monkeypatch):
+    async with FakeWeChatPay.running() as pay:
+        for key, value in {"PAY_PROVIDER": "wechat", "WECHAT_PAY_MCH_ID": pay.mch_id, "WECHAT_PAY_API_KEY": pay.api_key,
+                           "WECHAT_APPID": pay.appid, "WECHAT_PAY_BASE": pay.base_url, "PAY_TIMEOUT": "0.5"}.items():
+            monkeypatch.setenv(key, value)
+        pay.delay_next(1, 3.0)
+        client, services, child_id = await _start(tmp_path, sqlite_store)
+        try:
+            user, seen = "sim-e2e-slow-pay", []
+            assert "已提交" in await _enrol(client, user, child_id)  # the reply came; the order is a follow-up
+            assert "缴费链接正在生成" in await _wait_for(client, user, "预审通过", seen)
+            await expire_overdue(services)  # the background sweep tries again
+            assert "weixin://wxpay" in await _wait_for(client, user, "点击这里去缴费", seen)
+        finally:
+            await client.close()
