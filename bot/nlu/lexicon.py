@@ -17,6 +17,7 @@ class Lexicon:
     scheme_preference: dict[str, list[str]]  # scheme id → words that favour it within its city
     conditions: dict[str, str]  # surface word → condition id
     synonyms: dict[str, list[str]] = field(default_factory=dict)  # guardian's word → document words
+    colloquial: dict[str, str] = field(default_factory=dict)  # "咋" → "怎么", applied before matching
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
@@ -42,4 +43,12 @@ class Lexicon:
             scheme_preference={k: [str(w).lower() for w in v] for k, v in (raw.get("scheme_preference") or {}).items()},
             conditions=conditions,
             synonyms={str(k): [str(w) for w in v or []] for k, v in (raw.get("synonyms") or {}).items()},
+            colloquial={str(k): str(v) for k, v in (raw.get("colloquial") or {}).items()},
         )
+
+    def standardise(self, text: str) -> str:
+        """Rewrite colloquial words (longest first) so keywords and slots see standard Chinese."""
+        for word in sorted(self.colloquial, key=len, reverse=True):
+            if word in text:
+                text = text.replace(word, self.colloquial[word])
+        return text

@@ -64,9 +64,12 @@ class IntentMatcher:
         found.sort()
         totals = [0.0] * len(self.names)
         claimed: dict[int, set[int]] = {}
+        longer: list[tuple[int, int]] = []  # spans taken by longer keywords of any intent
         seen: set[tuple[int, str]] = set()  # one keyword counts once however often it is repeated
         for neg_len, start, intent, weight in found:
             end = start - neg_len
+            if any(s <= start and end <= e and e - s > end - start for s, e in longer):
+                continue  # "怎么报名" is not "怎么报"; "扣款失败" is not "扣款"
             word = (intent, masked[start:end])
             span = set(range(start, end))
             taken = claimed.setdefault(intent, set())
@@ -74,6 +77,7 @@ class IntentMatcher:
                 continue
             seen.add(word)
             taken |= span
+            longer.append((start, end))
             totals[intent] += weight
         return totals
 

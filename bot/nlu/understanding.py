@@ -57,6 +57,7 @@ class Nlu:
         return nlu
 
     def _analyse(self, text: str) -> tuple[list[str], dict[str, Any]]:
+        text = self.lexicon.standardise(normalise(text))
         slots, masked = self.slots.extract(text)
         return self._content_tokens(self.tokenizer.cut(text), masked), slots
 
@@ -75,7 +76,7 @@ class Nlu:
 
     def understand(self, text: str, context: dict | None = None) -> Understanding:
         context = context or {}
-        norm = normalise(text)[:500]  # a pasted essay is not a question
+        norm = self.lexicon.standardise(normalise(text)[:500])  # a pasted essay is not a question
         slots, masked = self.slots.extract(norm)
         tokens = self.tokenizer.cut(strip_punctuation(norm))
         content_tokens = self._content_tokens(tokens, masked)

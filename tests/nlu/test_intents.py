@@ -55,6 +55,20 @@ CASES = [
     ("找人工客服", "human"),
     ("明天天气怎么样", "out_of_scope"),
     ("公积金怎么取", "out_of_scope"),
+    # regional and spoken forms (咋, 啥, 俺, 娃)
+    ("娃的医保咋交", "payment"),
+    ("俺家娃住院咋报销", "reimbursement"),
+    ("啥时候交", "deadline"),
+    ("参加这个要不要钱", "fee"),
+    ("今年的还能交吗", "deadline"),
+    ("孩子上大学了还用交吗", "fee"),
+    ("扣款没成功怎么弄", "payment_failure"),
+    ("交钱了怎么查有没有成功", "progress"),
+    ("孩子看病去哪个医院", "hospitals"),
+    ("怎么报名", "procedure"),
+    ("能帮我办吗", "enroll"),
+    ("在哪交钱", "payment"),
+    ("可以分期交吗", "payment"),
 ]
 
 
