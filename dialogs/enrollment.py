@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bot.store.base import LockTimeout, StoreError, VersionConflict
 from bot.store.repos import CANCELLED, EXPIRED, REJECTED, STATUS_LABELS
 from dialogs import fields, hooks, render
 from dialogs.forms import FormMachine, FormModel, FormSpec, Step, get_slot, holds, load_forms, set_slot
@@ -96,26 +97,34 @@ class EnrollmentDialogs:
 
     async def handle(self, turn: Any, understand: Callable[[str], Any]) -> DialogReply:
         state = turn.session.setdefault(ENROLL_KEY, {})
+        snapshot = copy.deepcopy(state)
         text = normalize(turn.text) if turn.incoming.kind in ("text", "voice", "event") else ""
         try:
-            if text in PROGRESS:
-                reply = DialogReply(await self.progress(turn) + self._resume_hint(state))
-            elif text in HUMAN:
-                reply = await self._handoff(turn)
-            elif state.get("reminder"):
-                reply = await self._handle_reminder(turn, state, text)
-            elif state.get("choosing"):
-                reply = await self._handle_choice(turn, state, text, understand)
-            elif state.get("form"):
-                reply = await self._handle_form(turn, state, text, understand)
-            elif state.get("after"):
-                reply = await self._handle_after(turn, state, text, understand)
-            else:
-                reply = DialogReply("", digression=True)
-        finally:
-            if not any(state.get(k) for k in ("form", "choosing", "reminder", "after", "last")):
-                turn.session.pop(ENROLL_KEY, None)
+            reply = await self._dispatch(turn, state, text, understand)
+        except (StoreError, VersionConflict, LockTimeout):
+            raise  # infrastructure: the pipeline answers 系统繁忙 and the turn is retried
+        except Exception:  # a bug must not lose the guardian's form: keep it as it was before this message
+            log.exception("enrollment dialog failed; state restored")
+            turn.session[ENROLL_KEY] = snapshot
+            return DialogReply("抱歉，刚才这条消息没有处理好，已填写的信息都还在。请再发一次，或回复“转人工”。")
+        if not any(state.get(k) for k in ("form", "choosing", "reminder", "after", "last")):
+            turn.session.pop(ENROLL_KEY, None)
         return reply
+
+    async def _dispatch(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
+        if text in PROGRESS:
+            return DialogReply(await self.progress(turn) + self._resume_hint(state))
+        if text in HUMAN:
+            return await self._handoff(turn)
+        if state.get("reminder"):
+            return await self._handle_reminder(turn, state, text)
+        if state.get("choosing"):
+            return await self._handle_choice(turn, state, text, understand)
+        if state.get("form"):
+            return await self._handle_form(turn, state, text, understand)
+        if state.get("after"):
+            return await self._handle_after(turn, state, text, understand)
+        return DialogReply("", digression=True)
 
     async def progress(self, turn: Any) -> str:
         apps = await turn.services.applications.for_user(turn.user_id)
@@ -256,7 +265,7 @@ class EnrollmentDialogs:
         if spec is None or not spec.has(form["state"]):  # the form changed under a draft
             state.pop("form", None)
             return DialogReply("办理流程已更新，请回复“我要参保”重新开始，给您带来不便请谅解。")
-        idle = turn.now - dt.datetime.fromisoformat(form["updated_at"])
+        idle = turn.now - dt.datetime.fromisoformat(form.get("updated_at") or turn.now.isoformat())
         if idle > DROP_AFTER:
             state.pop("form", None)
             return DialogReply("您上次未完成的参保申请已超过7天，已清除。需要时回复“我要参保”重新办理。",
@@ -296,6 +305,8 @@ class EnrollmentDialogs:
             state.pop("form", None)
             return await self._open(turn, spec.scheme)
         if text in BACK:
+            while form["history"] and not spec.has(form["history"][-1]):
+                form["history"].pop()  # steps removed by a form change since the draft was saved
             if not form["history"]:
                 return DialogReply("已经是第一步了。\n" + await self._enter(turn, form, spec.step(form["state"])))
             model = FormModel(form)

@@ -54,3 +54,19 @@ async def test_question_while_choosing_a_scheme(chat):
     assert chat.replies[-1].digression
     assert "已退出" in await chat.say("取消")
     assert not chat.dialogs.is_active(await chat.session())
+
+
+async def test_a_bug_inside_a_hook_keeps_the_form(chat, monkeypatch):
+    await start(chat)
+    from dialogs import hooks
+
+    async def broken(ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(hooks.HOOKS, "age", broken)
+    await chat.say("1")
+    reply = await chat.say("310101201603022993")
+    assert "没有处理好" in reply and "都还在" in reply
+    session = await chat.session()
+    assert session["enroll"]["form"]["state"] == "id_number"
+    assert session["enroll"]["form"]["slots"]["child"]["name"] == "韩小明"
