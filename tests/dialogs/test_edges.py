@@ -70,3 +70,27 @@ async def test_a_bug_inside_a_hook_keeps_the_form(chat, monkeypatch):
     session = await chat.session()
     assert session["enroll"]["form"]["state"] == "id_number"
     assert session["enroll"]["form"]["slots"]["child"]["name"] == "韩小明"
+
+
+async def test_start_while_a_form_is_open_resumes_it(chat, dialogs):
+    await start(chat)
+    turn, _version = await chat.turn("我要参保")
+    reply = await dialogs.start(turn, "bj-child-student")
+    assert "接着上次的进度" in reply.text and "证件类型" in reply.text
+    assert dialogs.school_name("3101010001") == "黄浦区北京东路小学" and dialogs.school_name("nope") == ""
+
+
+async def test_changing_the_school_district_asks_the_school_again(chat, services):
+    child = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+    await services.roster.replace_school("3101150001", "浦东新区东方路小学", [
+        {"name": "韩小明", "id_number": child}], services.clock.now())
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", child, "是", "静安", "联航路4号", "1", "否",
+                 "黄浦", "北京东路", "韩大明", "17612342353"]:
+        reply = await chat.say(text)
+    assert "参保单位：浦东新区东方路小学" in reply  # the roster's school of record
+    await chat.say("修改参保单位所属区")
+    assert "参保信息确认" in await chat.say("浦东")  # same district: the school is kept
+    await chat.say("修改参保单位所属区")
+    assert "参保单位名称" in await chat.say("徐汇")  # a new district forgets the school
+    reply = await chat.say("漕溪北路")
+    assert "在籍于“浦东新区东方路小学”" in reply and "参保单位：浦东新区东方路小学" in reply
