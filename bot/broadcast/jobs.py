@@ -9,18 +9,19 @@ Records (store kinds):
 Delivery states: pending → sending → sent | failed | held, with retry (backoff) and unknown/cancelled.
 
 Exactly-once protocol for each recipient:
-1. the worker takes a rate-limit slot, then claims the delivery with a compare-and-set write
-   pending|retry → sending (a second worker loses the CAS and skips it);
-2. it calls `Sender.send_text`;
-3. it writes the outcome (sent, retry with a backoff time, failed, held).
-A worker that is stopped (task cancelled, SIGTERM) finishes its in-flight sends and records them
-before it exits, so a graceful stop leaves no 'sending' record behind.
+1. the worker claims the delivery, pending|retry → sending, before any API call: with a
+   compare-and-set write (a second worker loses the CAS and skips it), or — when it holds the job's
+   run lock and so is the only writer — in one batch write for a small group of recipients;
+2. it takes a rate-limit slot and calls `Sender.send_text`;
+3. it writes the outcome (sent, retry with a backoff time, failed, held), batched with the next claim.
+A worker that is stopped (task cancelled, SIGTERM) finishes the sends it has claimed and records every
+outcome before it exits, so a graceful stop leaves no 'sending' record behind.
 
 Resume policy for 'sending' records (only a hard crash — SIGKILL, power loss — leaves them): the
 message may or may not have reached WeChat, and WeChat has no idempotency key to ask. We never resend
 them automatically: they become 'unknown' (counted and shown to staff), who can resend them on purpose
-with `resend_unknown(job_id)`. A duplicate is never produced by the system; at most `concurrency`
-recipients per crashed worker end up 'unknown'.
+with `resend_unknown(job_id)`. A duplicate is never produced by the system; at most about twice
+`concurrency` recipients per crashed worker end up 'unknown' (claimed groups plus unrecorded outcomes).
 """
 from __future__ import annotations
 
@@ -283,7 +284,7 @@ class BroadcastJobs:
                         break
                     if not page:
                         continue
-                stop = await self.send_batch(job_id, page)
+                stop = await self.send_batch(job_id, page, exclusive=True)  # we hold the run lock
                 if stop.reason and stop.reason != CANCELLED:
                     return stop.reason  # paused: tick() resumes it at resume_at
             return await self.finish_if_complete(job_id)
@@ -327,46 +328,74 @@ class BroadcastJobs:
                                          started_at=job.get("started_at") or _iso(self.clock.now()))
         return job
 
-    async def send_batch(self, job_id: str, items: list[tuple[str, Record]]) -> _Stop:
-        """Deliver `items`, `concurrency` at a time. On cancellation of the calling task the sends in
-        flight still complete and are recorded before CancelledError propagates."""
+    async def send_batch(self, job_id: str, items: list[tuple[str, Record]], exclusive: bool = False) -> _Stop:
+        """Deliver `items` in groups of concurrency/2, two groups in flight. Each group is claimed in one
+        store round (`exclusive`: the caller holds the job's run lock, so one unconditional batch write;
+        otherwise a compare-and-set per recipient) together with the outcomes of earlier groups, which
+        keeps store writes per message low. On cancellation of the calling task the groups already
+        claimed still send, and every outcome is recorded before CancelledError propagates."""
         stop = _Stop()
+        size = max(1, self.settings.concurrency // 2)
         checked = 0.0
-        in_flight: set[asyncio.Task] = set()
+        groups: set[asyncio.Task] = set()
+        outcomes: list[tuple[str, dict[str, Any]]] = []
         try:
-            for key, rec in items:
+            for start in range(0, len(items), size):
                 if time.monotonic() - checked > self.settings.status_poll:
                     checked = time.monotonic()
                     job = await self.get(job_id)
                     stop.reason = stop.reason or ("" if job and job["status"] == RUNNING else (job or {}).get("status", CANCELLED))
+                group = items[start:start + size]
                 if stop.reason == CANCELLED:
-                    await self._set_state(key, rec, DROPPED, expected=True)
+                    for key, rec in group:
+                        await self._set_state(key, rec, DROPPED, expected=True)
                     continue
                 if stop.reason:
                     break
-                in_flight.add(asyncio.create_task(self._deliver(job_id, key, rec, stop)))
-                if len(in_flight) >= self.settings.concurrency:
-                    _done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            if in_flight:
-                await asyncio.wait(in_flight)
+                while len(groups) >= 2:
+                    done, groups = await asyncio.wait(groups, return_when=asyncio.FIRST_COMPLETED)
+                    outcomes += [o for task in done for o in task.result()]
+                flush, outcomes = outcomes, []
+                groups.add(asyncio.create_task(self._send_group(job_id, group, flush, exclusive, stop)))
+            if groups:
+                done, groups = await asyncio.wait(groups)
+                outcomes += [o for task in done for o in task.result()]
         finally:
-            if in_flight:  # cancelled mid-batch: let the sends already started finish and be recorded
-                await asyncio.shield(asyncio.gather(*in_flight, return_exceptions=True))
+            if groups:  # cancelled: the claimed groups finish their sends
+                results = await asyncio.shield(asyncio.gather(*groups, return_exceptions=True))
+                outcomes += [o for r in results if isinstance(r, list) for o in r]
+            if outcomes:
+                await asyncio.shield(self._write_deliveries_data(outcomes))
         return stop
 
-    async def _deliver(self, job_id: str, key: str, rec: Record, stop: _Stop) -> None:
-        await self.limiter.acquire()  # before the claim: a waiting recipient is still plainly pending
-        if stop.reason:
-            return
-        data = dict(rec.data)
-        if data.get("state") not in (PENDING, RETRY):
-            return
-        data.update(state=SENDING, attempts=int(data.get("attempts", 0)) + 1, claimed_at=time.time(),
-                    worker=self.worker_id)
-        try:
-            await self.store.put(DELIVERY_KIND, key, data, expected_version=rec.version, index=delivery_index(data))
-        except VersionConflict:
-            return  # another worker took it (or it was cancelled)
+    async def _send_group(self, job_id: str, group: list[tuple[str, Record]], flush: list[tuple[str, dict[str, Any]]],
+                          exclusive: bool, stop: _Stop) -> list[tuple[str, dict[str, Any]]]:
+        """Claim (pending|retry → sending) and send one group; returns the outcomes to record."""
+        claims = []
+        for key, rec in group:
+            if rec.data.get("state") in (PENDING, RETRY):
+                claims.append((key, rec, dict(rec.data, state=SENDING, attempts=int(rec.data.get("attempts", 0)) + 1,
+                                              claimed_at=time.time(), worker=self.worker_id)))
+        claimed: list[tuple[str, dict[str, Any]]] = []
+        if exclusive:
+            claimed = [(key, data) for key, _, data in claims]
+            await self._write_deliveries_data(flush + claimed)
+        else:
+            if flush:
+                await self._write_deliveries_data(flush)
+            for key, rec, data in claims:
+                try:
+                    await self.store.put(DELIVERY_KIND, key, data, expected_version=rec.version, index=delivery_index(data))
+                    claimed.append((key, data))
+                except VersionConflict:
+                    continue  # another worker took it, or it was cancelled
+        return list(await asyncio.gather(*(self._send_one(job_id, key, data, stop) for key, data in claimed)))
+
+    async def _send_one(self, job_id: str, key: str, data: dict[str, Any], stop: _Stop) -> tuple[str, dict[str, Any]]:
+        await self.limiter.acquire()
+        if stop.reason:  # paused or cancelled while this one waited for its slot: it was not sent
+            state = DROPPED if stop.reason == CANCELLED else PENDING
+            return key, dict(data, state=state, attempts=data["attempts"] - 1)
         text = data.get("text") or (await self._job_text(job_id))
         try:
             result = await self.sender.send_text(data["openid"], text)
@@ -376,10 +405,12 @@ class BroadcastJobs:
             raise
         except Exception as exc:  # noqa: BLE001 - a client bug or network error: retry later
             status, errcode, detail = "retry", None, f"{type(exc).__name__}: {exc}"[:200]
-        await self._record_outcome(job_id, key, data, status, errcode, detail, stop)
+        return key, await self._outcome(job_id, data, status, errcode, detail, stop)
 
-    async def _record_outcome(self, job_id: str, key: str, data: dict[str, Any], status: str,
-                              errcode: Any, detail: str, stop: _Stop) -> None:
+    async def _outcome(self, job_id: str, data: dict[str, Any], status: str, errcode: Any, detail: str,
+                       stop: _Stop) -> dict[str, Any]:
+        """The delivery record after a send. Written unconditionally: this worker made the call, so its
+        outcome is the truth even if a recovery meanwhile marked the record unknown."""
         data = dict(data, errcode=errcode, detail=detail, updated_at=_iso(self.clock.now()))
         if status == "sent":
             data["state"] = SENT
@@ -399,9 +430,11 @@ class BroadcastJobs:
         else:
             delay = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (data["attempts"] - 1))
             data.update(state=RETRY, next_at=time.time() + delay)
-        # Unconditional: this worker made the call, so its outcome is the truth even if a recovery
-        # meanwhile marked the record unknown.
-        await self.store.put(DELIVERY_KIND, key, data, index=delivery_index(data))
+        return data
+
+    async def _write_deliveries_data(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        if items:
+            await self.store.put_many(DELIVERY_KIND, [(key, data, delivery_index(data)) for key, data in items])
 
     async def _job_text(self, job_id: str) -> str:
         if job_id not in self._texts:
