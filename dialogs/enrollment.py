@@ -319,13 +319,16 @@ class EnrollmentDialogs:
         return None
 
     async def _modify(self, turn: Any, form: dict, spec: FormSpec, what: str) -> DialogReply:
-        editable = [s for s in spec.steps if s.editable and holds(s.when, form["slots"])]
+        editable = [s for s in spec.steps if s.editable and holds(s.when, form["slots"])
+                    and get_slot(form["slots"], s.slot) is not None]
         target = None
         if what:
             target = next((s for s in editable if what in (s.label, *s.aliases)), None) or next(
                 (s for s in editable if what in s.label or any(a in what for a in (s.label, *s.aliases) if a)), None)
         if target is None:
             labels = "、".join(dict.fromkeys(s.label for s in editable if s.label))
+            if not labels:
+                return DialogReply("还没有可以修改的内容。\n" + await self._enter(turn, form, spec.step(form["state"])))
             return DialogReply(f"请回复“修改+项目”，可以修改：{labels}。")
         model = FormModel(form)
         form["history"].append(model.state)
@@ -392,6 +395,7 @@ class EnrollmentDialogs:
     async def _reject(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
                       understand: Callable | None, err: ValidationError) -> DialogReply:
         if understand is not None and self._looks_like_question(text, understand):
+            self._remember_scheme_for_answers(turn, spec.scheme)
             return DialogReply("我们继续：" + render.short_prompt(step, form["slots"]), digression=True)
         form["fails"] = form.get("fails", 0) + 1
         message = err.message
@@ -402,6 +406,16 @@ class EnrollmentDialogs:
             message += ("\n\n这一步好像不太顺利。需要帮助可回复“转人工”，工作人员会联系您；"
                         "也可以回复“上一步”检查前面的内容。已填写的信息都会保留。")
         return DialogReply(message)
+
+    def _remember_scheme_for_answers(self, turn: Any, scheme: str) -> None:
+        """A question asked mid-form is about that form's scheme: tell the answerer (its context is
+        `session["qa"]`, where it remembers the scheme and city of the conversation)."""
+        qa = turn.session.setdefault("qa", {})
+        qa["scheme"] = scheme
+        try:
+            qa["city"] = self.engine.pack(scheme).city
+        except Exception:
+            qa.pop("city", None)
 
     def _looks_like_question(self, text: str, understand: Callable) -> bool:
         if not text or len(text) > MAX_INPUT or len(text) < 2:

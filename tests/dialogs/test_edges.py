@@ -22,7 +22,7 @@ async def test_tapped_option_text_and_unknown_field(chat):
     await start(chat)
     assert "证件号码（户口簿）" in await chat.say("户口簿")
     reply = await chat.say("修改星座")
-    assert "可以修改" in reply and "姓名" in reply and "证件号码" in reply
+    assert "可以修改：姓名、证件类型。" in reply  # only what has been filled in so far
 
 
 async def test_three_bad_choices_offer_help_without_losing_anything(chat):
@@ -94,3 +94,10 @@ async def test_changing_the_school_district_asks_the_school_again(chat, services
     assert "参保单位名称" in await chat.say("徐汇")  # a new district forgets the school
     reply = await chat.say("漕溪北路")
     assert "在籍于“浦东新区东方路小学”" in reply and "参保单位：浦东新区东方路小学" in reply
+
+
+async def test_a_question_mid_form_tells_the_answerer_which_scheme(chat):
+    await start(chat)
+    await chat.say("这个要交多少钱？")
+    session = await chat.session()
+    assert session["qa"]["scheme"] == "sh-child-fund" and session["qa"]["city"] == "上海"
