@@ -53,7 +53,7 @@ class QuestionAnswerer:
         self.engine = engine
         self.nlu = nlu
         self.index = ProcedureIndex(engine, nlu.tokenizer.cut, nlu.lexicon.synonyms)
-        self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference)
+        self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference, self._distinctive_scheme)
         self.fact_names = set(FACTS)
 
     # -- public -------------------------------------------------------------------------------
@@ -133,6 +133,10 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
+    def _distinctive_scheme(self, text: str) -> str | None:
+        masked = self.nlu.slots.extract(text)[1].replace(MASK, " ")
+        return self.index.distinctive_scheme(masked)
+
     @staticmethod
     def _refines(u: Understanding, last: dict) -> bool:
         facts = set(u.slots) - PLACE_SLOTS
@@ -202,7 +206,7 @@ class QuestionAnswerer:
 
     def _unclear(self, u: Understanding, slots: dict, state: dict, now: dt.datetime) -> Answer:
         place = self.chooser.choose(slots, {}, u.text) if slots.keys() & {"city", "scheme_candidates"} else None
-        scheme = place.scheme if place else state.get("scheme")
+        scheme = place.scheme if place else (state.get("scheme") or self._distinctive_scheme(u.text))
         if scheme in self.engine.scheme_ids:
             found = procedures.lookup(self._ctx(scheme, slots, u, now, []))
             if found:  # the words match a line of the pack even if the intent is unclear

@@ -11,11 +11,13 @@ from typing import Any, Callable
 
 from bot.answers.policy_text import parameter_notes
 from bot.nlu.matcher import STOPWORDS
+from bot.nlu.text import normalise
 
 # Question words that say what kind of answer is wanted, not what it is about.
 QUESTION_WORDS = frozenset(
     "怎么 怎么办 怎样 如何 什么 哪些 哪里 哪个 哪家 多少 多久 几 吗 呢 能 可以 需要 要 时候 什么时候 有没有 是不是"
     " 问题 情况 一下 请问 知道 告诉 上海 北京 宁波 宣城".split())
+DISTINCTIVE = 1.0  # weight of pack-specific words needed to name the pack (one word, or two bigrams)
 STRONG = 5.0  # a line at least this relevant (idf-weighted) answers the question on its own
 
 
@@ -23,6 +25,15 @@ CALENDAR_TOPIC = "calendar"  # dated events and relative deadlines of the pack, 
 
 
 PARAMETER_TOPIC = "parameters"  # each dated parameter as a sentence: "筹资标准（元/人/年）：1810元（2021年度，原1600元）"
+
+
+RULES_TOPIC = "rules"  # eligibility rules (name, seed sentence): who may join
+
+
+def _rule_notes(pack: Any) -> list[tuple[str, str]]:
+    spec = (pack.raw or {}).get("eligibility") or {}
+    rules = [*(spec.get("rules") or []), *([spec["otherwise"]] if spec.get("otherwise") else [])]
+    return [(str(r.get("name", "")), f"{r.get('text', '')}{r.get('explanation', '')}") for r in rules if r.get("text")]
 
 
 def _calendar_notes(pack: Any) -> list[tuple[str, str]]:
@@ -67,6 +78,7 @@ class ProcedureIndex:
         self._synonyms = sorted((synonyms or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
         self._lines: dict[str, list[Line]] = {}
         self._weights: dict[str, dict[str, float]] = {}
+        self._owner: dict[str, str] | None = None  # feature → the only pack that uses it (built lazily)
         self._places = sorted({engine.pack(s).city for s in engine.scheme_ids}, key=len, reverse=True)
         for scheme_id in engine.scheme_ids:
             pack = engine.pack(scheme_id)
@@ -74,12 +86,14 @@ class ProcedureIndex:
             for topic, items in (pack.procedures or {}).items():
                 for i, item in enumerate(items):
                     for j, text in enumerate(item.lines):
-                        feats = text_features(cut(f"{item.title} {text}"))
+                        feats = text_features(cut(normalise(f"{item.title} {text}")))
                         lines.append(Line(topic, i, j, item.title, text, feats))
             for j, (title, text) in enumerate(_calendar_notes(pack)):
-                lines.append(Line(CALENDAR_TOPIC, 0, j, title, text, text_features(cut(f"{title} {text}"))))
+                lines.append(Line(CALENDAR_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
+            for j, (title, text) in enumerate(_rule_notes(pack)):
+                lines.append(Line(RULES_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
             for j, (title, text) in enumerate(parameter_notes(pack)):
-                lines.append(Line(PARAMETER_TOPIC, 0, j, title, text, text_features(cut(f"{title} {text}"))))
+                lines.append(Line(PARAMETER_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
             self._lines[scheme_id] = lines
             self._weights[scheme_id] = self._idf(lines)
 
@@ -93,10 +107,10 @@ class ProcedureIndex:
         total = len(lines) + 1
         return {f: _base(f) * math.log(total / n) for f, n in counts.items()}
 
-    def question_features(self, text: str) -> frozenset[str]:
+    def question_features(self, text: str, expand: bool = True) -> frozenset[str]:
         for place in self._places:  # the city says which pack, not which line
             text = text.replace(place, " ")
-        extra = [w for word, words in self._synonyms if word in text for w in words]
+        extra = [w for word, words in self._synonyms if word in text for w in words] if expand else []
         return text_features(self._cut(" ".join([text, *extra])))
 
     def scored(self, scheme_id: str, question: frozenset[str]) -> list[tuple[float, Line]]:
@@ -114,3 +128,28 @@ class ProcedureIndex:
         scored = [s for s in scored if s[0] > 0]
         scored.sort(key=lambda s: s[0], reverse=True)
         return scored[:limit]
+
+    def distinctive_scheme(self, text: str) -> str | None:
+        """The one pack whose own vocabulary the question uses ("预审" → the Shanghai fund, "京卡" → Beijing).
+
+        Only words found in a single pack's lines count; if they point at two packs, nobody is chosen.
+        """
+        if self._owner is None:
+            owners: dict[str, set[str]] = {}
+            for scheme_id, lines in self._lines.items():
+                for line in lines:
+                    for feature in line.features:
+                        if feature[0] != "@":  # single characters are too common to tell packs apart
+                            owners.setdefault(feature, set()).add(scheme_id)
+            self._owner = {f: next(iter(s)) for f, s in owners.items() if len(s) == 1}
+        votes: dict[str, float] = {}
+        for feature in self.question_features(text, expand=False):  # the guardian's own words only
+            scheme_id = self._owner.get(feature)
+            if scheme_id:
+                votes[scheme_id] = votes.get(scheme_id, 0.0) + _base(feature)
+        ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
+        if not ranked or ranked[0][1] < DISTINCTIVE:
+            return None
+        if len(ranked) > 1 and ranked[0][1] < 2 * ranked[1][1]:
+            return None  # words of two packs: ask rather than guess
+        return ranked[0][0]

@@ -17,8 +17,11 @@ class SchemeChoice:
 
 
 class SchemeChooser:
-    def __init__(self, engine: Any, preference: dict[str, list[str]]) -> None:
+    def __init__(self, engine: Any, preference: dict[str, list[str]],
+                 guess: Callable[[str], str | None] | None = None) -> None:
+        """`guess(text)` names a scheme from the question's content alone, or None."""
         self.engine = engine
+        self.guess = guess
         self.preference = preference  # scheme id → words favouring it within its city
         self.by_city: dict[str, list[str]] = {}
         for scheme_id in engine.scheme_ids:
@@ -43,6 +46,9 @@ class SchemeChooser:
                 return SchemeChoice(remembered)
             candidates = list(self.by_city.get(state.get("city") or "", []))
         if not candidates:
+            guessed = self.guess(text) if self.guess else None
+            if guessed in known:
+                return SchemeChoice(guessed)
             return self._ask(sorted(known, key=self._order))
         if len(candidates) == 1:
             return SchemeChoice(candidates[0])

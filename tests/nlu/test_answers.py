@@ -232,3 +232,23 @@ def test_city_reply_fills_hukou_question(qa, now):
     assert state["pending"]["need"] == ["hukou_city"]
     qa.answer("北京", state, now)
     assert state["pending"]["need"] != ["hukou_city"]
+
+
+@pytest.mark.parametrize("question, scheme", [
+    ("预审通过后多久要交钱", "sh-child-fund"),
+    ("扣款失败提示余额不足怎么办", "bj-child-student"),
+    ("名字有生僻字交不了", "nb-civil-servant-children"),
+    ("暂停参保以后多久能登记", "xc-hfut-college"),
+    ("核定单是什么", "sh-resident-student"),
+    ("京卡在哪开", "bj-child-student"),
+])
+def test_scheme_recognised_from_its_own_vocabulary(qa, now, question, scheme):
+    """No city, no scheme name, but words only one pack uses."""
+    assert qa.answer(question, {}, now).scheme == scheme
+
+
+@pytest.mark.parametrize("question", ["新疆班的学生能参加吗", "电话多少", "能退吗", "交多少钱"])
+def test_no_guess_when_several_schemes_fit(qa, now, question):
+    state: dict = {}
+    answer = qa.answer(question, state, now)
+    assert answer.scheme is None and state["pending"]["need"] == ["scheme"]
