@@ -1,7 +1,8 @@
 """QuestionAnswerer: a guardian's question → a reply composed from the rule engine.
 
 The state dict (stored in the guardian's session) holds only: the scheme and city talked about,
-a pending question we asked ({"intent", "need", "slots", "options"}) and the numbered menu shown.
+a pending question we asked ({"intent", "need", "slots", "options"}), the last computed answer's
+intent and facts ({"intent", "slots"}, so "那门诊呢" can change one thing) and the numbered menu shown.
 """
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ class QuestionAnswerer:
             return Answer(choice.question, intent, slots, confident=False)
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
-        ctx = self._ctx(choice.scheme, slots, u, now, topics)
+        ctx = self._ctx(intent, choice.scheme, slots, u, now, topics)
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
@@ -112,10 +113,11 @@ class QuestionAnswerer:
             state["last"] = {"intent": intent, "slots": {k: v for k, v in slots.items() if k not in PLACE_SLOTS}}
         return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
 
-    def _ctx(self, scheme: str, slots: dict, u: Understanding, now: dt.datetime, topics: list[str]) -> Ctx:
+    def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
+             topics: list[str]) -> Ctx:
         masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
-        intent = self.nlu.catalogue.intents.get(u.intent)
-        words = list(intent.keywords) if intent else []
+        spec = self.nlu.catalogue.intents.get(intent)
+        words = list(spec.keywords) if spec else []
         return Ctx(self.engine, self.index, scheme, self.engine.pack(scheme), slots, u.text, masked, now, topics, words)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
@@ -208,7 +210,7 @@ class QuestionAnswerer:
         place = self.chooser.choose(slots, {}, u.text) if slots.keys() & {"city", "scheme_candidates"} else None
         scheme = place.scheme if place else (state.get("scheme") or self._distinctive_scheme(u.text))
         if scheme in self.engine.scheme_ids:
-            found = procedures.lookup(self._ctx(scheme, slots, u, now, []))
+            found = procedures.lookup(self._ctx(UNCLEAR, scheme, slots, u, now, []))
             if found:  # the words match a line of the pack even if the intent is unclear
                 pack = self.engine.pack(scheme)
                 state["scheme"], state["city"] = scheme, pack.city
