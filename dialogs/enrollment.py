@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bot.store.base import LockTimeout, StoreError, VersionConflict
-from bot.store.repos import CANCELLED, EXPIRED, REJECTED, STATUS_LABELS
-from dialogs import fields, hooks, render
+from bot.store.repos import STATUS_LABELS
+from dialogs import fields, hooks, render, submission
 from dialogs.forms import FormMachine, FormModel, FormSpec, Step, get_slot, holds, load_forms, set_slot
 from dialogs.ports import LocalSubmitter, Submitter
 from dialogs.schools import DEFAULT_FILE, SchoolDirectory
@@ -42,7 +42,6 @@ CONTINUE = {"继续", "继续办理", "接着办", "是", "好", "好的", "继�
 REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
 QUESTION_MARKERS = ("吗", "多少", "怎么", "?", "？", "什么", "哪", "能不能", "可不可以", "为什么", "如何", "几时", "呢")
 NOT_QUESTIONS = {"enroll", "greeting", "unclear", "out_of_scope", "help", "human", "progress"}
-CLOSED_STATUSES = (REJECTED, EXPIRED, CANCELLED)
 ENROLL_KEY = "enroll"
 
 
@@ -571,14 +570,14 @@ class EnrollmentDialogs:
         if closed:  # the window shut while the form was being filled
             state.pop("form", None)
             return self._offer_reminder(state, spec.scheme, closed + "\n这次的申请没有提交。")
-        duplicate = await self._duplicate(turn, spec, slots)
+        duplicate = await submission.find_duplicate(turn, spec, slots)
         if duplicate is not None:
             state.pop("form", None)
             label = STATUS_LABELS.get(duplicate["status"], duplicate["status"])
             return DialogReply(f"{child.get('name', '孩子')}已经有一份{spec.title}申请（编号 {duplicate['id']}，"
                                f"{label}），不需要重复办理。回复“进度”可查看。")
-        application = await services.applications.create(turn.user_id, spec.scheme, self._record(spec, slots, turn.now), turn.now)
-        await self._remember_subscriber(turn, spec, slots)
+        application = await services.applications.create(turn.user_id, spec.scheme, submission.record(slots, turn.now), turn.now)
+        await submission.remember_subscriber(turn, spec, slots)
         try:
             told = await self.submitter.submit(turn, application)
         except Exception:
@@ -589,58 +588,7 @@ class EnrollmentDialogs:
                                                           for k in spec.settings.get("reuse", []) if k in slots}}
         state["after"] = True
         after = render.fill(spec.messages.get("after_submit", ""), slots)
-        topics = self._procedure_text(spec)
+        topics = submission.procedure_text(self.engine, spec)
         parts = [f"已为{child.get('name', '孩子')}提交{spec.title}申请。", told, after, topics,
                  "如需为其他孩子办理，请回复“再办一个”。"]
         return DialogReply("\n\n".join(p for p in parts if p))
-
-    async def _duplicate(self, turn: Any, spec: FormSpec, slots: dict[str, Any]) -> dict | None:
-        id_number = get_slot(slots, "child.id_number")
-        if not id_number:
-            return None
-        for app in await turn.services.applications.find_by_id_number(id_number, spec.scheme):
-            same_period = app.get("benefit_start") == slots.get("benefit_start") and \
-                app.get("school_year") == slots.get("school_year")
-            if app.get("status") not in CLOSED_STATUSES and same_period:
-                return app
-        return None
-
-    def _record(self, spec: FormSpec, slots: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-        """The application record (fields as in bot/store/repos.py); scheme extras go to `details`."""
-        standard = ("child", "guardian", "school_code", "school_name", "address", "category", "school_year",
-                    "benefit_start", "benefit_end", "amount_fen", "exempt")
-        internal = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_note", "fee_category",
-                    "school_district", "district", "hukou_district", "window_end", "deadlines", "deductions"}
-        record = {key: copy.deepcopy(slots[key]) for key in standard if key in slots}
-        record["district"] = slots.get("school_district") or slots.get("district") or ""
-        record["exempt"] = bool(slots.get("exempt"))
-        record["amount_fen"] = 0 if record["exempt"] else slots.get("amount_fen")
-        record["submitted_at"] = now.isoformat(timespec="seconds")
-        record["details"] = {k: copy.deepcopy(v) for k, v in slots.items() if k not in standard and k not in internal}
-        if slots.get("hukou_district"):
-            record["details"]["hukou_district"] = slots["hukou_district"]
-        return record
-
-    async def _remember_subscriber(self, turn: Any, spec: FormSpec, slots: dict[str, Any]) -> None:
-        subscribers = turn.services.subscribers
-        current = await subscribers.get(turn.user_id) or {}
-        schemes = sorted(set(current.get("schemes") or []) | {spec.scheme})
-        changes: dict[str, Any] = {"schemes": schemes}
-        if slots.get("school_district"):
-            changes["district"] = slots["school_district"]
-        if slots.get("school_code"):
-            changes["school_code"] = slots["school_code"]
-        await subscribers.touch(turn.user_id, turn.now, **changes)
-
-    def _procedure_text(self, spec: FormSpec) -> str:
-        blocks = []
-        for topic in spec.settings.get("after_submit_topics", []):
-            try:
-                items = self.engine.procedure(spec.scheme, topic)
-            except Exception:
-                log.exception("procedure %s failed for %s", topic, spec.scheme)
-                continue
-            for item in items:
-                lines = "\n".join(line if line[:1].isdigit() else f"· {line}" for line in item.lines)
-                blocks.append(f"【{item.title}】\n{lines}")
-        return "\n\n".join(blocks)

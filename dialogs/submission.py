@@ -1,0 +1,71 @@
+"""Turning a confirmed form into a durable application record, and what goes with submitting it."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from typing import Any
+
+from bot.store.repos import CANCELLED, EXPIRED, REJECTED
+from dialogs.forms import FormSpec, get_slot
+
+log = logging.getLogger(__name__)
+
+CLOSED_STATUSES = (REJECTED, EXPIRED, CANCELLED)
+# Slots that go to the record's top level (field names as in bot/store/repos.py) …
+STANDARD = ("child", "guardian", "school_code", "school_name", "address", "category", "school_year",
+            "benefit_start", "benefit_end", "amount_fen", "exempt")
+# … and working slots of the dialog that are not part of the application.
+INTERNAL = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_note", "fee_category",
+            "school_district", "district", "window_end", "deadlines", "deductions"}
+
+
+def record(slots: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The application record; scheme-specific answers (bank, card, photo, renewal …) go to `details`."""
+    data = {key: copy.deepcopy(slots[key]) for key in STANDARD if key in slots}
+    data["district"] = slots.get("school_district") or slots.get("district") or ""
+    data["exempt"] = bool(slots.get("exempt"))
+    data["amount_fen"] = 0 if data["exempt"] else slots.get("amount_fen")
+    data["submitted_at"] = now.isoformat(timespec="seconds")
+    data["details"] = {k: copy.deepcopy(v) for k, v in slots.items() if k not in STANDARD and k not in INTERNAL}
+    return data
+
+
+async def find_duplicate(turn: Any, spec: FormSpec, slots: dict[str, Any]) -> dict[str, Any] | None:
+    """A live application of the same child, scheme and period (a second one is refused)."""
+    id_number = get_slot(slots, "child.id_number")
+    if not id_number:
+        return None
+    for app in await turn.services.applications.find_by_id_number(id_number, spec.scheme):
+        same_period = (app.get("benefit_start") == slots.get("benefit_start")
+                       and app.get("school_year") == slots.get("school_year"))
+        if app.get("status") not in CLOSED_STATUSES and same_period:
+            return app
+    return None
+
+
+async def remember_subscriber(turn: Any, spec: FormSpec, slots: dict[str, Any]) -> None:
+    """Segments for reminders and broadcasts: the schemes, district and school of the guardian."""
+    subscribers = turn.services.subscribers
+    current = await subscribers.get(turn.user_id) or {}
+    changes: dict[str, Any] = {"schemes": sorted(set(current.get("schemes") or []) | {spec.scheme})}
+    if slots.get("school_district"):
+        changes["district"] = slots["school_district"]
+    if slots.get("school_code"):
+        changes["school_code"] = slots["school_code"]
+    await subscribers.touch(turn.user_id, turn.now, **changes)
+
+
+def procedure_text(engine: Any, spec: FormSpec) -> str:
+    """The rule engine's procedure items named in `settings.after_submit_topics` (e.g. payment steps)."""
+    blocks = []
+    for topic in spec.settings.get("after_submit_topics", []):
+        try:
+            items = engine.procedure(spec.scheme, topic)
+        except Exception:
+            log.exception("procedure %s failed for %s", topic, spec.scheme)
+            continue
+        for item in items:
+            lines = "\n".join(line if line[:1].isdigit() else f"· {line}" for line in item.lines)
+            blocks.append(f"【{item.title}】\n{lines}")
+    return "\n\n".join(blocks)
