@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 REMIND_KINDS = ("window_close", "deadline", "deduction")  # calendar events guardians must act before
 CLAIM_TTL = 3600.0  # the per-(reminder, openid) claims only coordinate concurrent ticks; the job record is durable
-ROUND_DAYS = 200  # an application created this many days before a deadline belongs to that round
+ROUND_DAYS = 200  # without a benefit period in the pack: applications this recent belong to the round
 
 
 @dataclass(frozen=True)
@@ -119,12 +119,29 @@ class ReminderScheduler:
         return await self._fire(reminder.id, segment, text, now, title=f"{reminder.scheme_name}：{reminder.event_name}")
 
     def _round_start(self, reminder: PlannedReminder) -> dt.date:
-        """Applications from before this round (last year's payment) do not excuse a guardian."""
+        """The first day whose enrolment buys the same cover period as one made on the event's day:
+        applications from before it (last year's payment) do not excuse a guardian from this round."""
+        event_day = reminder.event_at.date()
+        period = self._benefit_period(reminder.scheme, event_day)
+        if period is not None:
+            day = event_day
+            for _ in range(400):
+                if self._benefit_period(reminder.scheme, day - dt.timedelta(days=1)) != period:
+                    break
+                day -= dt.timedelta(days=1)
+            return day
         if reminder.event_kind == "window_close":
             info = self.engine.windows(reminder.scheme, reminder.event_at - dt.timedelta(seconds=1))
             if info.current is not None:
                 return info.current.start.date()
         return (reminder.event_at - dt.timedelta(days=ROUND_DAYS)).date()
+
+    def _benefit_period(self, scheme: str, day: dt.date) -> Any:
+        benefit_period = getattr(self.engine, "benefit_period", None)
+        try:
+            return benefit_period(scheme, day) if benefit_period else None
+        except Exception:  # noqa: BLE001 - a pack without a benefit period: fall back to the window
+            return None
 
     def _calendar_text(self, reminder: PlannedReminder, now: dt.datetime) -> str:
         at = reminder.event_at

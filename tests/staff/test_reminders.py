@@ -128,3 +128,5 @@ async def test_real_rule_calendar():
     if FUND in engine.scheme_ids:
         closes = [r for r in plan if r.scheme == FUND and r.event_kind == "window_close"]
         assert {(r.fire_at.month, r.fire_at.day) for r in closes} >= {(9, 23), (9, 27), (9, 29)}
+        # Last school year's payment (before this round's cover period) does not excuse anybody.
+        assert dt.date(2026, 6, 1) < scheduler._round_start(closes[0]) <= dt.date(2026, 9, 1)
