@@ -5,6 +5,7 @@ from typing import Any
 
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import join
+from bot.answers.policy_text import source_note
 from bot.answers.rule_helpers import settled_rule
 from bot.rules.model import EligibilityResult
 
@@ -37,8 +38,8 @@ def eligibility(ctx: Ctx, fact_names: set[str]) -> Composed:
     if result.status in ("eligible", "not_eligible"):
         why = f"依据「{rule.name}」：“{rule.text}”。{rule.explanation}" if rule else result.explanation
         if result.status == "eligible":
-            return Composed(join(f"可以参加{name}，符合参保条件。", why, ENROLL_HINT))
-        return Composed(join(f"按规定不能参加{name}（不符合参保条件）。", why))
+            return Composed(join(f"可以参加{name}，符合参保条件。", why, source_note(ctx.pack), ENROLL_HINT))
+        return Composed(join(f"按规定不能参加{name}（不符合参保条件）。", why, source_note(ctx.pack)))
     question = (result.missing_questions or ["请再介绍一下孩子的情况。"])[0]
     known = {k: v for k, v in ctx.slots.items() if k in fact_names or k == "city"}
     intro = f"要判断能否参加{name}，还需要了解：" if not facts else f"还差一点信息才能判断能否参加{name}："
