@@ -40,6 +40,7 @@ log = logging.getLogger("bot.web.admin")
 ASSETS = Path(__file__).parent / "admin"
 SESSION_KIND = "admin_session"
 COOKIE = "bot_admin"
+LOGIN_COOKIE = "bot_admin_login"  # CSRF token of the login form (before a session exists)
 SESSION_TTL = 8 * 3600
 LOGIN_FAILURES_ALLOWED = 10  # per client address per 10 minutes
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -166,24 +167,36 @@ class AdminSite:
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         if await self._authenticate(request):
             return _redirect("/admin/")
-        return _secure(_html(self.login_page.substitute(error="")))
+        return self._login_page(request, "")
+
+    def _login_page(self, request: web.Request, error: str, status: int = 200) -> web.StreamResponse:
+        """The login form, with a double-submit CSRF token (cookie + hidden field) since there is no session yet."""
+        token = request.cookies.get(LOGIN_COOKIE, "")
+        if not 20 <= len(token) <= 64:
+            token = secrets.token_urlsafe(24)
+        response = _html(self.login_page.substitute(error=error, csrf=h(token)), status)
+        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/admin", httponly=True, samesite="Strict",
+                            secure=request.secure)
+        return _secure(response)
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         client = request.remote or "?"
         failures_key = f"admin_login_fail:{client}"
         if await self.store.incr(failures_key, 0, ttl=600) >= LOGIN_FAILURES_ALLOWED:
-            return _secure(_html(self.login_page.substitute(
-                error='<p class="notice error">登录失败次数过多，请10分钟后再试。</p>'), status=429))
+            return self._login_page(request, '<p class="notice error">登录失败次数过多，请10分钟后再试。</p>', 429)
         form = await request.post()
+        expected_csrf = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected_csrf or not hmac.compare_digest(str(form.get("csrf", "")), expected_csrf):
+            return self._login_page(request, '<p class="notice error">页面已过期，请重新输入令牌登录。</p>', 403)
         if not self._token_ok(str(form.get("token", ""))):
             await self.store.incr(failures_key, 1, ttl=600)
             log.warning("admin login refused")
-            return _secure(_html(self.login_page.substitute(
-                error='<p class="notice error">令牌不正确，请重新输入。</p>'), status=403))
+            return self._login_page(request, '<p class="notice error">令牌不正确，请重新输入。</p>', 403)
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         await self.store.put(SESSION_KIND, session_id, {"csrf": csrf, "created_at": _now_iso(self.services)},
                              ttl=SESSION_TTL)
         response = _redirect("/admin/")
+        response.del_cookie(LOGIN_COOKIE, path="/admin")
         response.set_cookie(COOKIE, session_id, max_age=SESSION_TTL, path="/admin", httponly=True,
                             samesite="Strict", secure=request.secure)
         return _secure(response)

@@ -33,8 +33,14 @@ async def client(services, fake_api, aiohttp_client):
     await sender.close()
 
 
-async def login(client) -> str:
-    resp = await client.post("/admin/login", data={"token": ADMIN_TOKEN}, allow_redirects=False)
+async def login_form_csrf(client) -> str:
+    page = await (await client.get("/admin/login")).text()
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def login(client, token: str = ADMIN_TOKEN) -> str:
+    resp = await client.post("/admin/login", data={"token": token, "csrf": await login_form_csrf(client)},
+                             allow_redirects=False)
     assert resp.status == 303
     cookie = resp.cookies["bot_admin"]
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
@@ -47,14 +53,17 @@ async def test_api_refuses_without_or_with_a_wrong_token(client):
     assert (await client.get("/admin/api/stats", headers={"Authorization": "Bearer nope"})).status == 401
     resp = await client.get("/admin/", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/admin/login"
-    resp = await client.post("/admin/login", data={"token": "wrong"})
+    resp = await client.post("/admin/login", data={"token": "wrong", "csrf": await login_form_csrf(client)})
     assert resp.status == 403 and "令牌不正确" in await resp.text()
+    forged = await client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": "forged-forged-forged-1"})
+    assert forged.status == 403 and "bot_admin" not in forged.cookies
 
 
 async def test_login_failures_are_limited(client):
+    csrf = await login_form_csrf(client)
     for _ in range(10):
-        await client.post("/admin/login", data={"token": "wrong"})
-    resp = await client.post("/admin/login", data={"token": ADMIN_TOKEN}, allow_redirects=False)
+        await client.post("/admin/login", data={"token": "wrong", "csrf": csrf})
+    resp = await client.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": csrf}, allow_redirects=False)
     assert resp.status == 429
 
 
