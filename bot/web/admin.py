@@ -107,6 +107,7 @@ class AdminSite:
         router.add_static("/admin/static", ASSETS / "static", show_index=False)
         router.add_get("/admin/api/stats", api(self.api_stats))
         router.add_post("/admin/api/segments/preview", api(self.api_preview))
+        router.add_get("/admin/api/segments", api(self.api_segments))
         router.add_get("/admin/api/broadcasts", api(self.api_broadcasts))
         router.add_post("/admin/api/broadcasts", api(self.api_broadcast_create))
         router.add_get("/admin/api/broadcasts/{job_id}", api(self.api_broadcast_get))
@@ -280,11 +281,15 @@ class AdminSite:
      <span id="preview-result" class="muted"></span></p>
   <p><button type="submit" id="send-button">确认发送</button></p>
 </form>"""
+        overview = "".join(f'<tr><td>{h(row["label"])}</td><td class="num">{row["count"]}</td></tr>'
+                           for row in await self.segment_overview())
+        segments = f'<table id="segments"><tr><th>分组（全部险种）</th><th class="num">人数</th></tr>{overview}</table>'
         rows = "".join(self._job_row(job) for job in await self.jobs.list(limit=50))
         table = (f"<table><tr><th>编号</th><th>类型</th><th>标题</th><th>对象</th><th>状态</th><th>创建时间</th></tr>{rows}</table>"
                  if rows else '<p class="muted">还没有群发任务。</p>')
         notice = f'<p class="notice error">{h(error)}</p>' if error else ""
-        return self._render(auth, "群发消息", f"{notice}<h2>新建群发</h2>{composer}<h2>群发记录</h2>{table}",
+        return self._render(auth, "群发消息", f"{notice}<h2>新建群发</h2>{composer}<h2>分组概览</h2>{segments}"
+                                              f"<h2>群发记录</h2>{table}",
                             status=400 if error else 200)
 
     def _job_row(self, job: dict[str, Any]) -> str:
@@ -495,6 +500,15 @@ class AdminSite:
         segment = Segment.from_dict(body.get("segment", body))
         return {"count": await count(self.store, segment, self.services.clock.now()), "label": segment.describe(),
                 "segment": segment.to_dict()}
+
+    async def segment_overview(self, scheme: str = "") -> list[dict[str, Any]]:
+        now = self.services.clock.now()
+        return [{"status": key, "label": label, "count": await count(self.store, Segment(scheme=scheme, status=key), now)}
+                for key, label in STATUS_FILTERS.items()]
+
+    async def api_segments(self, request: web.Request) -> dict[str, Any]:
+        scheme = request.query.get("scheme", "")
+        return {"scheme": scheme, "segments": await self.segment_overview(scheme)}
 
     async def api_broadcasts(self, request: web.Request) -> dict[str, Any]:
         return {"broadcasts": await self.jobs.list(limit=int(request.query.get("limit", "50") or 50))}
