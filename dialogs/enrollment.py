@@ -43,6 +43,11 @@ REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
 QUESTION_MARKERS = ("吗", "多少", "怎么", "?", "？", "什么", "哪", "能不能", "可不可以", "为什么", "如何", "几时", "呢")
 NOT_QUESTIONS = {"enroll", "greeting", "unclear", "out_of_scope", "help", "human", "progress"}
 ENROLL_KEY = "enroll"
+FREE_TEXT_STEPS = {"name", "address", "text", "school"}  # steps where a question could pass validation
+
+
+def _plainly_a_question(text: str) -> bool:
+    return text.endswith(("吗", "呢", "？", "?")) or any(w in text for w in ("多少", "怎么", "为什么", "能不能"))
 
 
 @dataclass
@@ -347,10 +352,13 @@ class EnrollmentDialogs:
                 f"这一步需要您直接发送{step.label}（点输入框旁的“+”，选择“照片”或“拍摄”）。"))
         if kind == "image":
             return await self._reject(turn, form, spec, step, "", understand,
-                                      ValidationError(f"这一步不需要图片，请用文字回复。"))
+                                      ValidationError("这一步不需要图片，请用文字回复。"))
         if kind not in ("text", "voice"):
             return await self._reject(turn, form, spec, step, "", understand,
                                       ValidationError("我只能读懂文字消息，请用文字回复。"))
+        if step.type in FREE_TEXT_STEPS and _plainly_a_question(text) and len(text) <= MAX_INPUT:
+            # "北京东路小学在哪个区？" would pass as a school name or an address: answer it instead.
+            return self._digress(turn, form, spec, step)
         if step.type == "confirm":
             return await self._confirm(turn, form, spec, step, text, understand)
         if step.type == "school":
@@ -394,8 +402,7 @@ class EnrollmentDialogs:
     async def _reject(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
                       understand: Callable | None, err: ValidationError) -> DialogReply:
         if understand is not None and self._looks_like_question(text, understand):
-            self._remember_scheme_for_answers(turn, spec.scheme)
-            return DialogReply("我们继续：" + render.short_prompt(step, form["slots"]), digression=True)
+            return self._digress(turn, form, spec, step)
         form["fails"] = form.get("fails", 0) + 1
         message = err.message
         block = render.options_block(step)
@@ -405,6 +412,11 @@ class EnrollmentDialogs:
             message += ("\n\n这一步好像不太顺利。需要帮助可回复“转人工”，工作人员会联系您；"
                         "也可以回复“上一步”检查前面的内容。已填写的信息都会保留。")
         return DialogReply(message)
+
+    def _digress(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
+        """The router answers the question, then appends our resume prompt."""
+        self._remember_scheme_for_answers(turn, spec.scheme)
+        return DialogReply("我们继续：" + render.short_prompt(step, form["slots"]), digression=True)
 
     def _remember_scheme_for_answers(self, turn: Any, scheme: str) -> None:
         """A question asked mid-form is about that form's scheme: tell the answerer (its context is

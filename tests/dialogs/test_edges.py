@@ -101,3 +101,11 @@ async def test_a_question_mid_form_tells_the_answerer_which_scheme(chat):
     await chat.say("这个要交多少钱？")
     session = await chat.session()
     assert session["qa"]["scheme"] == "sh-child-fund" and session["qa"]["city"] == "上海"
+
+
+async def test_a_question_that_would_pass_as_an_address_is_answered(chat):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", "310101201603022993", "是", "静安"]:
+        await chat.say(text)
+    reply = await chat.say("地址要写到门牌号吗")
+    assert chat.replies[-1].digression and "我们继续：" in reply
+    assert "address" not in (await chat.session())["enroll"]["form"]["slots"]
