@@ -1,0 +1,163 @@
+"""Every scheme's enrolment, walked to its last step through the real webhook (signed XML in and
+out, the real router, NLU, rule engine, dialogs and fulfilment), with the logs checked for personal
+numbers."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import pytest
+
+from bot.app import create_app
+from bot.clock import Clock
+from bot.config import Settings
+from bot.logs import JsonFormatter
+from bot.services import build_services
+from dialogs.validators import generate_id_number, luhn_check_digit
+from tests.wechat_client import WeChatSender
+
+SH_CHILD = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+NB_KID = generate_id_number(dt.date(2016, 3, 2), "女", region="330203", seq=12)
+XC_STUDENT = generate_id_number(dt.date(2006, 5, 2), "男", region="340402", seq=33)
+BJ_KID = generate_id_number(dt.date(2014, 7, 9), "女", region="110105", seq=41)
+PHONE = "17612342353"
+CARD = "622908123456789012" + luhn_check_digit("622908123456789012")
+MENU_LINK = re.compile(r'msgmenucontent=([^&"]+)')
+
+
+class Guardian:
+    def __init__(self, sender: WeChatSender, user: str) -> None:
+        self.sender, self.user, self.replies = sender, user, []
+
+    async def say(self, *texts: str) -> str:
+        reply = ""
+        for text in texts:
+            reply = await self.sender.say(self.user, text)
+            self.replies.append(reply)
+        return reply
+
+    async def tap(self, reply: str, label: str) -> str:
+        """Tap the option whose text contains `label`, as WeChat sends the option's text."""
+        options = [o for o in MENU_LINK.findall(reply) if label in o]
+        assert options, f"no option with {label!r} in {reply!r}"
+        return await self.say(options[0])
+
+
+@pytest.fixture
+async def bot(aiohttp_client, tmp_path, caplog):
+    def make(now: str):
+        settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
+                            admin_token="a", simulator=False)
+        return settings, build_services(settings, clock=Clock.from_iso(now))
+
+    async def start(now: str = "2026-09-10T10:00:00+08:00"):
+        settings, services = make(now)
+        client = await aiohttp_client(create_app(settings, services, background=False))
+        return WeChatSender(client, "t"), services
+
+    caplog.set_level(logging.DEBUG)
+    yield start
+    # Nothing personal in any log line, raw or as the JSON formatter writes it.
+    formatter = JsonFormatter()
+    for record in caplog.records:
+        line = formatter.format(record)
+        for secret in (SH_CHILD, NB_KID, XC_STUDENT, BJ_KID, PHONE, CARD):
+            assert secret not in line and secret not in record.getMessage()
+
+
+def assert_masked(guardian: Guardian) -> None:
+    for reply in guardian.replies:
+        for secret in (SH_CHILD, NB_KID, XC_STUDENT, BJ_KID, PHONE, CARD):
+            assert secret not in reply
+
+
+async def test_shanghai_fund_enrolment_to_submission(bot):
+    sender, services = await bot()
+    await services.roster.replace_school("3101010001", "黄浦区北京东路小学", [
+        {"name": "韩小明", "id_number": SH_CHILD, "class_name": "三(2)班"}], services.clock.now())
+    g = Guardian(sender, "o-sh-1")
+    menu = await g.say("我要参保")
+    reply = await g.tap(menu, "少儿住院互助基金")
+    assert "办理须知" in reply
+    confirm = await g.say("同意", "韩小明", "1", SH_CHILD, "是", "静安", "联航路4号", "1", "否", "黄浦", "北京东路",
+                          "韩大明", PHONE)
+    assert "参保信息确认" in confirm and "*****" + SH_CHILD[-4:] in confirm and "176****2353" in confirm
+    assert "150元" in confirm
+    done = await g.say("确认提交")
+    assert "已提交" in done
+    [app] = await services.applications.for_user("o-sh-1")
+    assert app["scheme"] == "sh-child-fund" and app["amount_fen"] == 15000
+    progress = await g.say("进度")
+    assert "韩小明" in progress and "上海市少儿住院互助基金" in progress
+    assert_masked(g)
+
+
+async def test_question_in_the_middle_of_the_form_is_answered_and_the_form_resumes(bot):
+    sender, _ = await bot()
+    g = Guardian(sender, "o-sh-2")
+    await g.tap(await g.say("我要参保"), "少儿住院互助基金")
+    await g.say("同意")
+    reply = await g.say("少儿住院互助基金一年交多少钱？")
+    assert "150" in reply and "我们继续" in reply
+    assert "证件类型" in await g.say("韩小明")
+
+
+async def test_ningbo_enrolment_to_tax_payment_steps(bot):
+    sender, services = await bot()
+    g = Guardian(sender, "o-nb-1")
+    await g.tap(await g.say("我要参保"), "宁波")
+    confirm = await g.say("好的", "王小丫", NB_KID, "是", "是", "王大", PHONE)
+    assert "220元" in confirm
+    done = await g.say("确认提交")
+    assert "宁波税务" in done
+    [app] = await services.applications.for_user("o-nb-1")
+    assert app["amount_fen"] == 22000
+    assert_masked(g)
+
+
+async def test_xuancheng_first_enrolment_with_id_photo(bot):
+    sender, services = await bot()
+    g = Guardian(sender, "o-xc-1")
+    await g.tap(await g.say("我要参保"), "宣城")
+    await g.say("2", "李四", XC_STUDENT, "是", "安徽省内", "已暂停", "知道了")
+    reply = await sender.image("o-xc-1", "https://example.invalid/id.jpg")
+    assert "缴费渠道" in reply
+    confirm = await g.say("1", PHONE)
+    assert "380元" in confirm and "身份证照片：已上传" in confirm
+    assert "安徽医保公共服务" in await g.say("确认提交")
+    [app] = await services.applications.for_user("o-xc-1")
+    assert app["details"]["id_photo"]["pic_url"] == "https://example.invalid/id.jpg"
+    assert_masked(g)
+
+
+async def test_beijing_enrolment_with_bank_card(bot):
+    sender, services = await bot()
+    g = Guardian(sender, "o-bj-1")
+    await g.tap(await g.say("我要参保"), "北京")
+    await g.say("同意", "1", "赵小北", BJ_KID, "是", "北京明华中学", "否", "1")
+    assert "校验不通过" in await g.say(CARD[:-1] + str((int(CARD[-1]) + 1) % 10))
+    confirm = await g.say(CARD, "是", "赵大北", PHONE)
+    assert "*****" + CARD[-4:] in confirm and "160元" in confirm
+    assert "多存10元" in await g.say("确认提交")
+    [app] = await services.applications.for_user("o-bj-1")
+    assert app["details"]["card_number"] == CARD
+    assert_masked(g)
+
+
+async def test_shanghai_resident_student_tells_the_school_deadline(bot):
+    sender, services = await bot("2026-11-20T10:00:00+08:00")
+    g = Guardian(sender, "o-shr-1")
+    await g.tap(await g.say("我要参保"), "城乡居民医保")
+    await g.say("好", "钱小沪", "1", SH_CHILD, "是", "3")
+    confirm = await g.say("好的", "否", "浦东", "张江", "钱大沪", PHONE)
+    assert "180元" in confirm and "12月11日" in confirm
+    assert "12月25日" in await g.say("确认提交")
+    assert_masked(g)
+
+
+async def test_outside_the_window_offers_a_reminder_instead(bot):
+    sender, services = await bot("2026-10-08T10:00:00+08:00")
+    g = Guardian(sender, "o-late-1")
+    reply = await g.tap(await g.say("我要参保"), "少儿住院互助基金")
+    assert "9月1日" in reply and "提醒" in reply
