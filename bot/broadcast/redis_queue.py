@@ -102,13 +102,13 @@ class RedisBroadcastQueue:
         job = await self.jobs.start(job_id)
         if job is None or job["status"] != RUNNING:
             return
-        keys = [k for state in (PENDING, RETRY)
-                for k, _ in await self.jobs.store.query(DELIVERY_KIND, js=f"{job_id}|{state}")]
-        for start in range(0, len(keys), self.chunk_size):
-            chunk = [k.split(":", 1)[1] for k in keys[start:start + self.chunk_size]]
+        openids = [rec.data["openid"] for state in (PENDING, RETRY)
+                   for _, rec in await self.jobs.store.query(DELIVERY_KIND, js=f"{job_id}|{state}")]
+        for start in range(0, len(openids), self.chunk_size):
+            chunk = openids[start:start + self.chunk_size]
             await self.redis.xadd(self.stream, {"job": job_id, "openids": json.dumps(chunk)})
         await self.jobs.update_job(job_id, enqueued=True)
-        if not keys:
+        if not openids:
             await self.jobs.finish_if_complete(job_id)
 
     # ----- consumer ------------------------------------------------------------------------------
@@ -130,6 +130,7 @@ class RedisBroadcastQueue:
             if fields:  # a reclaimed entry that was trimmed meanwhile has no fields
                 await self._process(entry_id, fields["job"], json.loads(fields["openids"]))
             await self.redis.xack(self.stream, self.group, entry_id)
+            await self.redis.xdel(self.stream, entry_id)  # done: keep the stream short
         return len(entries)
 
     async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
