@@ -6,18 +6,40 @@ from typing import Any
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import join
 from bot.answers.policy_text import source_note
-from bot.answers.rule_helpers import settled_rule
+from bot.answers.rule_helpers import named_values, settled_rule
 from bot.rules.model import EligibilityResult
 
+_RARE_WORDS = {"special_class": "新疆班、西藏班", "counterpart_support": "对口支援学生", "overseas_chinese": "华侨子女",
+               "jiedu_fee_exempt": "免借读费人员子女", "gaokao_repeat": "高考复读生", "studying_abroad": "境外就读",
+               "parent_work_residence_permit": "工作居住证人员子女"}
 LOCAL = "本市"
 OUTSIDE = "外地"
 
 
-def facts_from(slots: dict[str, Any], city: str, fact_names: set[str]) -> dict[str, Any]:
-    """Slots that are engine facts; "本市" becomes the scheme's city, school city is inferred."""
+# Typical upper age of a school stage, used only when no age is given: every rule threshold in the
+# packs (≤16, ≤18, 6–18, ≤22) gives the same answer for any child of that stage.
+STAGE_AGE = {"primary": 12, "junior": 15}
+# Rare memberships a guardian would mention if they applied; assumed "no" when unsaid, and the
+# reply says so (see eligibility()).
+RARE_FACTS = ("special_class", "counterpart_support", "overseas_chinese", "jiedu_fee_exempt", "gaokao_repeat",
+              "studying_abroad", "parent_work_residence_permit")
+ASSUMED_NOTE = "（以上按孩子不属于{items}判断；如属于，请告诉我。）"
+
+
+def facts_from(slots: dict[str, Any], pack: Any, fact_names: set[str], text: str = "") -> dict[str, Any]:
+    """Slots that are engine facts; "本市" becomes the scheme's city, school city and name are inferred."""
+    city = pack.city
     facts = {k: v for k, v in slots.items() if k in fact_names}
+    if "school_name" not in facts:
+        named = [n for n in named_values(pack, "school_name") if n and n in text]
+        if named:
+            facts["school_name"] = named[0]
+    if "age" not in facts and facts.get("school_stage") in STAGE_AGE:
+        facts["age"] = STAGE_AGE[facts["school_stage"]]
     if facts.get("hukou_city") == LOCAL:
         facts["hukou_city"] = city
+    if facts.get("hukou_city") == city and "parent_residence_permit" not in facts:
+        facts["parent_residence_permit"] = "none"  # a local-户籍 family needs no residence permit
     if facts.get("in_school") and facts.get("full_time", True) and "employed" not in facts:
         facts["employed"] = False  # a student asked about as a student is taken as not employed
     if "school_city" not in facts and (facts.get("studying_elsewhere") or facts.get("studying_abroad")):
@@ -27,19 +49,34 @@ def facts_from(slots: dict[str, Any], city: str, fact_names: set[str]) -> dict[s
     return facts
 
 
+def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[str]]:
+    """The engine's decision; rare memberships nobody mentioned are taken as "no" (and listed)."""
+    assumed: list[str] = []
+    while True:
+        result = ctx.engine.eligibility(ctx.scheme, facts, ctx.today)
+        if result.status == "need_facts" and (settled := settled_rule(ctx.pack, facts, ctx.today)):
+            status, rule = settled
+            return EligibilityResult(status, rule, explanation=rule.explanation), assumed
+        missing = result.missing[0] if result.status == "need_facts" and result.missing else None
+        if missing not in RARE_FACTS or len(facts) < 2 or len(assumed) >= len(RARE_FACTS):
+            return result, assumed
+        facts = {**facts, missing: False}
+        assumed.append(missing)
+
+
 def eligibility(ctx: Ctx, fact_names: set[str]) -> Composed:
-    facts = facts_from(ctx.slots, ctx.pack.city, fact_names)
-    result = ctx.engine.eligibility(ctx.scheme, facts, ctx.today)
+    facts = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
+    result, assumed = _decide(ctx, facts)
+    if result.status == "need_facts":
+        assumed = []
     name = ctx.pack.short_name
     rule = result.rule
-    if result.status == "need_facts" and (settled := settled_rule(ctx.pack, facts, ctx.today)):
-        status, rule = settled
-        result = EligibilityResult(status, rule, explanation=rule.explanation)
+    note = ASSUMED_NOTE.format(items="、".join(_RARE_WORDS[a] for a in assumed)) if assumed else ""
     if result.status in ("eligible", "not_eligible"):
         why = f"依据「{rule.name}」：“{rule.text}”。{rule.explanation}" if rule else result.explanation
         if result.status == "eligible":
             return Composed(join(f"可以参加{name}，符合参保条件。", why, source_note(ctx.pack), ENROLL_HINT))
-        return Composed(join(f"按规定不能参加{name}（不符合参保条件）。", why, source_note(ctx.pack)))
+        return Composed(join(f"按规定不能参加{name}（不符合参保条件）。", why, note, source_note(ctx.pack)))
     question = (result.missing_questions or ["请再介绍一下孩子的情况。"])[0]
     known = {k: v for k, v in ctx.slots.items() if k in fact_names or k == "city"}
     intro = f"要判断能否参加{name}，还需要了解：" if not facts else f"还差一点信息才能判断能否参加{name}："

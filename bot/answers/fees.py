@@ -45,7 +45,7 @@ def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
 
 
 def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
-    person = facts_from(ctx.slots, ctx.pack.city, fact_names)
+    person = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
     result = ctx.engine.fee(ctx.scheme, person, ctx.today)
     name = ctx.pack.short_name
     if result.amount is not None:

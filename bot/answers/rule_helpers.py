@@ -31,3 +31,26 @@ def settled_rule(pack: Any, facts: dict[str, Any], on: dt.date) -> tuple[str, Ru
                 return rule["result"], RuleRef(rule["id"], rule["name"], rule["text"], rule.get("explanation", ""))
             return None
     return None
+
+
+def named_values(pack: Any, fact: str) -> list[str]:
+    """Values a pack's eligibility rules compare a fact with by name (e.g. the school names)."""
+    found: list[str] = []
+
+    def walk(cond: Any) -> None:
+        if isinstance(cond, dict):
+            if cond.get("fact") == fact:
+                for key in ("eq", "in"):
+                    values = cond.get(key)
+                    for value in values if isinstance(values, list) else [values]:
+                        if isinstance(value, str) and value not in found:
+                            found.append(value)
+            for value in cond.values():
+                walk(value)
+        elif isinstance(cond, list):
+            for item in cond:
+                walk(item)
+
+    for rule in ((pack.raw or {}).get("eligibility") or {}).get("rules") or []:
+        walk(rule.get("when"))
+    return found

@@ -58,6 +58,8 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
     ("hardship", True, re.compile(r"低保|孤儿|困境儿童|困难儿童|特困|困难学生|困难家庭|社会救助|残疾|特殊救济|居保对象")),
     ("insured_elsewhere", False, re.compile(
         r"(?:没|未|没有)(?:在)?(?:当地|那边|就读地|学校所在地|外地)?(?:参加|参|买|交)(?:过)?(?:当地|那边|那里|就读地)(?:的)?(?:公费医疗|医保|医疗保险)")),
+    ("insured_elsewhere", False, re.compile(
+        r"(?:当地|那边|那里|就读地)(?:也)?(?:没有|没|未)(?:参保|参加医保|参加|买医保|买|交)")),
     ("insured_elsewhere", True, re.compile(
         r"(?<![没未])(?:已经|已)?(?:参加|参|买|交)(?:了)?(?:当地|那边|那里|就读地)(?:的)?(?:公费医疗|医保|医疗保险)")),
     ("roster_uploaded", False, re.compile(r"(?:没|未|还没|没有)(?:有)?上传|查不到(?:孩子|信息)|系统里没有")),
