@@ -99,6 +99,12 @@ def _iso(when: dt.datetime) -> str:
     return when.isoformat(timespec="seconds")
 
 
+def _log_failure(task: asyncio.Task) -> None:
+    """A worker that died of an error (store outage…) is restarted by the next tick; say why it stopped."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("broadcast worker %s stopped: %r", task.get_name(), task.exception())
+
+
 @dataclass
 class _Stop:
     """Why a worker stopped spawning sends: the job was cancelled or paused meanwhile."""
@@ -224,7 +230,9 @@ class BroadcastJobs:
         task = self._tasks.get(job_id)
         if task is not None and not task.done():
             return
-        self._tasks[job_id] = asyncio.create_task(self.run(job_id), name=f"broadcast-{job_id}")
+        task = asyncio.create_task(self.run(job_id), name=f"broadcast-{job_id}")
+        task.add_done_callback(_log_failure)
+        self._tasks[job_id] = task
 
     async def tick(self, now: dt.datetime) -> list[str]:
         """Start scheduled jobs that are due, paused jobs whose pause ended, and running jobs nobody
