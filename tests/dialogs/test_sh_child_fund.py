@@ -279,3 +279,14 @@ async def test_declining_to_resume_drops_the_draft(chat, clock):
     assert "继续吗" in await chat.say("你好")
     assert "已放弃" in await chat.say("不用")
     assert not chat.dialogs.is_active(await chat.session())
+
+
+@pytest.mark.parametrize("id_type, good, bad, hint", [
+    ("港澳居民来往内地通行证", "H12345678", "A1234567", "H或M开头"),
+    ("港澳台居民居住证", generate_id_number(dt.date(2015, 1, 1), "女", region="810000", seq=7), CHILD_ID, "810000"),
+])
+async def test_other_documents_are_format_checked_then_sex_is_asked(chat, id_type, good, bad, hint):
+    for text in ["参保:sh-child-fund", "同意", "陈小港", id_type]:
+        await chat.say(text)
+    assert hint in await chat.say(bad)
+    assert "性别" in await chat.say(good)
