@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import re
 import sys
 import time
 
@@ -56,12 +57,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_LINK = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)
+
+
+def terminal_text(text: str) -> str:
+    """WeChat renders <a> links; a terminal shows the label (and the address of web links)."""
+    def one(m: re.Match) -> str:
+        href, label = m.group(1), m.group(2)
+        return f"{label}（{href}）" if href.startswith("http") else label
+    return _LINK.sub(one, text)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(_chat(args.user))
 
 
 async def _chat(user: str) -> int:
     from bot.components import build_router
+    from bot.delivery import outbox as guardian_outbox
     from bot.pipeline import Pipeline
     from bot.services import build_services
     from bot.turn import Incoming
@@ -77,7 +90,7 @@ async def _chat(user: str) -> int:
     print("少儿医保参保助手（终端模式）。输入消息后回车；输入 /quit 退出。", flush=True)
     reply = await pipeline.handle(Incoming(user_id=user, kind="event", event="subscribe",
                                            create_time=int(time.time() * 1000)))
-    print(f"助手: {reply.text if reply else ''}\n", flush=True)
+    print(f"助手: {terminal_text(reply.text) if reply else ''}\n", flush=True)
     counter = int(time.time() * 1000)
     loop = asyncio.get_running_loop()
     try:
@@ -88,10 +101,11 @@ async def _chat(user: str) -> int:
             counter += 1
             reply = await pipeline.handle(Incoming(user_id=user, kind="text", text=line.rstrip("\n"),
                                                    msg_id=str(counter), create_time=int(time.time())))
-            print(f"助手: {reply.text if reply else '（处理中，结果稍后发送）'}\n", flush=True)
+            print(f"助手: {terminal_text(reply.text) if reply else '（处理中，结果稍后发送）'}\n", flush=True)
             await pipeline.drain(timeout=5.0)
+            outbox.extend(await guardian_outbox(services).take(user))  # pay links, review results
             while outbox:
-                print(f"助手（通知）: {outbox.pop(0)}\n", flush=True)
+                print(f"助手（通知）: {terminal_text(outbox.pop(0))}\n", flush=True)
     finally:
         await pipeline.drain(timeout=5.0)
         await services.store.close()

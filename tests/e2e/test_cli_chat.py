@@ -1,0 +1,30 @@
+"""`python -m bot chat`: a whole conversation in the terminal through the same pipeline."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from bot.config import ROOT
+from dialogs.validators import generate_id_number
+
+
+def test_chat_answers_questions_and_delivers_follow_ups(tmp_path):
+    child = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+    lines = ["北京的孩子住院花了2万，一小医保能报多少钱", "我要参保", "上海市少儿住院互助基金集中参保", "同意", "韩小明",
+             "1", child, "是", "静安", "联航路4号", "1", "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]
+    env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "BOT_NOW": "2026-09-10T10:00:00+08:00"}
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"姓名,身份证号,班级,学校代码\n韩小明,{child},三(2)班,3101010001\n", encoding="utf-8")
+    imported = subprocess.run([sys.executable, "-m", "bot", "roster", "import", str(roster)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    out = subprocess.run([sys.executable, "-m", "bot", "chat"], input="\n".join(lines) + "\n/quit\n", cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "欢迎" in out.stdout and "13545" in out.stdout
+    assert "<a href" not in out.stdout  # links shown as their labels in a terminal
+    assert "参保信息确认" in out.stdout and "已提交" in out.stdout
+    assert child not in out.stdout and "*****" + child[-4:] in out.stdout
+    assert "助手（通知）" in out.stdout  # the pre-review result arrived after the reply
