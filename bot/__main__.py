@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="在终端里以一位家长的身份和机器人对话")
     chat.add_argument("--user", default="cli-guardian", help="模拟的 OpenID")
     chat.set_defaults(func=cmd_chat)
+    schools = sub.add_parser("schools", help="学校名录").add_subparsers(dest="schools_command", required=True)
+    school_import = schools.add_parser("import", help="用 CSV 替换学校名录（格式见 policies/schools/README.md）")
+    school_import.add_argument("file")
+    school_import.set_defaults(func=cmd_schools_import)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     args = parser.parse_args(argv)
@@ -66,6 +70,18 @@ def terminal_text(text: str) -> str:
         href, label = m.group(1), m.group(2)
         return f"{label}（{href}）" if href.startswith("http") else label
     return _LINK.sub(one, text)
+
+
+def cmd_schools_import(args: argparse.Namespace) -> int:
+    from dialogs.schools import SchoolImportError, import_csv
+
+    try:
+        count = import_csv(args.file)
+    except (SchoolImportError, OSError) as exc:
+        print(f"导入失败：{exc}", file=sys.stderr)
+        return 1
+    print(f"已导入 {count} 所学校。重启服务后生效。")
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

@@ -43,8 +43,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         from bot.components import build_router
 
         router = build_router(services)
-    deliver = _deliverer()
-    pipeline = Pipeline(services, router, Metrics(), deliver=deliver)
+    from bot.delivery import deliver, flush_pending
+
+    pipeline = Pipeline(services, router, Metrics(), deliver=deliver, on_guardian_message=flush_pending)
     webhook = WeChatWebhook(pipeline, settings.wechat_token, settings.wechat_appid, settings.wechat_aes_key,
                             settings.timestamp_tolerance, settings.max_body_bytes)
     # client_max_size guards every route; the webhook checks its own, smaller limit first.
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.router.add_post("/wechat", webhook.post)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    _setup_optional_routes(app, services, settings)
+    _setup_pages(app, services, settings)
     if background:
         app.cleanup_ctx.append(_background_loop)
     app.on_shutdown.append(_drain)
@@ -63,27 +64,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-def _deliverer():
-    with contextlib.suppress(ImportError):
-        from bot.delivery import deliver
+def _setup_pages(app: web.Application, services: Services, settings: Settings) -> None:
+    from bot.web.admin import setup_admin
+    from bot.web.payment_routes import setup_payment_routes
 
-        return deliver
-    return None
-
-
-def _setup_optional_routes(app: web.Application, services: Services, settings: Settings) -> None:
     if settings.simulator:
         from bot.web.simulator import setup_simulator
 
         setup_simulator(app, services)
-    for module, name in (("bot.web.payment_routes", "setup_payment_routes"), ("bot.web.admin", "setup_admin")):
-        try:
-            setup = getattr(__import__(module, fromlist=[name]), name)
-        except ImportError as exc:
-            if exc.name != module:
-                raise
-            continue  # that subsystem is not part of this build
-        setup(app, services)
+    setup_payment_routes(app, services)
+    setup_admin(app, services)
 
 
 async def _background_loop(app: web.Application):

@@ -38,11 +38,13 @@ Deliver = Callable[[Services, str, str], Awaitable[None]]
 
 class Pipeline:
     def __init__(self, services: Services, router: Router, metrics: Metrics | None = None,
-                 deliver: Deliver | None = None, reply_budget: float | None = None) -> None:
+                 deliver: Deliver | None = None, reply_budget: float | None = None,
+                 on_guardian_message: Callable[[Services, str], Awaitable[Any]] | None = None) -> None:
         self.services = services
         self.router = router
         self.metrics = metrics or Metrics()
         self.deliver = deliver
+        self.on_guardian_message = on_guardian_message
         self.reply_budget = services.settings.reply_budget if reply_budget is None else reply_budget
 
     async def handle(self, incoming: Incoming) -> Reply | None:
@@ -108,6 +110,8 @@ class Pipeline:
         await services.store.incr(f"stats:messages:{turn.now:%Y-%m-%d}", ttl=40 * 86400)
         for followup in turn.followups + reply.followups:
             self._spawn(self._run_followup(followup))
+        if self.on_guardian_message is not None:  # a new 48-hour window: send what WeChat refused earlier
+            self._spawn(self._run_followup(lambda services: self.on_guardian_message(services, incoming.user_id)))
         return reply
 
     async def _await_result(self, key: str) -> Reply | None:

@@ -138,6 +138,9 @@ class EnrollmentDialogs:
             label = STATUS_LABELS.get(app.get("status", ""), app.get("status", ""))
             when = (app.get("updated_at") or app.get("created_at") or "")[:10]
             lines.append(f"{index}. {child}（{self._title(app.get('scheme', ''))}）：{label}，更新于{when}")
+            note = await self.submitter.progress_note(app)
+            if note:
+                lines.append(f"   {note}")
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
         if form and form["scheme"] in self.forms:
             spec = self.forms[form["scheme"]]

@@ -17,6 +17,10 @@ class Submitter(Protocol):
 
     async def submit(self, turn: "Turn", application: dict[str, Any]) -> str: ...
 
+    async def progress_note(self, application: dict[str, Any]) -> str:
+        """What to add to the status line in 办理进度 (the pay link and deadline, a rejection's reason); "" for nothing."""
+        ...
+
 
 class LocalSubmitter:
     """Default: the application is recorded and waits for 预审; nothing else happens here."""
@@ -24,3 +28,6 @@ class LocalSubmitter:
     async def submit(self, turn: "Turn", application: dict[str, Any]) -> str:
         return (f"申请已提交（编号 {application['id']}），正在等待预审。"
                 "预审结果会通过消息通知您，请留意公众号消息；也可随时回复“进度”查看。")
+
+    async def progress_note(self, application: dict[str, Any]) -> str:
+        return ""

@@ -28,3 +28,18 @@ def test_chat_answers_questions_and_delivers_follow_ups(tmp_path):
     assert "参保信息确认" in out.stdout and "已提交" in out.stdout
     assert child not in out.stdout and "*****" + child[-4:] in out.stdout
     assert "助手（通知）" in out.stdout  # the pre-review result arrived after the reply
+
+
+def test_schools_import_command_checks_and_installs_the_csv(tmp_path, monkeypatch):
+    from bot.__main__ import main
+
+    target = tmp_path / "schools.csv"
+    monkeypatch.setattr("dialogs.schools.DEFAULT_FILE", str(target))  # keep the shipped file untouched
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,district,stage\n,无代码学校,黄浦区,小学\n", encoding="utf-8")
+    assert main(["schools", "import", str(bad)]) == 1
+    assert not target.exists()
+    good = tmp_path / "good.csv"
+    good.write_text("code,name,district,stage\n3101019999,黄浦区测试小学,黄浦区,小学\n", encoding="utf-8")
+    assert main(["schools", "import", str(good)]) == 0
+    assert "黄浦区测试小学" in target.read_text(encoding="utf-8")
