@@ -400,19 +400,19 @@ class BroadcastJobs:
         return list(await asyncio.gather(*(self._send_one(job_id, key, data, stop) for key, data in claimed)))
 
     async def _send_one(self, job_id: str, key: str, data: dict[str, Any], stop: _Stop) -> tuple[str, dict[str, Any]]:
-        await self.limiter.acquire()
-        if stop.reason:  # paused or cancelled while this one waited for its slot: it was not sent
-            state = DROPPED if stop.reason == CANCELLED else PENDING
-            return key, dict(data, state=state, attempts=data["attempts"] - 1)
         text = data.get("text") or (await self._job_text(job_id))
-        try:
-            result = await self.sender.send_text(data["openid"], text)
-            status = str(getattr(result, "status", "") or ("sent" if getattr(result, "ok", False) else "retry"))
-            errcode, detail = getattr(result, "errcode", 0), str(getattr(result, "detail", "") or "")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a client bug or network error: retry later
-            status, errcode, detail = "retry", None, f"{type(exc).__name__}: {exc}"[:200]
+        async with self.limiter.slot():
+            if stop.reason:  # paused or cancelled while this one waited for its slot: it was not sent
+                state = DROPPED if stop.reason == CANCELLED else PENDING
+                return key, dict(data, state=state, attempts=data["attempts"] - 1)
+            try:
+                result = await self.sender.send_text(data["openid"], text)
+                status = str(getattr(result, "status", "") or ("sent" if getattr(result, "ok", False) else "retry"))
+                errcode, detail = getattr(result, "errcode", 0), str(getattr(result, "detail", "") or "")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a client bug or network error: retry later
+                status, errcode, detail = "retry", None, f"{type(exc).__name__}: {exc}"[:200]
         return key, await self._outcome(job_id, data, status, errcode, detail, stop)
 
     async def _outcome(self, job_id: str, data: dict[str, Any], status: str, errcode: Any, detail: str,

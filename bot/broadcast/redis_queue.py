@@ -21,7 +21,7 @@ import json
 import logging
 import secrets
 import time
-from typing import Any
+from typing import Any, AsyncIterator
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -32,36 +32,51 @@ from bot.store.base import Record
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] window zset; ARGV: limit, window ms, member. Returns 0 when admitted, else ms to wait.
-_SLIDING_WINDOW = """
+# KEYS[1] window zset; ARGV: limit, window ms, member, in-flight lease ms. A member's score is its
+# completion time, or (while in flight) now + lease, so a worker that dies mid-send frees its place.
+# Returns 0 when admitted, else ms to wait before asking again.
+_TAKE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window * 2)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[4]))
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+return math.min(50, math.max(1, tonumber(oldest[2]) + window - now))
+"""
+# KEYS[1] window zset; ARGV: member. Counts the send at its completion time from now on.
+_DONE = """
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], 'XX', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[1])
 """
 
 
 class RedisRateLimiter:
-    """At most `rate` sends per sliding second across every process sharing `key`."""
+    """At most `rate` sends per sliding second across every process sharing `key` (same counting rule
+    as bot.broadcast.ratelimit: sends in flight, and completed ones by their completion time)."""
 
-    def __init__(self, redis: Redis, key: str, rate: float, window: float = 1.0) -> None:
+    def __init__(self, redis: Redis, key: str, rate: float, window: float = 1.0, lease: float = 30.0) -> None:
         self.redis, self.key = redis, key
-        self.limit, self.window_ms = max(1, int(rate * window)), int(window * 1000)
-        self._script = redis.register_script(_SLIDING_WINDOW)
+        self.limit, self.window_ms, self.lease_ms = max(1, int(rate * window)), int(window * 1000), int(lease * 1000)
+        self._take = redis.register_script(_TAKE)
+        self._done = redis.register_script(_DONE)
 
-    async def acquire(self) -> None:
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        member = secrets.token_hex(8)
         while True:
-            wait_ms = int(await self._script(keys=[self.key], args=[self.limit, self.window_ms, secrets.token_hex(8)]))
+            wait_ms = int(await self._take(keys=[self.key], args=[self.limit, self.window_ms, member, self.lease_ms]))
             if wait_ms == 0:
-                return
-            await asyncio.sleep(wait_ms / 1000 + 0.001)
+                break
+            await asyncio.sleep(wait_ms / 1000)
+        try:
+            yield
+        finally:
+            await asyncio.shield(self._done(keys=[self.key], args=[member]))
 
 
 class RedisBroadcastQueue:

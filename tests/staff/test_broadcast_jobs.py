@@ -29,8 +29,8 @@ def assert_no_second_window_over(times: list[float], limit: int) -> None:
         assert len(window) <= limit
 
 
-async def test_ten_thousand_exactly_once_within_rate_limit_across_a_crash(services, fake_api):
-    fake_api.rate_limit = 2000  # the fake refuses (45011) anything over 2000 in a sliding second
+def record_accept_times(fake_api) -> list[float]:
+    """Times at which the fake accepted each message (the fake keeps only what, not when)."""
     accepted_at: list[float] = []
     original = fake_api._message
 
@@ -41,6 +41,26 @@ async def test_ten_thousand_exactly_once_within_rate_limit_across_a_crash(servic
         return response
 
     fake_api._message = timed  # type: ignore[method-assign]
+    return accepted_at
+
+
+async def test_the_rate_limit_holds_when_it_binds(services, fake_api):
+    fake_api.rate_limit = 100  # the fake refuses (45011) anything over 100 in a sliding second
+    accepted_at = record_accept_times(fake_api)
+    await add_subscribers(services, 250)
+    sender = make_sender(services, fake_api.base_url)
+    jobs = jobs_for(services, sender, rate=100, concurrency=16)
+    job = await jobs.create("测试", Segment())
+    await jobs.wait(job["id"])
+    await sender.close()
+    assert len(fake_api.messages) == 250 and not [e for e in fake_api.errors if e[2] == 45011]
+    assert_no_second_window_over(accepted_at, 100)
+    assert accepted_at[-1] - accepted_at[0] >= 1.4  # 250 messages at 100/s cannot take less than ~1.5 s
+
+
+async def test_ten_thousand_exactly_once_within_rate_limit_across_a_crash(services, fake_api):
+    fake_api.rate_limit = 2000  # the fake refuses (45011) anything over 2000 in a sliding second
+    accepted_at = record_accept_times(fake_api)
     openids = await add_subscribers(services, 10_000)
     sender = make_sender(services, fake_api.base_url)
     jobs = jobs_for(services, sender, rate=1800, concurrency=16, page_size=500)

@@ -97,8 +97,8 @@ async def test_shared_rate_limit_holds_across_limiters(redis):
 
     async def take(limiter):
         for _ in range(40):
-            await limiter.acquire()
-            times.append(loop.time())
+            async with limiter.slot():
+                times.append(loop.time())
 
     await asyncio.gather(*(take(limiter) for limiter in limiters))
     times.sort()
