@@ -60,13 +60,15 @@ async def drain(queues: list[RedisBroadcastQueue], job_id: str, timeout: float =
 
 async def test_three_workers_share_a_job_exactly_once(services, fake_api, redis):
     client, prefix = redis
+    fake_api.rate_limit = 200  # three workers together must stay under it
     openids = await add_subscribers(services, 600)
     sender = make_sender(services, fake_api.base_url)
-    queues = [worker(services, sender, client, prefix) for _ in range(3)]
+    queues = [worker(services, sender, client, prefix, rate=200) for _ in range(3)]
     job = await queues[0].jobs.create("测试群发", Segment(), job_id="R-sh-child-fund:enrollment:20260930:7d")
     await drain(queues, job["id"])
     await sender.close()
     assert collections.Counter(fake_api.recipients) == {o: 1 for o in openids}
+    assert not [e for e in fake_api.errors if e[2] == 45011]  # the shared limit held
     claimed_by = collections.Counter(d["worker"] for d in await queues[0].jobs.deliveries(job["id"], limit=1000))
     assert len(claimed_by) == 3  # the work really was shared
     assert await client.xlen(queues[0].stream) == 0  # finished chunks are removed
