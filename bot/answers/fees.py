@@ -7,6 +7,12 @@ from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.eligibility import facts_from
 from bot.answers.format import join, money
 from bot.answers.procedures import relevant_lines
+from bot.answers.retrieval import RULES_TOPIC
+
+EXTRA_STRONG = 7.0  # a fee answer is complete on its own: add only lines that clearly answer more
+# Words every fee question has (who pays, how much): they must not pull in extra lines by themselves.
+ASKED_ANYWAY = ["中小学生", "大学生", "学生", "婴幼儿", "宝宝", "孩子", "成年居民", "成年人", "未成年人", "交多少", "多少钱",
+                "多少", "一年", "个人缴费", "缴费标准"]
 
 
 def _bigrams(text: str) -> set[str]:
@@ -38,7 +44,9 @@ def _group_words(slots: dict[str, Any]) -> str:
 def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     composed = _fee(ctx, fact_names)
     # "以前交多少" / "免缴的人怎么办": a line of the pack that answers the rest of the question.
-    extra = [line.text for line in relevant_lines(ctx, None, limit=1) if line.text not in composed.text]
+    topics = [t for t in ctx.index.topics(ctx.scheme) if t != RULES_TOPIC]
+    extra = [line.text for line in relevant_lines(ctx, topics, limit=3, drop=ASKED_ANYWAY, strong=EXTRA_STRONG)
+             if line.text not in composed.text]
     if extra:
         composed.text = join(composed.text.removesuffix(ENROLL_HINT), *extra, ENROLL_HINT)
     return composed

@@ -17,16 +17,17 @@ OTHER_TOPIC_PRIOR = 1.5
 MIN_SCORE = 1.0
 
 
-def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3, drop: list[str] = ()) -> list[Line]:
+def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3, drop: list[str] = (),
+                   strong: float = STRONG) -> list[Line]:
     """Lines that answer this very question (strong matches only), in their document order."""
     text = ctx.question
     for word in sorted(drop, key=len, reverse=True):
         text = text.replace(word, " ")
     question = ctx.index.question_features(text)
     best = ctx.index.best(ctx.scheme, question, topics, limit=limit)
-    if not best or best[0][0] < STRONG:
+    if not best or best[0][0] < strong:
         return []
-    floor = max(STRONG, best[0][0] * 0.5)
+    floor = max(strong, best[0][0] * 0.5)
     lines = [line for score, line in best if score >= floor]
     return sorted(lines, key=lambda line: (line.topic, line.item, line.index))
 
@@ -86,9 +87,14 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
     return Composed(join(f"{name}：", _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))
 
 
+LOOKUP_STRONG = 3.5  # for an unclear question a fairly relevant line still beats a menu
+LOOKUP_HINT = "没答到点上的话，请换个说法再问，或回复「帮助」「人工」。"
+
+
 def lookup(ctx: Ctx) -> Composed | None:
-    """For a question whose intent is unclear: the pack's lines that clearly answer it, if any."""
-    lines = relevant_lines(ctx, None, limit=3)
+    """For a question whose intent is unclear: the pack's lines that answer it, if any."""
+    lines = relevant_lines(ctx, None, limit=3, strong=LOOKUP_STRONG)
     if not lines:
         return None
-    return Composed(join(f"{ctx.pack.short_name}：", _render(lines, []), source_note(ctx.pack)), confident=False)
+    return Composed(join(f"{ctx.pack.short_name}：", _render(lines, []), source_note(ctx.pack), LOOKUP_HINT),
+                    confident=False)

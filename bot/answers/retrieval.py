@@ -55,6 +55,7 @@ class Line:
     title: str
     text: str
     features: frozenset[str]
+    title_features: frozenset[str] = frozenset()  # words and pairs in the heading count twice
 
 
 def text_features(tokens: list[str]) -> frozenset[str]:
@@ -86,16 +87,18 @@ class ProcedureIndex:
             for topic, items in (pack.procedures or {}).items():
                 for i, item in enumerate(items):
                     for j, text in enumerate(item.lines):
-                        feats = text_features(cut(normalise(f"{item.title} {text}")))
-                        lines.append(Line(topic, i, j, item.title, text, feats))
-            for j, (title, text) in enumerate(_calendar_notes(pack)):
-                lines.append(Line(CALENDAR_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
-            for j, (title, text) in enumerate(_rule_notes(pack)):
-                lines.append(Line(RULES_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
-            for j, (title, text) in enumerate(parameter_notes(pack)):
-                lines.append(Line(PARAMETER_TOPIC, 0, j, title, text, text_features(cut(normalise(f"{title} {text}")))))
+                        lines.append(self._line(topic, i, j, item.title, text))
+            notes = [(CALENDAR_TOPIC, _calendar_notes(pack)), (RULES_TOPIC, _rule_notes(pack)),
+                     (PARAMETER_TOPIC, parameter_notes(pack))]
+            for topic, pairs in notes:
+                lines += [self._line(topic, 0, j, title, text) for j, (title, text) in enumerate(pairs)]
             self._lines[scheme_id] = lines
             self._weights[scheme_id] = self._idf(lines)
+
+    def _line(self, topic: str, item: int, index: int, title: str, text: str) -> Line:
+        features = text_features(self._cut(normalise(f"{title} {text}")))
+        heading = frozenset(f for f in text_features(self._cut(normalise(title))) if f[0] != "@")
+        return Line(topic, item, index, title, text, features, heading)
 
     @staticmethod
     def _idf(lines: list[Line]) -> dict[str, float]:
@@ -107,6 +110,9 @@ class ProcedureIndex:
         total = len(lines) + 1
         return {f: _base(f) * math.log(total / n) for f, n in counts.items()}
 
+    def topics(self, scheme_id: str) -> list[str]:
+        return sorted({line.topic for line in self._lines.get(scheme_id, [])})
+
     def question_features(self, text: str, expand: bool = True) -> frozenset[str]:
         for place in self._places:  # the city says which pack, not which line
             text = text.replace(place, " ")
@@ -116,15 +122,15 @@ class ProcedureIndex:
     def scored(self, scheme_id: str, question: frozenset[str]) -> list[tuple[float, Line]]:
         """Every line of the pack with its relevance (0 when nothing is shared)."""
         weights = self._weights.get(scheme_id, {})
-        return [(sum(weights.get(f, 0.0) for f in question & line.features), line)
+        return [(sum(weights.get(f, 0.0) for f in question & line.features)
+                 + sum(weights.get(f, 0.0) for f in question & line.title_features), line)
                 for line in self._lines.get(scheme_id, [])]
 
     def best(self, scheme_id: str, question: frozenset[str], topics: list[str] | None = None,
              limit: int = 3) -> list[tuple[float, Line]]:
         """The most relevant lines (optionally within some topics), best first, only relevant ones."""
-        weights = self._weights.get(scheme_id, {})
-        scored = [(sum(weights.get(f, 0.0) for f in question & line.features), line)
-                  for line in self._lines.get(scheme_id, []) if topics is None or line.topic in topics]
+        scored = [(score, line) for score, line in self.scored(scheme_id, question)
+                  if topics is None or line.topic in topics]
         scored = [s for s in scored if s[0] > 0]
         scored.sort(key=lambda s: s[0], reverse=True)
         return scored[:limit]
