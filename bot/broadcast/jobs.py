@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 from bot.broadcast.ratelimit import RateLimiter, SlidingWindowLimiter
-from bot.broadcast.segments import Segment, resolve
+from bot.broadcast.segments import Segment, has_paid, resolve
 from bot.clock import Clock
 from bot.store.base import Record, Store, StoreError, VersionConflict
 
@@ -50,11 +50,12 @@ SCHEDULED, RUNNING, PAUSED, DONE, CANCELLED = "scheduled", "running", "paused", 
 JOB_STATUS_LABELS = {SCHEDULED: "待发送", RUNNING: "发送中", PAUSED: "已暂停（接口额度）", DONE: "已完成",
                      CANCELLED: "已取消"}
 # Delivery states
-PENDING, RETRY, SENDING, SENT, FAILED, HELD, UNKNOWN, DROPPED = (
-    "pending", "retry", "sending", "sent", "failed", "held", "unknown", "cancelled")
-DELIVERY_STATES = (PENDING, RETRY, SENDING, SENT, FAILED, HELD, UNKNOWN, DROPPED)
+PENDING, RETRY, SENDING, SENT, FAILED, HELD, UNKNOWN, DROPPED, SKIPPED = (
+    "pending", "retry", "sending", "sent", "failed", "held", "unknown", "cancelled", "skipped")
+DELIVERY_STATES = (PENDING, RETRY, SENDING, SENT, FAILED, HELD, UNKNOWN, DROPPED, SKIPPED)
 DELIVERY_LABELS = {PENDING: "待发送", RETRY: "等待重试", SENDING: "发送中", SENT: "已送达", FAILED: "失败",
-                   HELD: "未发送（超出48小时互动窗口等）", UNKNOWN: "状态未知（发送中断）", DROPPED: "已取消"}
+                   HELD: "未发送（超出48小时互动窗口等）", UNKNOWN: "状态未知（发送中断）", DROPPED: "已取消",
+                   SKIPPED: "已跳过（发送前已缴费）"}
 OPEN_STATES = (PENDING, RETRY, SENDING)
 
 
@@ -125,7 +126,7 @@ class BroadcastJobs:
     dispatcher: Callable[[str], Awaitable[None]] | None = None
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
-    _texts: dict[str, str] = field(default_factory=dict)  # job id → text (a job's text never changes)
+    _meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # job id → text and skip rule (never change)
 
     def __post_init__(self) -> None:
         if self.limiter is None:
@@ -134,12 +135,14 @@ class BroadcastJobs:
     # ----- creating and reading jobs -----------------------------------------------------------
     async def create(self, text: str, segment: Segment, *, send_at: dt.datetime | None = None,
                      created_by: str = "", job_id: str | None = None, kind: str = "broadcast", title: str = "",
-                     recipients: list[tuple[str, str | None]] | None = None) -> dict[str, Any]:
+                     recipients: list[tuple[str, str | None]] | None = None,
+                     skip_paid: Segment | None = None) -> dict[str, Any]:
         """Create a job (and start it unless `send_at` is in the future).
 
         `recipients` (openid, own text or None) fixes the list now (reminders); otherwise the segment is
         resolved when the job starts. With an explicit `job_id` creation is idempotent: an existing job
-        of that id is returned unchanged."""
+        of that id is returned unchanged. `skip_paid` (a segment with scheme and since) re-checks each
+        recipient just before sending: a guardian who paid meanwhile is skipped (reminders)."""
         text = (text or "").strip()
         if not text and not recipients:
             raise JobError("消息内容不能为空。")
@@ -152,6 +155,7 @@ class BroadcastJobs:
             "segment_label": segment.describe(), "status": SCHEDULED, "created_at": _iso(now),
             "created_by": created_by, "send_at": _iso(send_at) if send_at else "", "materialized": False,
             "total": 0, "started_at": "", "finished_at": "", "resume_at": "",
+            "skip_paid": skip_paid.to_dict() if skip_paid else None,
         }
         try:
             await self.store.put(JOB_KIND, job_id, job, expected_version=0, index={"status": SCHEDULED})
@@ -380,7 +384,12 @@ class BroadcastJobs:
                           exclusive: bool, stop: _Stop) -> list[tuple[str, dict[str, Any]]]:
         """Claim (pending|retry → sending) and send one group; returns the outcomes to record."""
         claims = []
+        skip_paid = (await self._job_meta(job_id)).get("skip_paid")
         for key, rec in group:
+            if skip_paid and rec.data.get("state") in (PENDING, RETRY) and await has_paid(
+                    self.store, rec.data["openid"], Segment.from_dict(skip_paid)):
+                await self._set_state(key, rec, SKIPPED, expected=True)
+                continue
             if rec.data.get("state") in (PENDING, RETRY):
                 claims.append((key, rec, dict(rec.data, state=SENDING, attempts=int(rec.data.get("attempts", 0)) + 1,
                                               claimed_at=time.time(), worker=self.worker_id)))
@@ -444,11 +453,15 @@ class BroadcastJobs:
         if items:
             await self.store.put_many(DELIVERY_KIND, [(key, data, delivery_index(data)) for key, data in items])
 
+    async def _job_meta(self, job_id: str) -> dict[str, Any]:
+        """The job's unchanging fields (text, skip rule), cached: read once per job, not per message."""
+        if job_id not in self._meta:
+            job = await self.get(job_id) or {}
+            self._meta[job_id] = {"text": job.get("text", ""), "skip_paid": job.get("skip_paid")}
+        return self._meta[job_id]
+
     async def _job_text(self, job_id: str) -> str:
-        if job_id not in self._texts:
-            job = await self.get(job_id)
-            self._texts[job_id] = (job or {}).get("text", "")
-        return self._texts[job_id]
+        return (await self._job_meta(job_id))["text"]
 
     async def finish_if_complete(self, job_id: str) -> str:
         """Mark the job done when no recipient is open any more; returns the job's status."""

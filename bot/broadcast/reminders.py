@@ -189,7 +189,8 @@ class ReminderScheduler:
             openids = recipients if recipients is not None else await resolve(self.store, segment, now)
             claimed = [o for o in openids if await self.store.claim(f"reminder:{reminder_id}:{o}", CLAIM_TTL)]
             await self.jobs.create(text, segment, job_id=job_id, kind="reminder", title=title,
-                                   recipients=[(o, None) for o in claimed], created_by="reminders")
+                                   recipients=[(o, None) for o in claimed], created_by="reminders",
+                                   skip_paid=segment if recipients is None else None)  # calendar reminders
             log.info("reminder %s fired to %d guardians", reminder_id, len(claimed))
             return job_id
         finally:

@@ -122,6 +122,18 @@ async def count(store: Store, segment: Segment, now: dt.datetime) -> int:
     return len(await resolve(store, segment, now))
 
 
+async def has_paid(store: Store, openid: str, segment: Segment) -> bool:
+    """Whether the guardian has a paid application of the segment's scheme (since its date) — checked
+    again just before a reminder is sent, so somebody who paid after it was planned is skipped."""
+    since = segment.since or ""
+    for _, rec in await store.query(Applications.KIND, user_id=openid):
+        app = rec.data
+        if (not segment.scheme or app.get("scheme") == segment.scheme) and app.get("status") in _PAID \
+                and str(app.get("created_at", ""))[:10] >= since:
+            return True
+    return False
+
+
 def _matches(status_filter: str, statuses: set[str]) -> bool:
     if status_filter == "submitted":
         return SUBMITTED in statuses and not statuses & (_PAID | _UNPAID)

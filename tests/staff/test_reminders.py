@@ -89,6 +89,18 @@ async def test_window_reminders_fire_7_3_1_days_before_once_each_and_skip_the_pa
     assert "就在明天" in s.fake.texts_to("o00004")[-1]
 
 
+async def test_a_guardian_who_pays_after_the_reminder_was_planned_is_skipped(setup):
+    s = setup
+    await add_subscribers(s.services, 3, schemes=[FUND])
+    s.services.clock.set(at(9, 23, 10, 0))
+    [job_id] = await s.scheduler.tick(s.services.clock.now())  # recipients fixed; sending not yet begun
+    await add_application(s.services, "o00002", "paid", at(9, 23, 10, 0))
+    await s.jobs.wait(job_id)
+    assert sorted(s.fake.recipients) == ["o00000", "o00001"]
+    progress = await s.jobs.progress(job_id)
+    assert progress["counts"]["skipped"] == 1 and progress["status"] == "done"
+
+
 async def test_missed_reminders_are_not_all_sent_at_once(setup):
     s = setup
     await add_subscribers(s.services, 2, schemes=[FUND])
