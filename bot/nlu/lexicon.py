@@ -18,6 +18,7 @@ class Lexicon:
     conditions: dict[str, str]  # surface word → condition id
     synonyms: dict[str, list[str]] = field(default_factory=dict)  # guardian's word → document words
     colloquial: dict[str, str] = field(default_factory=dict)  # "咋" → "怎么", applied before matching
+    traditional: dict[int, str] = field(default_factory=dict)  # str.translate table 報 → 报
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
@@ -44,10 +45,12 @@ class Lexicon:
             conditions=conditions,
             synonyms={str(k): [str(w) for w in v or []] for k, v in (raw.get("synonyms") or {}).items()},
             colloquial={str(k): str(v) for k, v in (raw.get("colloquial") or {}).items()},
+            traditional={ord(str(k)): str(v) for k, v in (raw.get("traditional") or {}).items() if len(str(k)) == 1},
         )
 
     def standardise(self, text: str) -> str:
-        """Rewrite colloquial words (longest first) so keywords and slots see standard Chinese."""
+        """Simplified characters, colloquial words rewritten (longest first): keywords and slots see standard Chinese."""
+        text = text.translate(self.traditional)
         for word in sorted(self.colloquial, key=len, reverse=True):
             if word in text:
                 text = text.replace(word, self.colloquial[word])

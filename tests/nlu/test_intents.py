@@ -124,3 +124,9 @@ def test_second_start_reuses_the_cache(nlu, nlu_cache):
     again = JiebaTokenizer(nlu_cache, ["少儿住院互助基金"])
     assert cache.stat().st_mtime_ns == built  # read, not rebuilt
     assert "少儿住院互助基金" in again.cut("少儿住院互助基金多少钱")
+
+
+def test_traditional_characters(nlu):
+    u = nlu.understand("上海三級醫院住院花了1萬能報多少")
+    assert u.intent == "reimbursement"
+    assert u.slots["amount"] == 10000 and u.slots["hospital_level"] == 3
