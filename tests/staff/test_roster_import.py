@@ -5,6 +5,8 @@ import datetime as dt
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bot.roster_import import import_roster, read_rows, RosterFileError
@@ -119,3 +121,20 @@ async def test_unreadable_files_give_a_clear_error(services, now, data, filename
     assert not report.ok and needle in report.file_error and report.imported == 0
     with pytest.raises(RosterFileError):
         read_rows(data, filename)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=400),
+                      st.lists(st.lists(st.text(max_size=20), max_size=6), max_size=8).map(
+                          lambda rows: "\n".join(",".join(r) for r in [HEADER] + rows).encode("utf-8"))),
+       filename=st.sampled_from(["a.csv", "a.xlsx", "a.txt", "", "a.pdf"]))
+def test_any_upload_gives_a_report_never_an_exception(data, filename):
+    from bot.roster_import import read_rows, validate_rows
+
+    try:
+        rows = read_rows(data, filename)
+    except RosterFileError as exc:
+        assert str(exc)
+        return
+    good, problems = validate_rows(rows, schools=SCHOOLS, today=dt.date(2026, 9, 1))
+    assert len(good) + len({p.line for p in problems}) == len(rows)
