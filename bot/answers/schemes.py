@@ -42,8 +42,9 @@ class SchemeChooser:
             candidates = in_city or list(self.by_city.get(city, []))
         if not candidates:
             remembered = state.get("scheme")
-            if remembered in known and not city:
+            if remembered in known and not city and (capable is None or capable(self.engine.pack(remembered))):
                 return SchemeChoice(remembered)
+            # e.g. the Shanghai fund has no benefit table: a bill question goes to the city's other scheme
             candidates = list(self.by_city.get(state.get("city") or "", []))
         if not candidates:
             guessed = self.guess(text) if self.guess else None

@@ -260,3 +260,10 @@ def test_no_guess_when_several_schemes_fit(qa, now, question):
     state: dict = {}
     answer = qa.answer(question, state, now)
     assert answer.scheme is None and state["pending"]["need"] == ["scheme"]
+
+
+def test_remembered_scheme_without_benefits_defers_to_its_city(qa, now):
+    state = {"scheme": "sh-child-fund", "city": "上海"}  # e.g. set by the enrolment form
+    answer = qa.answer("三级医院住院花了1万能报多少", state, now)
+    assert "5820" in answer.text and answer.scheme == "sh-resident-student"
+    assert "150" in qa.answer("交多少钱", {"scheme": "sh-child-fund", "city": "上海"}, now).text
