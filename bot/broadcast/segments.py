@@ -56,11 +56,18 @@ class Segment:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "Segment":
         data = data or {}
+        if not isinstance(data, dict):
+            raise SegmentError("分组条件应为“名称: 值”的对象。")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SegmentError(f"不认识的分组条件：{'、'.join(sorted(unknown))}")
-        values: dict[str, Any] = {k: str(v or "").strip() for k, v in data.items() if k != "window_only"}
+        values: dict[str, Any] = {k: str(v or "").strip()[:60] for k, v in data.items() if k != "window_only"}
+        if values.get("since"):
+            try:
+                dt.date.fromisoformat(values["since"])
+            except ValueError:
+                raise SegmentError("since 应为日期，如 2026-09-01。") from None
         values["window_only"] = str(data.get("window_only", "")).lower() in {"1", "true", "yes", "on"}
         return cls(**values)
 

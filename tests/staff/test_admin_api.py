@@ -99,6 +99,10 @@ async def test_stats_preview_broadcast_and_progress(client, services, fake_api):
         "": 30, "started": 0, "submitted": 0, "unpaid": 1, "paid": 1, "no_application": 28, "needs_action": 29}
     bad = await client.post("/admin/api/segments/preview", headers=BEARER, json={"status": "whatever"})
     assert bad.status == 400 and "未知的办理状态" in (await bad.json())["error"]
+    for body in ({"segment": [1, 2]}, {"since": "yesterday"}, {"colour": "red"}):
+        resp = await client.post("/admin/api/segments/preview", headers=BEARER, json=body)
+        assert resp.status == 400, body
+    assert (await client.post("/admin/api/segments/preview", headers=BEARER, data=b"not json")).status == 400
 
     resp = await client.post("/admin/api/broadcasts", headers=BEARER,
                              json={"text": "宁波：本月27日前完成缴费。", "segment": {"scheme": "nb-civil-servant-children"}})
