@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from aiohttp import web
@@ -40,6 +41,9 @@ async def server(services, fake_api):
 @pytest.fixture
 async def page():
     from playwright.async_api import async_playwright
+
+    if not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"):
+        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
