@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 from aiohttp import web
@@ -15,10 +14,6 @@ from dialogs.validators import generate_id_number
 from tests.staff.conftest import ADMIN_TOKEN, add_subscribers, make_sender
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture
 async def server(services, fake_api):
@@ -39,17 +34,10 @@ async def server(services, fake_api):
 
 
 @pytest.fixture
-async def page():
-    from playwright.async_api import async_playwright
-
-    if not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"):
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = await browser.new_context(locale="zh-CN")
-        yield await context.new_page()
-        await browser.close()
+async def page(browser):  # the shared Debian-chromium fixture (tests/conftest.py)
+    context = await browser.new_context(locale="zh-CN")
+    yield await context.new_page()
+    await context.close()
 
 
 async def test_login_upload_roster_broadcast_and_no_full_id_anywhere(server, page, services, fake_api, tmp_path):
