@@ -32,15 +32,25 @@ def job_settings_from_env(env: dict[str, str] | None = None) -> JobSettings:
 
 
 def default_sender(services: Any) -> Sender:
-    existing = services.extras.get("wechat_api")
-    if existing is not None:
-        return existing
-    from integrations.wechat.api import WeChatAPI
+    """The shared WeChat API client; without a configured account (development, demos) broadcasts go to
+    the chat simulator's outbox instead, so staff can watch them arrive there."""
+    from bot.delivery import wechat_api
 
-    settings = services.settings
-    api = WeChatAPI(services.store, settings.wechat_appid, settings.wechat_secret, base_url=settings.wechat_api_base)
-    services.extras["wechat_api"] = api
-    return api
+    return wechat_api(services) or OutboxSender(services)
+
+
+class OutboxSender:
+    """Delivers into the simulator's outbox (bot.delivery.Outbox): the sender when no WeChat account is set."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    async def send_text(self, openid: str, text: str) -> Any:
+        from bot.delivery import outbox
+        from integrations.wechat.api import SENT, DeliveryResult
+
+        await outbox(self.services).append(openid, text, self.services.clock.now().isoformat(timespec="seconds"))
+        return DeliveryResult(True, SENT, 0, "outbox")
 
 
 def default_engine(services: Any) -> Any:

@@ -58,3 +58,20 @@ async def test_segments_and_a_reminder_job_on_each_backend(store):
     progress = await jobs.progress(job["id"])
     assert progress["status"] == DONE and progress["counts"]["sent"] == 2 and progress["counts"]["failed"] == 1
     assert sorted(sender.sent) == [("o-b", "提醒"), ("o-c", "您好，o-c")]
+
+
+async def test_without_a_wechat_account_broadcasts_go_to_the_simulator_outbox(tmp_path):
+    from bot.broadcast import install
+    from bot.delivery import outbox
+    from tests.staff.conftest import make_services
+
+    services = make_services(tmp_path, dt.datetime(2026, 9, 20, 10, tzinfo=SHANGHAI))
+    services.settings.wechat_secret = ""
+    try:
+        await Subscribers(services.store).touch("o-sim", services.clock.now())
+        jobs, _ = install(services, engine=object())
+        job = await jobs.create("模拟器里能看到", Segment())
+        await jobs.wait(job["id"])
+        assert await outbox(services).take("o-sim") == ["模拟器里能看到"]
+    finally:
+        await services.store.close()
