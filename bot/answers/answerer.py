@@ -28,6 +28,8 @@ SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
 PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
 NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
 CITY_FACTS = {"hukou_city", "school_city"}
+SLOT_UNITS = "级甲岁周年月日号"  # a number followed by one of these fills the slot that unit belongs to
+OWN_UNITS = {"hospital_level": "级甲", "age": "岁周", "years_insured": "年"}
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
 RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}  # answers computed from facts a follow-up may change
@@ -110,7 +112,8 @@ class QuestionAnswerer:
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
         elif intent in REFINABLE:
-            state["last"] = {"intent": intent, "slots": {k: v for k, v in slots.items() if k not in PLACE_SLOTS}}
+            state["last"] = {"intent": intent, "scheme": choice.scheme,
+                             "slots": {k: v for k, v in slots.items() if k not in PLACE_SLOTS}}
         return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
 
     def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
@@ -144,6 +147,9 @@ class QuestionAnswerer:
         facts = set(u.slots) - PLACE_SLOTS
         if not facts or u.intent not in (UNCLEAR, last.get("intent")):
             return False
+        named = u.slots.get("scheme")
+        if named and last.get("scheme") and named != last["scheme"]:
+            return False  # a question about another scheme starts afresh: the earlier bill was not for it
         text = u.text.strip("?？。!！ ")
         return u.intent == UNCLEAR or len(text) <= REFINEMENT_LENGTH or text.startswith("那") or text.endswith("呢")
 
@@ -157,7 +163,7 @@ class QuestionAnswerer:
                 topics += [t for t in intents[runner].topics if t not in topics]
         return topics
 
-    def _fill_bare_reply(self, text: str, pending: dict, slots: dict) -> None:
+    def _fill_bare_reply(self, text: str, pending: dict, slots: dict) -> None:  # noqa: C901
         """Complete the fact we asked for from a bare reply: "2", "三", "15000", "是的"."""
         need = (pending.get("need") or [None])[0]
         if need == "scheme":
@@ -170,6 +176,9 @@ class QuestionAnswerer:
             return
         if need in NUMERIC_NEEDS:
             run = NUMBER_RUN.search(text)
+            unit = text[run.end():run.end() + 1] if run else ""
+            if unit and unit in SLOT_UNITS and unit not in OWN_UNITS.get(need, ""):
+                return  # "三级" or "15岁" answers something else, not the number we asked for
             value = parse_number(run.group()) if run else None
             if value is not None and value >= 0:
                 if need == "hospital_level" and value not in (1, 2, 3):

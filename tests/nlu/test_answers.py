@@ -267,3 +267,18 @@ def test_remembered_scheme_without_benefits_defers_to_its_city(qa, now):
     answer = qa.answer("三级医院住院花了1万能报多少", state, now)
     assert "5820" in answer.text and answer.scheme == "sh-resident-student"
     assert "150" in qa.answer("交多少钱", {"scheme": "sh-child-fund", "city": "上海"}, now).text
+
+
+def test_a_bare_hospital_level_is_not_taken_as_the_bill(qa, now):
+    state: dict = {}
+    qa.answer("上海学生住院能报多少", state, now)
+    reply = qa.answer("三级", state, now).text
+    assert "3元" not in reply and "费用总额" in reply
+    assert "5820" in qa.answer("1万", state, now).text
+
+
+def test_another_schemes_question_does_not_reuse_the_earlier_bill(qa, now):
+    state: dict = {}
+    assert "5820" in qa.answer("上海学生三级医院住院花了1万能报多少", state, now).text
+    reply = qa.answer("北京一小门诊能报多少", state, now).text
+    assert "10000" not in reply
