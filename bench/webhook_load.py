@@ -38,6 +38,8 @@ import aiohttp
 from bench.common import (BENCH_TOKEN, RedisServer, Spawned, bot_env, bot_server, free_port, machine,
                           percentile, post_text)
 from bench.guardian import BUSY_MARKERS, ConversationResult, Guardian, fixed_script, seed_store
+from bench.rawhttp import RawConnection
+from bot.web.simulator import build_message_xml, read_reply, signed_query
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 
@@ -92,27 +94,37 @@ class PhaseStats:
 
 
 class LoadClient:
-    """Sends signed WeChat text messages over one keep-alive connection pool."""
+    """Sends signed WeChat text messages over keep-alive connections (raw HTTP or aiohttp)."""
 
-    def __init__(self, http: aiohttp.ClientSession, token: str, stats: PhaseStats, deadline: float,
+    def __init__(self, http: aiohttp.ClientSession | None, token: str, stats: PhaseStats, deadline: float,
                  max_messages: int, pacer: Pacer | None) -> None:
-        self.http, self.token, self.stats = http, token, stats
+        self.http, self.token, self.stats = http, token, stats  # http None → bench.rawhttp
         self.deadline, self.max_messages, self.pacer = deadline, max_messages, pacer
         self.sent = 0
 
-    def sender(self, base_url: str, user: str) -> Callable[[str], Awaitable[str]]:
+    def sender(self, base_url: str, user: str, conns: dict[str, RawConnection]) -> Callable[[str], Awaitable[str]]:
         async def send(text: str) -> str:
-            return await self.send(base_url, user, text)
+            return await self.send(base_url, user, text, conns)
         return send
 
-    async def send(self, base_url: str, user: str, text: str) -> str:
+    async def _post(self, base_url: str, user: str, text: str, conns: dict[str, RawConnection]) -> tuple[int, str]:
+        msg_id = next(_msg_ids)
+        if self.http is not None:
+            return await post_text(self.http, base_url, user, text, msg_id, self.token)
+        params, body = signed_query(self.token, build_message_xml(user, text=text, msg_id=msg_id), None)
+        conn = conns.get(base_url) or conns.setdefault(base_url, RawConnection(base_url))
+        status, payload = await conn.post("/wechat", params, body.encode())
+        raw = payload.decode("utf-8", "replace")
+        return status, (read_reply(raw, None) if status == 200 else raw)
+
+    async def send(self, base_url: str, user: str, text: str, conns: dict[str, RawConnection]) -> str:
         if time.perf_counter() >= self.deadline or self.sent >= self.max_messages:
             raise StopLoad
         self.sent += 1
         started = await self.pacer.slot() if self.pacer else time.perf_counter()
         try:
-            status, reply = await post_text(self.http, base_url, user, text, next(_msg_ids), self.token)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            status, reply = await self._post(base_url, user, text, conns)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             self.stats.errors[type(exc).__name__] += 1
             raise StopLoad from exc
         self.stats.latencies.append(time.perf_counter() - started)
@@ -142,7 +154,7 @@ def scripted(n: int, send) -> Awaitable[ConversationResult]:
 async def run_phase(name: str, targets: list[str], conversation: Conversation, *, concurrency: int,
                     duration: float, max_messages: int, rate: float | None = None,
                     guardians: Iterator[int] | None = None, server_pids: list[int] = (),
-                    token: str = BENCH_TOKEN) -> PhaseStats:
+                    token: str = BENCH_TOKEN, transport: str = "raw") -> PhaseStats:
     """`concurrency` guardians at a time, each a whole conversation, until time or budget runs out."""
     stats = PhaseStats(name)
     guardians = guardians or itertools.count()
@@ -150,19 +162,25 @@ async def run_phase(name: str, targets: list[str], conversation: Conversation, *
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 2), timeout=timeout) as http:
         started = time.perf_counter()
-        client = LoadClient(http, token, stats, started + duration, max_messages, Pacer(rate) if rate else None)
+        client = LoadClient(http if transport == "aiohttp" else None, token, stats, started + duration, max_messages,
+                            Pacer(rate) if rate else None)
 
         async def worker() -> None:
-            while True:
-                n = next(guardians)
-                target = targets[n % len(targets)]  # a guardian always talks to the same server
-                try:
-                    result = await conversation(n, client.sender(target, f"o-bench-{n:07d}"))
-                except StopLoad:
-                    return
-                stats.conversations += 1
-                stats.completed += result.completed
-                stats.stuck += result.stuck
+            conns: dict[str, RawConnection] = {}  # this worker's keep-alive connection to each server
+            try:
+                while True:
+                    n = next(guardians)
+                    target = targets[n % len(targets)]  # a guardian always talks to the same server
+                    try:
+                        result = await conversation(n, client.sender(target, f"o-bench-{n:07d}", conns))
+                    except StopLoad:
+                        return
+                    stats.conversations += 1
+                    stats.completed += result.completed
+                    stats.stuck += result.stuck
+            finally:
+                for conn in conns.values():
+                    conn.close()
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         stats.elapsed = time.perf_counter() - started
@@ -235,7 +253,8 @@ async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: floa
             server.start()
         targets = [s.base_url for s in scenario.servers]
         pids = [s.proc.pid for s in scenario.servers]
-        common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids)
+        common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids,
+                      transport=args.http)
         guardians = itertools.count()  # every conversation in this store is a new guardian
         common = dict(common, guardians=guardians)
         await run_phase("warm-up", targets, scenario.conversation, duration=1.0, **common)
@@ -269,7 +288,7 @@ async def against_running(args: argparse.Namespace) -> int:
     conversation = enrolment if args.router == "full" else scripted
     stats = await run_phase("target closed-loop", args.target.split(","), conversation, concurrency=args.concurrency,
                             duration=args.duration, max_messages=args.max_messages, rate=args.rate,
-                            guardians=itertools.count(args.first_guardian))
+                            guardians=itertools.count(args.first_guardian), transport=args.http)
     print_table([stats.summary()], None)
     return 0
 
@@ -313,6 +332,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per phase")
     parser.add_argument("--max-messages", type=int, default=40_000, help="message budget per phase")
     parser.add_argument("--rate", type=float, default=None, help="paced phase rate (default: half the baseline)")
+    parser.add_argument("--http", choices=("raw", "aiohttp"), default="raw",
+                        help="client transport: raw keep-alive HTTP (cheap) or the aiohttp client")
     parser.add_argument("--target", default="", help="load already running server(s) at these base URLs instead")
     parser.add_argument("--first-guardian", type=int, default=0, help="with --target: first guardian number")
     parser.add_argument("--json", default="", help="also write the figures to this file")
