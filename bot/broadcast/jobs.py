@@ -126,6 +126,7 @@ class BroadcastJobs:
     dispatcher: Callable[[str], Awaitable[None]] | None = None
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _count_cache: dict[str, tuple[float, dict[str, int]]] = field(default_factory=dict)
     _meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # job id → text and skip rule (never change)
 
     def __post_init__(self) -> None:
@@ -183,7 +184,7 @@ class BroadcastJobs:
         job = await self.get(job_id)
         if job is None:
             raise JobError(f"没有编号为 {job_id} 的群发任务。")
-        counts = {state: await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}") for state in DELIVERY_STATES}
+        counts = await self._counts(job)
         total = job.get("total") or sum(counts.values())
         finished = total - sum(counts[s] for s in OPEN_STATES)
         return {
@@ -195,6 +196,18 @@ class BroadcastJobs:
             "started_at": job.get("started_at", ""), "finished_at": job.get("finished_at", ""),
             "resume_at": job.get("resume_at", ""), "kind": job.get("kind", "broadcast"),
         }
+
+    async def _counts(self, job: dict[str, Any]) -> dict[str, int]:
+        """Recipients per state: the snapshot taken when the job finished, else counted (at most once a
+        second per running job: pages poll every second and counting is not free on every backend)."""
+        if job["status"] == DONE and job.get("counts"):
+            return job["counts"]
+        cached = self._count_cache.get(job["id"])
+        if job["status"] == RUNNING and cached and time.monotonic() - cached[0] < 1.0:
+            return cached[1]
+        counts = {state: await self.store.count(DELIVERY_KIND, js=f"{job['id']}|{state}") for state in DELIVERY_STATES}
+        self._count_cache[job["id"]] = (time.monotonic(), counts)
+        return counts
 
     async def deliveries(self, job_id: str, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         index = {"js": f"{job_id}|{state}"} if state else {"job_id": job_id}
@@ -474,8 +487,10 @@ class BroadcastJobs:
         for state in OPEN_STATES:
             if await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}"):
                 return job["status"]
+        counts = {state: await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}") for state in DELIVERY_STATES}
         with contextlib.suppress(VersionConflict, JobError):
-            job = await self.update_job(job_id, status=DONE, finished_at=_iso(self.clock.now()), only_if=RUNNING)
+            job = await self.update_job(job_id, status=DONE, finished_at=_iso(self.clock.now()), only_if=RUNNING,
+                                        counts=counts)
         return job["status"]
 
     async def orphans_to_unknown(self, job_id: str) -> int:
