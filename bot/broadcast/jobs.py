@@ -158,15 +158,19 @@ class BroadcastJobs:
             "total": 0, "started_at": "", "finished_at": "", "resume_at": "",
             "skip_paid": skip_paid.to_dict() if skip_paid else None,
         }
+        if recipients is not None:
+            if await self.get(job_id) is not None:
+                return await self.get(job_id) or job
+            # Deliveries first, then the job: a crash in between leaves no job that could later fall
+            # back to resolving its (informational) segment and message the wrong guardians.
+            await self._write_deliveries(job_id, recipients)
+            job.update(materialized=True, total=await self.store.count(DELIVERY_KIND, job_id=job_id))
         try:
             await self.store.put(JOB_KIND, job_id, job, expected_version=0, index={"status": SCHEDULED})
         except VersionConflict:
             existing = await self.get(job_id)
             assert existing is not None
             return existing
-        if recipients is not None:
-            await self._write_deliveries(job_id, recipients)
-            job = await self.update_job(job_id, materialized=True, total=len(recipients))
         if send_at is None or send_at <= now:
             await self.dispatch(job_id)
         return job

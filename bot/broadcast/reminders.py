@@ -11,10 +11,11 @@ the most recent missed reminder fires (nobody gets "7 days left" and "3 days lef
 Payment reminders: each application that is pre-approved but unpaid gets one reminder when its
 payment deadline (`engine.deadline_for`) is `payment_notice` away (4 hours by default).
 
-Never twice: a reminder is a broadcast job with a deterministic id ("R-<reminder id>"), created under a
-store lock, whose deliveries are keyed by openid; each (reminder id, openid) is also claimed in the
-store before the job is written. Sending then goes through the job machinery (rate limit, retries,
-crash safety) like any broadcast.
+Never twice: a reminder is a broadcast job with a deterministic id ("R-<reminder id>"), created once
+under a store lock (deliveries first, then the job record), whose deliveries are keyed by openid; each
+(reminder id, openid) is also marked with a store claim. Sending then goes through the job machinery
+(rate limit, retries, crash safety) like any broadcast, and a calendar reminder re-checks each guardian
+just before sending (paid meanwhile → skipped).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from bot.store.repos import AWAITING_PAYMENT, PRE_APPROVED, Applications
 log = logging.getLogger(__name__)
 
 REMIND_KINDS = ("window_close", "deadline", "deduction")  # calendar events guardians must act before
-CLAIM_TTL = 3600.0  # the per-(reminder, openid) claims only coordinate concurrent ticks; the job record is durable
+CLAIM_TTL = 400 * 86400.0  # the (reminder, openid) marks outlive any reminder round
 ROUND_DAYS = 200  # without a benefit period in the pack: applications this recent belong to the round
 
 
@@ -187,11 +188,16 @@ class ReminderScheduler:
             if await self.store.get(JOB_KIND, job_id) is not None:
                 return None
             openids = recipients if recipients is not None else await resolve(self.store, segment, now)
-            claimed = [o for o in openids if await self.store.claim(f"reminder:{reminder_id}:{o}", CLAIM_TTL)]
+            # Mark each (reminder, guardian). Under the lock and with no job yet, a mark that already
+            # exists can only come from an attempt that crashed before its job was written — whose
+            # messages were therefore never sent — so that guardian is included all the same.
+            renewed = [o for o in openids if not await self.store.claim(f"reminder:{reminder_id}:{o}", CLAIM_TTL)]
+            if renewed:
+                log.warning("reminder %s: %d guardians marked by an interrupted attempt", reminder_id, len(renewed))
             await self.jobs.create(text, segment, job_id=job_id, kind="reminder", title=title,
-                                   recipients=[(o, None) for o in claimed], created_by="reminders",
+                                   recipients=[(o, None) for o in openids], created_by="reminders",
                                    skip_paid=segment if recipients is None else None)  # calendar reminders
-            log.info("reminder %s fired to %d guardians", reminder_id, len(claimed))
+            log.info("reminder %s fired to %d guardians", reminder_id, len(openids))
             return job_id
         finally:
             await self.store.release_lock(f"reminder:{reminder_id}", token)

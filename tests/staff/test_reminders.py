@@ -142,3 +142,14 @@ async def test_real_rule_calendar():
         assert {(r.fire_at.month, r.fire_at.day) for r in closes} >= {(9, 23), (9, 27), (9, 29)}
         # Last school year's payment (before this round's cover period) does not excuse anybody.
         assert dt.date(2026, 6, 1) < scheduler._round_start(closes[0]) <= dt.date(2026, 9, 1)
+
+
+async def test_a_reminder_interrupted_before_its_job_was_written_still_reaches_everybody(setup):
+    s = setup
+    await add_subscribers(s.services, 3, schemes=[FUND])
+    [reminder] = s.scheduler.due(at(9, 23, 10, 0))
+    for openid in ("o00000", "o00001"):  # marks left by a crashed attempt (no job, nothing sent)
+        assert await s.services.store.claim(f"reminder:{reminder.id}:{openid}", 3600)
+    await run_tick(s, at(9, 23, 10, 1))
+    await run_tick(s, at(9, 23, 10, 2))
+    assert collections.Counter(s.fake.recipients) == {"o00000": 1, "o00001": 1, "o00002": 1}
