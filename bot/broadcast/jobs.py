@@ -305,8 +305,11 @@ class BroadcastJobs:
             await self.orphans_to_unknown(job_id)
             while True:
                 if time.monotonic() - renewed > self.settings.run_lock_ttl / 3:
-                    token, renewed = await self._renew_lock(lock, token), time.monotonic()
-                page = await self.store.query(DELIVERY_KIND, limit=self.settings.page_size, js=f"{job_id}|{PENDING}")
+                    renewed_token = await self._renew_lock(lock, token)
+                    if renewed_token is None:
+                        return "busy"  # another process took the job over; it carries on
+                    token, renewed = renewed_token, time.monotonic()
+                page = await self.store.query(DELIVERY_KIND, limit=self._page_size(), js=f"{job_id}|{PENDING}")
                 if not page:
                     page = await self._due_retries(job_id)
                     if page is None:
@@ -321,12 +324,16 @@ class BroadcastJobs:
             with contextlib.suppress(StoreError):
                 await self.store.release_lock(lock, token)
 
-    async def _renew_lock(self, lock: str, token: str) -> str:
+    def _page_size(self) -> int:
+        """Small enough that a page is sent well within a third of the run lock's lifetime (it is renewed
+        between pages; another process must never find it lapsed while we still send)."""
+        by_time = int(self.settings.rate * self.settings.run_lock_ttl / 4)
+        return max(1, min(self.settings.page_size, max(by_time, self.settings.concurrency // 2)))
+
+    async def _renew_lock(self, lock: str, token: str) -> str | None:
+        """Extend our hold on the job (the store has no extend: release and take again at once)."""
         await self.store.release_lock(lock, token)
-        new = await self.store.acquire_lock(lock, self.settings.run_lock_ttl)
-        if new is None:
-            raise asyncio.CancelledError()  # somebody else took the job over; stop cleanly
-        return new
+        return await self.store.acquire_lock(lock, self.settings.run_lock_ttl)
 
     async def _due_retries(self, job_id: str) -> list[tuple[str, Record]] | None:
         """Retries whose backoff ended; [] after a short sleep when some are still waiting; None if none."""
@@ -336,7 +343,7 @@ class BroadcastJobs:
         now = time.time()
         due = [(k, r) for k, r in waiting if r.data.get("next_at", 0) <= now]
         if due:
-            return due[: self.settings.page_size]
+            return due[: self._page_size()]
         job = await self.get(job_id)
         if job is None or job["status"] != RUNNING:
             return None
