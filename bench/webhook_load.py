@@ -283,6 +283,26 @@ def print_table(rows: list[dict], baseline_rate: float | None) -> None:
               f" {r['max_ms'] or 0:7.1f} {r['server_cpu_ms_per_msg'] or 0:10.2f}  {r['errors'] or 'none'}, {conv}")
 
 
+GOAL_RATIO, GOAL_P99_MS = 0.5, 50.0  # ≥ 50 % of the baseline's throughput; p99 < 50 ms at half its saturation
+
+
+def print_goals(rows: list[dict], baseline_rate: float | None) -> None:
+    if not baseline_rate:
+        return
+    print()
+    for r in rows:
+        name = r["phase"].split()[0]
+        if name == "baseline":
+            continue
+        if "closed" in r["phase"]:
+            ratio = r["msg_per_s"] / baseline_rate
+            verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+            print(f"goal throughput ≥ {GOAL_RATIO:.0%} of baseline, {name}: {ratio:.0%} — {verdict}")
+        elif "paced" in r["phase"]:
+            verdict = "met" if r["p99_ms"] < GOAL_P99_MS else "NOT met"
+            print(f"goal p99 < {GOAL_P99_MS:.0f} ms at half the baseline's saturation, {name}: {r['p99_ms']} ms — {verdict}")
+
+
 async def against_running(args: argparse.Namespace) -> int:
     """--target URL[,URL]: load servers somebody else started (e.g. under a profiler)."""
     conversation = enrolment if args.router == "full" else scripted
@@ -317,6 +337,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(scenario.servers[0].log_tail(500), file=sys.stderr)
     print()
     print_table(rows, baseline_rate)
+    print_goals(rows, baseline_rate)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, ensure_ascii=False, indent=1))
     return 0
