@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.logs import JsonFormatter
 from bot.services import build_services
 from dialogs.validators import generate_id_number, luhn_check_digit
+from bot.web.simulator import read_reply
 from tests.wechat_client import WeChatSender
 
 SH_CHILD = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
@@ -161,3 +162,24 @@ async def test_outside_the_window_offers_a_reminder_instead(bot):
     g = Guardian(sender, "o-late-1")
     reply = await g.tap(await g.say("我要参保"), "少儿住院互助基金")
     assert "9月1日" in reply and "提醒" in reply
+
+
+async def test_events_and_non_text_messages_with_the_real_router(bot):
+    sender, services = await bot()
+    assert "欢迎" in await sender.event("o-ev-1", "subscribe", "qrscene_school:3101010001")
+    assert (await services.subscribers.get("o-ev-1"))["school_code"] == "3101010001"
+    g = Guardian(sender, "o-ev-1")
+    await g.tap(await g.say("我要参保"), "少儿住院互助基金")
+    await g.say("同意", "韩小明", "1", SH_CHILD, "是", "静安", "联航路4号", "1", "否")
+    assert "黄浦区北京东路小学" in g.replies[-1] or "黄浦区北京东路小学" in await g.say("黄浦")  # QR school offered
+    fee = await sender.event("o-ev-2", "CLICK", "FAQ_FEE")
+    assert "哪一项" in fee  # no scheme known yet: the menu asks which one
+    assert "150" in await sender.say("o-ev-2", "1")
+    assert "文字" in await sender.image("o-ev-2")  # outside a form an image gets a polite explanation
+    assert await sender.event("o-ev-2", "VIEW", "https://example.invalid/") == ""
+    voice = ("<xml><ToUserName>gh</ToUserName><FromUserName>o-ev-2</FromUserName><CreateTime>1</CreateTime>"
+             "<MsgType>voice</MsgType><MediaId>m</MediaId><Format>amr</Format><MsgId>990001</MsgId></xml>")
+    resp = await sender.post_xml(voice)
+    assert "文字" in read_reply(await resp.text(), None)  # no recognition result: ask for text
+    await sender.event("o-ev-2", "unsubscribe")
+    assert (await services.subscribers.get("o-ev-2"))["subscribed"] is False
