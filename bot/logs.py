@@ -27,6 +27,7 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # a line per halted condition otherwise
 
 
 def user_ref(openid: str) -> str:

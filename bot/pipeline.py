@@ -26,7 +26,7 @@ BUSY_TEXT = "系统繁忙，请稍后再试。"
 REPLY_TTL = 3600  # WeChat retries within ~15 s; an hour also covers slow duplicate deliveries
 INFLIGHT_TTL = 60
 USER_LOCK_TTL = 15  # longer than the slowest turn; a crashed worker's lock frees itself
-RECENT_KEYS = 8  # processed message keys (and replies) remembered inside the session
+RECENT_KEYS = 3  # processed message keys (and replies) kept in the session: WeChat retries within ~15 s
 
 
 class Router(Protocol):

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transitions import Machine, MachineError
+
+from bot.yamlio import load_yaml
 
 ID_DERIVED_TYPES = ("身份证", "户口簿")
 
@@ -89,7 +90,7 @@ _STEP_KEYS = {"id", "type", "slot", "label", "prompt", "options", "when", "next"
 
 
 def load_form(path: Path) -> FormSpec:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    raw = load_yaml(path)
     steps = []
     for item in raw["steps"]:
         steps.append(Step(

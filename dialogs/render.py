@@ -66,9 +66,17 @@ def prompt(step: Step, slots: dict[str, Any]) -> str:
     return f"{text}\n{block}" if block else text
 
 
+def question_line(prompt: str) -> str:
+    """The line that asks: the last one with a question mark or 请…, skipping notes in brackets."""
+    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
+    asks = [line for line in lines if not line.startswith(("（", "("))] or lines
+    questions = [line for line in asks if "？" in line or "?" in line or line.startswith("请")]
+    return (questions or asks or [""])[-1]
+
+
 def short_prompt(step: Step, slots: dict[str, Any]) -> str:
-    """The ask used after a digression ("我们继续：请输入…"): the prompt's last line plus the options."""
-    last = step.prompt.strip().splitlines()[-1] if step.prompt.strip() else f"请输入{step.label}"
+    """The ask used after a digression ("我们继续：请输入…"): the prompt's question line plus the options."""
+    last = question_line(step.prompt) or f"请输入{step.label}"
     block = options_block(step) if step.type in ("choice", "yes_no", "derived_confirm") else ""
     return fill(last, slots) + (f"\n{block}" if block else "")
 

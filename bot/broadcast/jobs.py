@@ -495,8 +495,8 @@ class BroadcastJobs:
         if job["status"] == CANCELLED:
             await self._drop_open(job_id)
             return CANCELLED
-        for state in OPEN_STATES:
-            if await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}"):
+        for state in OPEN_STATES:  # called after every chunk: look for one open recipient, don't count them all
+            if await self.store.query(DELIVERY_KIND, limit=1, js=f"{job_id}|{state}"):
                 return job["status"]
         counts = {state: await self.store.count(DELIVERY_KIND, js=f"{job_id}|{state}") for state in DELIVERY_STATES}
         with contextlib.suppress(VersionConflict, JobError):

@@ -4,9 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser is ~10x faster at start-up
+from bot.yamlio import load_yaml
 
 
 @dataclass
@@ -22,7 +20,7 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+        raw = load_yaml(path) or {}
         city_names: dict[str, str] = {}
         for city, spec in (raw.get("cities") or {}).items():
             for word in [city, *(spec.get("names") or []), *(spec.get("districts") or [])]:

@@ -17,6 +17,7 @@ from bot.rules.calendar import parse_datetime
 from bot.rules.engine import RuleEngine
 from bot.rules.errors import PolicyError
 from bot.rules.parameters import to_decimal
+from bot.yamlio import load_yaml
 
 QUESTIONS = ("reimbursement", "fee", "eligibility", "windows", "deadline", "schedule", "procedure", "parameter")
 
@@ -32,7 +33,7 @@ class CaseResult:
 
 def load_cases(file: Path) -> tuple[str, list[dict[str, Any]]]:
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = load_yaml(file)
     except yaml.YAMLError as exc:
         raise PolicyError(file.name, "", f"YAML 语法错误：{exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("scheme"), str) or not isinstance(raw.get("cases"), list):

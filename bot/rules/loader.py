@@ -14,6 +14,7 @@ from bot.rules.errors import PolicyError
 from bot.rules.facts import FACTS
 from bot.rules.model import ProcedureItem, SchemePack
 from bot.rules.parameters import DatedValue, Parameter, to_decimal
+from bot.yamlio import load_yaml
 
 TOPICS = ("materials", "steps", "channels", "payment", "payment_failure", "refund", "contacts",
           "aftercare", "progress", "hospitals", "special_cases")
@@ -78,7 +79,7 @@ PACK_MARKERS = {"id", "seed", "eligibility", "procedures", "parameters"}
 
 def read_yaml(file: Path) -> Any:
     try:
-        return yaml.safe_load(file.read_text(encoding="utf-8"))
+        return load_yaml(file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第{mark.line + 1}行第{mark.column + 1}列" if mark else ""

@@ -6,7 +6,6 @@ ID number go through a blind index (`id_hash`).
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -172,24 +171,21 @@ class Subscribers:
 
 
 def encrypt_fields(data: Any, cipher: FieldCipher) -> Any:
-    """Deep copy of `data` with every SECRET_FIELDS value encrypted (already encrypted ones kept)."""
-    return _map_secrets(copy.deepcopy(data), lambda v: v if v.startswith(FieldCipher.PREFIX) else cipher.encrypt(v))
+    """A copy of `data` with every SECRET_FIELDS value encrypted (already encrypted ones kept)."""
+    return _map_secrets(data, lambda v: v if v.startswith(FieldCipher.PREFIX) else cipher.encrypt(v))
 
 
 def decrypt_fields(data: Any, cipher: FieldCipher) -> Any:
-    return _map_secrets(copy.deepcopy(data), lambda v: cipher.decrypt(v) if v.startswith(FieldCipher.PREFIX) else v)
+    return _map_secrets(data, lambda v: cipher.decrypt(v) if v.startswith(FieldCipher.PREFIX) else v)
 
 
 def _map_secrets(node: Any, fn) -> Any:
+    """Copy JSON-like data in one walk, passing secret string fields through `fn` (no deepcopy)."""
     if isinstance(node, dict):
-        for key, value in node.items():
-            if key in SECRET_FIELDS and isinstance(value, str) and value:
-                node[key] = fn(value)
-            else:
-                _map_secrets(value, fn)
-    elif isinstance(node, list):
-        for item in node:
-            _map_secrets(item, fn)
+        return {key: fn(value) if key in SECRET_FIELDS and isinstance(value, str) and value
+                else _map_secrets(value, fn) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_map_secrets(item, fn) for item in node]
     return node
 
 

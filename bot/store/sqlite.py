@@ -141,26 +141,32 @@ class SQLiteStore:
             db.execute("DELETE FROM record_index WHERE kind = ? AND key = ?", (kind, key))
         return live is not None
 
-    def _select(self, columns: str, kind: str, index: dict[str, str]) -> tuple[str, list[Any]]:
-        """SQL (and parameters) for the live records of `kind` matching every index equality."""
+    def _select(self, columns: str, kind: str, index: dict[str, str]) -> tuple[str, list[Any], str]:
+        """SQL (and parameters) for the live records of `kind` matching every index equality, and the
+        column to order by. With a filter the first index drives the query (its primary key gives
+        the matching keys already in order); without one the records table is scanned by key."""
+        if not index:
+            return f"SELECT {columns} FROM records r WHERE r.kind = ? AND {_LIVE}", [kind, time.time()], "r.key"
+        (first, first_value), *rest = index.items()
         joins, params = [], []
-        for n, (field, value) in enumerate(index.items()):
-            joins.append(f"JOIN record_index i{n} ON i{n}.kind = r.kind AND i{n}.key = r.key"
+        for n, (field, value) in enumerate(rest, start=1):
+            joins.append(f"JOIN record_index i{n} ON i{n}.kind = i0.kind AND i{n}.key = i0.key"
                          f" AND i{n}.field = ? AND i{n}.value = ?")
             params += [field, str(value)]
-        sql = f"SELECT {columns} FROM records r {' '.join(joins)} WHERE r.kind = ? AND {_LIVE}"
-        return sql, params + [kind, time.time()]
+        sql = (f"SELECT {columns} FROM record_index i0 JOIN records r ON r.kind = i0.kind AND r.key = i0.key "
+               f"{' '.join(joins)} WHERE i0.kind = ? AND i0.field = ? AND i0.value = ? AND {_LIVE}")
+        return sql, params + [kind, first, str(first_value), time.time()], "i0.key"
 
     async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
-        sql, params = self._select("r.key, r.data, r.version", kind, index)
-        sql += " ORDER BY r.key"
+        sql, params, order = self._select("r.key, r.data, r.version", kind, index)
+        sql += f" ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(int(limit), 0))
         return [(key, Record(json.loads(data), version)) for key, data, version in self._run(sql, params)]
 
     async def count(self, kind: str, **index: str) -> int:
-        sql, params = self._select("COUNT(*)", kind, index)
+        sql, params, _order = self._select("COUNT(*)", kind, index)
         return self._run(sql, params).fetchone()[0]
 
     def _maybe_purge(self, now: float) -> None:

@@ -32,7 +32,7 @@ from bot.privacy import mask_id, mask_phone, redact
 from bot.roster_import import LABELS as ROSTER_LABELS
 from bot.roster_import import RosterReport, import_roster, school_names
 from bot.services import Services
-from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
+from bot.store.repos import (AWAITING_PAYMENT, DONE, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
                              Applications, Subscribers)
 
 log = logging.getLogger("bot.web.admin")

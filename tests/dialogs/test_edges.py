@@ -109,3 +109,12 @@ async def test_a_question_that_would_pass_as_an_address_is_answered(chat):
     reply = await chat.say("地址要写到门牌号吗")
     assert chat.replies[-1].digression and "我们继续：" in reply
     assert "address" not in (await chat.session())["enroll"]["form"]["slots"]
+
+
+def test_resume_prompt_is_the_question_not_a_note():
+    from dialogs.render import question_line
+
+    prompt = "韩小明是否属于本市城乡低保家庭子女？\n（以民政部门提供的数据为准，不属于请回复“否”）\n"
+    assert question_line(prompt) == "韩小明是否属于本市城乡低保家庭子女？"
+    assert question_line("【办理须知】\n1. 说明\n我已阅读并同意？\n请回复：同意") == "请回复：同意"
+    assert question_line("请输入姓名。") == "请输入姓名。"
