@@ -42,12 +42,18 @@ class FieldCipher:
     """AES-256-GCM for single fields; a separate HMAC key gives deterministic blind indexes."""
 
     PREFIX = "enc1:"
+    CACHE_SIZE = 4096
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("BOT_DATA_KEY must decode to 32 bytes")
         self._aead = AESGCM(hashlib.sha256(b"aead" + key).digest())
         self._mac_key = hashlib.sha256(b"blind" + key).digest()
+        # Sessions are decrypted and re-encrypted on every message although their numbers rarely
+        # change: remembering recent pairs saves an AES operation per field per turn. An unchanged
+        # value keeps its ciphertext, which reveals only that it did not change.
+        self._sealed: dict[str, str] = {}
+        self._opened: dict[str, str] = {}
 
     @classmethod
     def from_setting(cls, data_key: str, data_dir: Path) -> "FieldCipher":
@@ -65,15 +71,30 @@ class FieldCipher:
         return cls(raw)
 
     def encrypt(self, value: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, value.encode("utf-8"), None)
-        return self.PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+        token = self._sealed.get(value)
+        if token is None:
+            nonce = os.urandom(12)
+            sealed = self._aead.encrypt(nonce, value.encode("utf-8"), None)
+            token = self.PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+            self._remember(value, token)
+        return token
 
     def decrypt(self, token: str) -> str:
-        if not token.startswith(self.PREFIX):
-            raise ValueError("not an encrypted field")
-        blob = base64.urlsafe_b64decode(token[len(self.PREFIX):])
-        return self._aead.decrypt(blob[:12], blob[12:], None).decode("utf-8")
+        value = self._opened.get(token)
+        if value is None:
+            if not token.startswith(self.PREFIX):
+                raise ValueError("not an encrypted field")
+            blob = base64.urlsafe_b64decode(token[len(self.PREFIX):])
+            value = self._aead.decrypt(blob[:12], blob[12:], None).decode("utf-8")
+            self._remember(value, token)
+        return value
+
+    def _remember(self, value: str, token: str) -> None:
+        if len(self._opened) >= self.CACHE_SIZE:  # bounded: start afresh rather than track recency
+            self._sealed.clear()
+            self._opened.clear()
+        self._sealed[value] = token
+        self._opened[token] = value
 
     def blind(self, value: str) -> str:
         """Deterministic keyed hash: find a record by ID number without storing the number."""
