@@ -25,6 +25,7 @@ HUMAN_TEXT = "已为您转接人工客服，工作人员会尽快在这里回复
 UNSUPPORTED_TEXT = "抱歉，我暂时只能看懂文字消息。" + "\n" + WELCOME.split("\n", 1)[1]
 VOICE_UNRECOGNISED = "抱歉，没听清您的语音，请用文字再说一遍，例如「我要参保」或「少儿住院互助基金交多少钱」。"
 EMPTY_TEXT = "您好像发了一条空消息。请直接输入您的问题，或回复「帮助」查看我能做什么。"
+STARTED_COUNTER = "stats:enrolments_started"  # read by the admin dashboard's funnel
 HELP_WORDS = {"帮助", "菜单", "help", "?", "？", "功能"}
 QUESTION_INTENTS_HANDLED_HERE = {"enroll", "progress", "human"}
 
@@ -63,7 +64,7 @@ class Router:
             return await self._menu_key(turn, MENU_CHOICES[text])
         understanding = self.nlu.understand(text, turn.session.get("qa"))
         if understanding.intent == "enroll":
-            return Reply(text=(await self.dialogs.start(turn, understanding.slots.get("scheme"))).text)
+            return Reply(text=await self._start_form(turn, understanding.slots.get("scheme")))
         if understanding.intent == "progress":
             return Reply(text=await self.dialogs.progress(turn))
         if understanding.intent == "human":
@@ -90,7 +91,7 @@ class Router:
 
     async def _menu_key(self, turn: Turn, key: str) -> Reply:
         if key == "ENROLL":
-            return Reply(text=(await self.dialogs.start(turn, None)).text)
+            return Reply(text=await self._start_form(turn, None))
         if key == "PROGRESS":
             return Reply(text=await self.dialogs.progress(turn))
         if key == "HUMAN":
@@ -103,6 +104,14 @@ class Router:
     def _welcome(turn: Turn) -> Reply:
         turn.session["menu"] = "welcome"
         return Reply(text=WELCOME)
+
+    async def _start_form(self, turn: Turn, scheme: str | None) -> str:
+        """Start an enrolment; forms started are counted for the admin funnel's first stage."""
+        was_active = self.dialogs.is_active(turn.session)
+        reply = await self.dialogs.start(turn, scheme)
+        if not was_active and self.dialogs.is_active(turn.session):
+            await turn.services.store.incr(STARTED_COUNTER)
+        return reply.text
 
     async def _remember_scene(self, turn: Turn) -> str:
         """A school's poster QR code carries `school:<code>`: remember it for the school step."""

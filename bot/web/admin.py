@@ -32,6 +32,7 @@ from bot.privacy import mask_id, mask_phone, redact
 from bot.roster_import import LABELS as ROSTER_LABELS
 from bot.roster_import import RosterReport, import_roster, school_names
 from bot.services import Services
+from bot.conversation import STARTED_COUNTER
 from bot.store.repos import (AWAITING_PAYMENT, DONE, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
                              Applications, Subscribers)
 
@@ -221,7 +222,9 @@ class AdminSite:
         for app in apps:
             by_scheme.setdefault(app["scheme"], Counter())[app["status"]] += 1
         reached = [{s["status"] for s in app.get("history", [])} | {app["status"]} for app in apps]
-        funnel = [{"stage": name, "count": len(apps) if needed is None else sum(1 for r in reached if r & needed)}
+        # Forms started (counted by the router) include those not yet submitted; older data may predate the counter.
+        started = max(len(apps), await self.store.incr(STARTED_COUNTER, 0))
+        funnel = [{"stage": name, "count": started if needed is None else sum(1 for r in reached if r & needed)}
                   for name, needed in FUNNEL]
         today = self.services.clock.today().isoformat()
         return {

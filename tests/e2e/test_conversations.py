@@ -95,10 +95,11 @@ async def test_shanghai_fund_enrolment_to_submission(bot):
 
 
 async def test_question_in_the_middle_of_the_form_is_answered_and_the_form_resumes(bot):
-    sender, _ = await bot()
+    sender, services = await bot()
     g = Guardian(sender, "o-sh-2")
     await g.tap(await g.say("我要参保"), "少儿住院互助基金")
     await g.say("同意")
+    assert await services.store.incr("stats:enrolments_started", 0) == 1  # the admin funnel's first stage
     reply = await g.say("少儿住院互助基金一年交多少钱？")
     assert "150" in reply and "我们继续" in reply
     assert "证件类型" in await g.say("韩小明")
