@@ -6,10 +6,16 @@ advances once. The processed message's key is also saved inside the session itse
 the state change, so even a crash between saving the session and caching the reply cannot apply a
 message twice. Work that outlives the reply budget is finished in the background and delivered
 through the customer-service API (see `deliver`).
+
+Round trips per message: reply-cache check + in-flight claim (one, `get_or_claim`), user lock, session
+load, session save, reply cache + lock release (one, `put_and_release`). The day's message counter
+(`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
+`drain`); a crash may lose those few seconds of the statistic, never a message.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol
@@ -17,7 +23,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.store.base import LockTimeout, StoreError, VersionConflict, locked
+from bot.store.base import LockTimeout, StoreError, VersionConflict, wait_for_lock
 from bot.turn import Incoming, Reply, Turn
 
 log = logging.getLogger("bot.pipeline")
@@ -27,6 +33,9 @@ REPLY_TTL = 3600  # WeChat retries within ~15 s; an hour also covers slow duplic
 INFLIGHT_TTL = 60
 USER_LOCK_TTL = 15  # longer than the slowest turn; a crashed worker's lock frees itself
 RECENT_KEYS = 3  # processed message keys (and replies) kept in the session: WeChat retries within ~15 s
+MESSAGE_COUNTER_TTL = 40 * 86400
+COUNT_FLUSH_SECONDS = 2.0  # the admin dashboard's "messages today" may lag this much
+COUNT_FLUSH_MESSAGES = 50
 
 
 class Router(Protocol):
@@ -46,6 +55,9 @@ class Pipeline:
         self.deliver = deliver
         self.on_guardian_message = on_guardian_message
         self.reply_budget = services.settings.reply_budget if reply_budget is None else reply_budget
+        self._unflushed: dict[str, int] = {}  # counter name → messages not yet added in the store
+        self._flush_timer: asyncio.Task | None = None  # a flush_counts waiting for COUNT_FLUSH_SECONDS
+        self._flush_lock = asyncio.Lock()  # drain waits for a flush in progress
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The reply to send now, or None for "success" (the answer then comes by message)."""
@@ -73,10 +85,10 @@ class Pipeline:
     async def _handle(self, incoming: Incoming) -> tuple[Reply | None, str]:
         store = self.services.store
         key = incoming.dedup_key
-        cached = await store.get("reply", key)
+        cached, claimed = await store.get_or_claim("reply", key, f"inflight:{key}", INFLIGHT_TTL)
         if cached is not None:
             return Reply(text=cached.data["text"]), "dedup"
-        if not await store.claim(f"inflight:{key}", INFLIGHT_TTL):
+        if not claimed:
             # A retry while the first delivery is still being processed: wait for its result.
             return await self._await_result(key), "dedup"
         task = asyncio.ensure_future(self._process(incoming))
@@ -88,31 +100,72 @@ class Pipeline:
             return None, "deferred"
 
     async def _process(self, incoming: Incoming) -> Reply:
-        services = self.services
-        async with locked(services.store, f"user:{incoming.user_id}", ttl=USER_LOCK_TTL, wait=30.0):
-            for _attempt in range(3):
-                session, version = await services.sessions.load(incoming.user_id)
-                recent = session.get("recent", [])
-                for item in recent:
-                    if item[0] == incoming.dedup_key:  # processed before a crash lost the reply cache
-                        return Reply(text=item[1])
-                turn = Turn(incoming=incoming, session=session, services=services, now=services.clock.now())
-                reply = await self.router.respond(turn)
-                session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
-                try:
-                    await services.sessions.save(incoming.user_id, session, version)
-                except VersionConflict:
-                    continue  # another worker wrote first despite the lock (it expired): redo the turn
-                break
-            else:
-                raise StoreError("session kept changing under the turn")
-        await services.store.put("reply", incoming.dedup_key, {"text": reply.text}, ttl=REPLY_TTL)
-        await services.store.incr(f"stats:messages:{turn.now:%Y-%m-%d}", ttl=40 * 86400)
+        store = self.services.store
+        lock_name = f"user:{incoming.user_id}"
+        token = await wait_for_lock(store, lock_name, ttl=USER_LOCK_TTL, wait=30.0)
+        try:
+            reply, turn = await self._turn(incoming)
+            # The reply is cached before the lock is released, in the same round trip.
+            await store.put_and_release("reply", incoming.dedup_key, {"text": reply.text}, ttl=REPLY_TTL,
+                                        lock_name=lock_name, token=token)
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                await store.release_lock(lock_name, token)
+            raise
+        if turn is None:  # processed before, answered from the session: not counted or followed up again
+            return reply
+        await self._count_message(f"stats:messages:{turn.now:%Y-%m-%d}")
         for followup in turn.followups + reply.followups:
             self._spawn(self._run_followup(followup))
         if self.on_guardian_message is not None:  # a new 48-hour window: send what WeChat refused earlier
             self._spawn(self._run_followup(lambda services: self.on_guardian_message(services, incoming.user_id)))
         return reply
+
+    async def _turn(self, incoming: Incoming) -> tuple[Reply, Turn | None]:
+        """Run the router on the session and save it (CAS), under the user's lock. Turn None: the
+        message was processed before (a crash lost its cached reply) and is answered from the session."""
+        services = self.services
+        for _attempt in range(3):
+            session, version = await services.sessions.load(incoming.user_id)
+            recent = session.get("recent", [])
+            for item in recent:
+                if item[0] == incoming.dedup_key:
+                    return Reply(text=item[1]), None
+            turn = Turn(incoming=incoming, session=session, services=services, now=services.clock.now())
+            reply = await self.router.respond(turn)
+            session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
+            try:
+                await services.sessions.save(incoming.user_id, session, version)
+            except VersionConflict:
+                continue  # another worker wrote first despite the lock (it expired): redo the turn
+            return reply, turn
+        raise StoreError("session kept changing under the turn")
+
+    async def _count_message(self, counter: str) -> None:
+        """Count in memory; add to the store once COUNT_FLUSH_MESSAGES are pending, or after
+        COUNT_FLUSH_SECONDS at the latest."""
+        self._unflushed[counter] = self._unflushed.get(counter, 0) + 1
+        if sum(self._unflushed.values()) >= COUNT_FLUSH_MESSAGES:
+            await self.flush_counts()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.ensure_future(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(COUNT_FLUSH_SECONDS)
+        self._flush_timer = None  # from here on drain waits for the flush instead of cancelling it
+        await self.flush_counts()
+
+    async def flush_counts(self) -> None:
+        """Add the messages counted in memory to the store's day counters. A store failure keeps them
+        for the next flush."""
+        async with self._flush_lock:
+            pending, self._unflushed = self._unflushed, {}
+            for counter, amount in pending.items():
+                try:
+                    await self.services.store.incr(counter, amount, ttl=MESSAGE_COUNTER_TTL)
+                except StoreError as exc:
+                    self._unflushed[counter] = self._unflushed.get(counter, 0) + amount
+                    log_event(log, "message counter not saved", logging.WARNING, error=str(exc))
 
     async def _await_result(self, key: str) -> Reply | None:
         deadline = time.monotonic() + max(self.reply_budget, 0.1)
@@ -147,10 +200,15 @@ class Pipeline:
         task.add_done_callback(self.services.background.discard)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for background follow-ups (tests, CLI chat, graceful shutdown)."""
+        """Wait for background follow-ups, then save the message counters (tests, CLI chat, graceful
+        shutdown)."""
         deadline = time.monotonic() + timeout
         while self.services.background and time.monotonic() < deadline:
             await asyncio.wait(list(self.services.background), timeout=max(0.0, deadline - time.monotonic()))
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        await self.flush_counts()
 
 
 __all__ = ["Pipeline", "BUSY_TEXT", "LockTimeout"]

@@ -91,6 +91,20 @@ class Store(Protocol):
         """Atomic counter; `ttl` sets the counter's lifetime when it is created."""
         ...
 
+    # Batched primitives: two steps of the message pipeline that would otherwise cost a round trip
+    # each, done atomically in one (SQLite: one transaction; Redis: one script).
+
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
+        """The live record `kind/key` if there is one (nothing is claimed then); otherwise `claim(claim_key,
+        ttl)`. Returns (record, False), (None, True) for the one claimant, or (None, False)."""
+        ...
+
+    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
+                              lock_name: str, token: str) -> bool:
+        """`put(kind, key, data, ttl=ttl)` (unconditional, no index), then `release_lock(lock_name, token)`;
+        returns what the release returned. The lock is released only after the write succeeded."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreError when the backend cannot serve requests."""
         ...
@@ -98,19 +112,25 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-@contextlib.asynccontextmanager
-async def locked(store: Store, name: str, ttl: float = 10.0, wait: float = 8.0) -> AsyncIterator[str]:
-    """Hold `name` for the duration of the block, polling until `wait` seconds have passed."""
+async def wait_for_lock(store: Store, name: str, ttl: float = 10.0, wait: float = 8.0) -> str:
+    """Take `name` for `ttl` seconds, polling until `wait` seconds have passed (then LockTimeout).
+    Returns the owner token; the caller releases it (or use `locked`)."""
     deadline = time.monotonic() + wait
     delay = 0.002
     while True:
         token = await store.acquire_lock(name, ttl)
         if token is not None:
-            break
+            return token
         if time.monotonic() >= deadline:
             raise LockTimeout(name)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+@contextlib.asynccontextmanager
+async def locked(store: Store, name: str, ttl: float = 10.0, wait: float = 8.0) -> AsyncIterator[str]:
+    """Hold `name` for the duration of the block, polling until `wait` seconds have passed."""
+    token = await wait_for_lock(store, name, ttl, wait)
     try:
         yield token
     finally:

@@ -32,14 +32,10 @@ from bot.store.base import Record, StoreError, VersionConflict
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
-# ARGV: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms (0 = none),
-# then (key, data JSON, index JSON) triplets. Returns the last new version, or -1 - current version
-# when `expected` does not match (only meaningful for a single item).
-_PUT = """
-local rprefix, kindset, xprefix, expected, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local last = 0
-for n = 6, #ARGV, 3 do
-  local key, data, index = ARGV[n], ARGV[n + 1], ARGV[n + 2]
+# One record write with its index maintenance: new version, or -1 - current version when `expected`
+# ('' = any) does not match. `ttl` in ms, 0 = none.
+_PUT_RECORD_FN = """
+local function put_record(rprefix, kindset, xprefix, expected, ttl, key, data, index)
   local rkey = rprefix .. key
   local cur = redis.call('HMGET', rkey, 'v', 'i')
   local version = tonumber(cur[1]) or 0
@@ -51,7 +47,27 @@ for n = 6, #ARGV, 3 do
   redis.call('HSET', rkey, 'd', data, 'v', version + 1, 'i', index)
   if ttl > 0 then redis.call('PEXPIRE', rkey, ttl) else redis.call('PERSIST', rkey) end
   redis.call('ZADD', kindset, 0, key)
-  last = version + 1
+  return version + 1
+end
+"""
+
+# 1 if the lock was still held by the token and is now released.
+_RELEASE_LOCK_FN = """
+local function release_lock(lkey, token)
+  if redis.call('GET', lkey) == token then return redis.call('DEL', lkey) end
+  return 0
+end
+"""
+
+# ARGV: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms (0 = none),
+# then (key, data JSON, index JSON) triplets. Returns the last new version, or -1 - current version
+# when `expected` does not match (only meaningful for a single item).
+_PUT = _PUT_RECORD_FN + """
+local rprefix, kindset, xprefix, expected, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local last = 0
+for n = 6, #ARGV, 3 do
+  last = put_record(rprefix, kindset, xprefix, expected, ttl, ARGV[n], ARGV[n + 1], ARGV[n + 2])
+  if last < 0 then return last end
 end
 return last
 """
@@ -87,9 +103,22 @@ end
 return 0
 """
 
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+_RELEASE_LOCK = _RELEASE_LOCK_FN + "return release_lock(KEYS[1], ARGV[1])"
+
+# KEYS: record, claim. ARGV: claim ttl ms. Returns {1} (claimed), {0} (held by another), or
+# {0, data, version} (the record exists; nothing claimed).
+_GET_OR_CLAIM = """
+local found = redis.call('HMGET', KEYS[1], 'd', 'v')
+if found[1] then return {0, found[1], found[2]} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {1} end
+return {0}
+"""
+
+# ARGV: record key prefix, kind zset, index key prefix, ttl ms, key, data JSON, lock key, token.
+# Returns 1 if the lock was released.
+_PUT_AND_RELEASE = _PUT_RECORD_FN + _RELEASE_LOCK_FN + """
+put_record(ARGV[1], ARGV[2], ARGV[3], '', tonumber(ARGV[4]), ARGV[5], ARGV[6], '{}')
+return release_lock(ARGV[7], ARGV[8])
 """
 
 _INCR = """
@@ -127,6 +156,8 @@ class RedisStore:
         self._unindex_stale = client.register_script(_UNINDEX_STALE)
         self._release_lock = client.register_script(_RELEASE_LOCK)
         self._incr = client.register_script(_INCR)
+        self._get_or_claim = client.register_script(_GET_OR_CLAIM)
+        self._put_and_release = client.register_script(_PUT_AND_RELEASE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "bot:") -> "RedisStore":
@@ -237,6 +268,20 @@ class RedisStore:
     async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
         with _redis_errors():
             return int(await self._incr(keys=[f"{self.prefix}n:{name}"], args=[int(amount), _ms(ttl)]))
+
+    # --- batched primitives: one script each ---------------------------------------------------
+
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
+        keys = [f"{self.prefix}r:{kind}:{key}", f"{self.prefix}c:{claim_key}"]
+        with _redis_errors():
+            claimed, *found = await self._get_or_claim(keys=keys, args=[_ms(ttl)])
+        return (Record(json.loads(found[0]), int(found[1])) if found else None), bool(claimed)
+
+    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
+                              lock_name: str, token: str) -> bool:
+        args = [*self._kind_keys(kind), _ms(ttl), key, _json(data), f"{self.prefix}l:{lock_name}", token]
+        with _redis_errors():
+            return bool(await self._put_and_release(args=args))
 
     async def ping(self) -> None:
         with _redis_errors():

@@ -97,19 +97,24 @@ class SQLiteStore:
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         now = time.time()
         with self._transaction() as db:
-            row = db.execute(
-                f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
-            ).fetchone()
-            current = row[0] if row else 0  # an expired record counts as absent
-            if expected_version is not None and expected_version != current:
-                raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {current}")
-            version = current + 1
-            self._write(db, kind, key, payload, version, index, _expiry(ttl, now))
+            version = self._put_in(db, kind, key, data, expected_version, index, ttl, now)
         self._maybe_purge(now)
         return version
+
+    def _put_in(self, db: sqlite3.Connection, kind: str, key: str, data: dict[str, Any],
+                expected_version: int | None, index: dict[str, str] | None, ttl: float | None, now: float) -> int:
+        """`put` inside an open transaction."""
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        row = db.execute(
+            f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
+        ).fetchone()
+        current = row[0] if row else 0  # an expired record counts as absent
+        if expected_version is not None and expected_version != current:
+            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {current}")
+        self._write(db, kind, key, payload, current + 1, index, _expiry(ttl, now))
+        return current + 1
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
         now = time.time()
@@ -186,14 +191,13 @@ class SQLiteStore:
     # Each is one upsert statement, which SQLite runs atomically: an expired row is taken over,
     # a live one is left alone (changes() == 0).
 
+    _CLAIM = ("INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+              "SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?")
+    _RELEASE_LOCK = "DELETE FROM locks WHERE name = ? AND token = ? AND expires_at > ?"
+
     async def claim(self, key: str, ttl: float) -> bool:
         now = time.time()
-        cur = self._run(
-            "INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-            "SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?",
-            (key, _expiry(ttl, now), now),
-        )
-        return cur.rowcount == 1
+        return self._run(self._CLAIM, (key, _expiry(ttl, now), now)).rowcount == 1
 
     async def release_claim(self, key: str) -> None:
         self._run("DELETE FROM claims WHERE key = ?", (key,))
@@ -208,9 +212,7 @@ class SQLiteStore:
         return token if cur.rowcount == 1 else None
 
     async def release_lock(self, name: str, token: str) -> bool:
-        cur = self._run("DELETE FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
-                        (name, token, time.time()))
-        return cur.rowcount == 1
+        return self._run(self._RELEASE_LOCK, (name, token, time.time())).rowcount == 1
 
     async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
         now = time.time()
@@ -223,6 +225,26 @@ class SQLiteStore:
             (name, int(amount), _expiry(ttl, now), now, now),
         ).fetchall()  # fetch everything so the statement finishes and releases the write lock
         return rows[0][0]
+
+    # --- batched primitives: one transaction each ------------------------------------------------
+
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
+        now = time.time()
+        with self._transaction() as db:
+            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                             (kind, key, now)).fetchone()
+            if row is not None:
+                return Record(json.loads(row[0]), row[1]), False
+            return None, db.execute(self._CLAIM, (claim_key, _expiry(ttl, now), now)).rowcount == 1
+
+    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
+                              lock_name: str, token: str) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            self._put_in(db, kind, key, data, None, None, ttl, now)
+            released = db.execute(self._RELEASE_LOCK, (lock_name, token, now)).rowcount == 1
+        self._maybe_purge(now)
+        return released
 
     async def ping(self) -> None:
         self._run("SELECT 1").fetchone()

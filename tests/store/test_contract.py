@@ -208,6 +208,47 @@ async def test_incr(store):
     assert await store.incr("rate", ttl=0.2) == 1  # expired → starts again
 
 
+async def test_get_or_claim_claims_only_while_the_record_is_absent(store):
+    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == (None, True)
+    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == (None, False)  # claimed above
+    await store.put("reply", "m2", {"text": "好"}, ttl=30)
+    record, claimed = await store.get_or_claim("reply", "m2", "inflight:m2", ttl=30)
+    assert record.data == {"text": "好"} and record.version == 1 and claimed is False
+    assert await store.claim("inflight:m2", ttl=30) is True  # the hit above claimed nothing
+
+
+async def test_get_or_claim_exactly_once_and_after_expiry(store):
+    results = await asyncio.gather(*(store.get_or_claim("reply", "m", "inflight:m", ttl=0.2) for _ in range(20)))
+    assert [claimed for _record, claimed in results].count(True) == 1
+    assert all(record is None for record, _claimed in results)
+    await store.put("reply", "gone", {"text": "x"}, ttl=0.2)
+    await asyncio.sleep(0.3)
+    assert await store.get_or_claim("reply", "m", "inflight:m", ttl=30) == (None, True)  # claim expired
+    assert await store.get_or_claim("reply", "gone", "inflight:gone", ttl=30) == (None, True)  # record expired
+
+
+async def test_put_and_release_writes_then_releases_only_its_own_lock(store):
+    token = await store.acquire_lock("user:1", ttl=30)
+    assert await store.put_and_release("reply", "m1", {"text": "第一条"}, ttl=30, lock_name="user:1", token=token)
+    assert (await store.get("reply", "m1")).data == {"text": "第一条"}
+    assert await store.acquire_lock("user:1", ttl=30) is not None  # released
+    # Not the owner (e.g. the lock expired and was retaken): the record is written, the lock stays.
+    assert not await store.put_and_release("reply", "m1", {"text": "改"}, ttl=0.2, lock_name="user:1", token="x")
+    assert await store.acquire_lock("user:1", ttl=30) is None
+    record = await store.get("reply", "m1")
+    assert record.data == {"text": "改"} and record.version == 2
+    await asyncio.sleep(0.3)
+    assert await store.get("reply", "m1") is None  # the ttl applies
+
+
+async def test_put_and_release_replaces_index_values_like_put(store):
+    await store.put("thing", "a", {"n": 1}, index={"f": "1"})
+    token = await store.acquire_lock("l", ttl=30)
+    assert await store.put_and_release("thing", "a", {"n": 2}, ttl=None, lock_name="l", token=token)
+    assert await store.query("thing", f="1") == []
+    assert [(k, r.data, r.version) for k, r in await store.query("thing")] == [("a", {"n": 2}, 2)]
+
+
 async def test_ping(store):
     await store.ping()
 
