@@ -45,8 +45,23 @@ local function put_record(rprefix, kindset, xprefix, expected, ttl, key, data, i
   end
   for field, value in pairs(cjson.decode(index)) do redis.call('SADD', xprefix .. field .. ':' .. value, key) end
   redis.call('HSET', rkey, 'd', data, 'v', version + 1, 'i', index)
-  if ttl > 0 then redis.call('PEXPIRE', rkey, ttl) else redis.call('PERSIST', rkey) end
   redis.call('ZADD', kindset, 0, key)
+  local expiries = kindset .. ':exp'
+  if ttl > 0 then
+    redis.call('PEXPIRE', rkey, ttl)
+    -- Expiring records (reply cache, sessions) leave the kind set when they expire, or the set
+    -- would grow by one entry per message forever: trim a few expired ones on every such write.
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('ZADD', expiries, now + ttl, key)
+    for _, old in ipairs(redis.call('ZRANGEBYSCORE', expiries, 0, now, 'LIMIT', 0, 20)) do
+      if redis.call('EXISTS', rprefix .. old) == 0 then redis.call('ZREM', kindset, old) end
+      redis.call('ZREM', expiries, old)
+    end
+  else
+    redis.call('PERSIST', rkey)
+    redis.call('ZREM', expiries, key)
+  end
   return version + 1
 end
 """
