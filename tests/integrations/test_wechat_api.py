@@ -8,7 +8,6 @@ import pytest
 
 from integrations.wechat.api import WeChatAPI, WeChatAPIError
 from tests.fakes.wechat_api import FakeWeChatAPI
-from tests.fakes.memory_store import MemoryStore
 
 APPID, SECRET = "wxintegrationtest", "integration-secret"
 
@@ -104,8 +103,8 @@ async def test_daily_quota_pauses_until_tomorrow(api, fake, sqlite_store):
     assert (await api.send_template("o-1", "TPL", {"first": "x"})).ok  # only that API is paused
 
 
-async def test_token_expiry_during_a_burst_refreshes_once(fake):
-    store = MemoryStore()
+async def test_token_expiry_during_a_burst_refreshes_once(fake, store):
+    """Three workers sharing one store (SQLite and real Redis): one refresh for all of them."""
     workers = [WeChatAPI(store, APPID, SECRET, base_url=fake.base_url, timeout=2.0, backoff=0.01) for _ in range(3)]
     try:
         assert (await workers[0].send_text("o-0", "warm-up")).ok
