@@ -65,7 +65,7 @@ class Router:
         understanding = self.nlu.understand(text, turn.session.get("qa"))
         if understanding.intent == "enroll":
             return Reply(text=await self._start_form(turn, understanding.slots.get("scheme")))
-        if understanding.intent == "progress":
+        if understanding.intent == "progress" and (len(text) <= 6 or await self._has_applications(turn)):
             return Reply(text=await self.dialogs.progress(turn))
         if understanding.intent == "human":
             return Reply(text=await self._handoff(turn, text))
@@ -104,6 +104,12 @@ class Router:
     def _welcome(turn: Turn) -> Reply:
         turn.session["menu"] = "welcome"
         return Reply(text=WELCOME)
+
+    async def _has_applications(self, turn: Turn) -> bool:
+        """Progress questions from a guardian with nothing submitted ("预审结果多久能收到？") are about
+        the procedure in general: the rule engine answers them instead of an empty status list
+        (a bare command such as 「进度」 always shows the guardian's own list)."""
+        return bool(await turn.services.applications.for_user(turn.user_id)) or self.dialogs.is_active(turn.session)
 
     async def _start_form(self, turn: Turn, scheme: str | None) -> str:
         """Start an enrolment; forms started are counted for the admin funnel's first stage."""

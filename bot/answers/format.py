@@ -26,8 +26,9 @@ def numbered(lines: Iterable[str]) -> str:
 
 
 def clip(text: str, limit: int = MAX_REPLY) -> str:
-    """Keep whole lines while they fit; a reply never exceeds `limit` characters."""
-    text = text.strip()
+    """Keep whole lines while they fit; a reply never exceeds `limit` characters. A line said twice
+    (two procedure items quoting the same sentence) is kept once."""
+    text = "\n".join(_unique_lines(text.strip().split("\n")))
     if len(text) <= limit:
         return text
     kept: list[str] = []
@@ -44,3 +45,15 @@ def clip(text: str, limit: int = MAX_REPLY) -> str:
 
 def join(*parts: str) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def _unique_lines(lines: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for line in lines:
+        key = line.strip().lstrip("·-• ").strip()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        out.append(line)
+    return out

@@ -20,7 +20,7 @@ _PARENT = r"(?:父|母|爸|妈|家长|监护人|大人|家里人|单位)"
 # After a numeral these characters mean it is not money.
 _NOT_MONEY_AFTER = tuple("岁周年月日号天级次个人%小分秒点期届班档")
 _MONEY_SUFFIX = re.compile(r"^(?:多)?(?:元|块|圆|rmb|块钱|人民币)")
-_COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额)")
+_COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额|住院|门诊|急诊|看病|治病|手术)")
 
 _AGE = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:周岁|岁)(半)?")
 _MONTHS_OLD = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})个(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
@@ -183,6 +183,8 @@ class SlotExtractor:
             slots["parent_residence_permit"] = "points"
         elif _PERMIT_NONE.search(text):
             slots["parent_residence_permit"] = "none"
+        if slots.get("parent_residence_permit") in ("B", "points") and "hukou_city" not in slots:
+            slots["hukou_city"] = "外地"  # a 居住证 is held by residents without the city's 户口
         employee = _EMPLOYEE.search(text)
         if employee:
             before = text[max(0, employee.start() - 8):employee.start()]
@@ -211,6 +213,8 @@ class SlotExtractor:
             slots["hukou_type"] = "non_agricultural"
         elif _RURAL.search(text):
             slots["hukou_type"] = "agricultural"
+        if "hukou_city" not in slots and slots.get("hukou_type") and slots.get("city"):
+            slots["hukou_city"] = slots["city"]  # "北京的孩子…非农业户口": the 户口 named is that city's
 
     # -- a medical bill -----------------------------------------------------------------------
     def _claim(self, text: str, slots: dict[str, Any]) -> None:

@@ -184,3 +184,10 @@ async def test_events_and_non_text_messages_with_the_real_router(bot):
     assert "文字" in read_reply(await resp.text(), None)  # no recognition result: ask for text
     await sender.event("o-ev-2", "unsubscribe")
     assert (await services.subscribers.get("o-ev-2"))["subscribed"] is False
+
+
+async def test_progress_command_versus_a_question_about_the_procedure(bot):
+    sender, _ = await bot()
+    assert "还没有提交过参保申请" in await sender.say("o-pr-1", "进度")
+    reply = await sender.say("o-pr-2", "少儿基金预审结果多久能收到短信")
+    assert "12小时" in reply and "还没有提交过" not in reply

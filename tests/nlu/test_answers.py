@@ -282,3 +282,17 @@ def test_another_schemes_question_does_not_reuse_the_earlier_bill(qa, now):
     assert "5820" in qa.answer("上海学生三级医院住院花了1万能报多少", state, now).text
     reply = qa.answer("北京一小门诊能报多少", state, now).text
     assert "10000" not in reply
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("上海小学生二级医院住院8000能报多少钱", "5925"),  # a bare amount right after 住院
+    ("宁波每个月28号能交医保吗", "27"),  # a day of the month is a window question, not an enrolment
+    ("北京的孩子16岁不上学了，非农业户口，能参加一小吗", "可以"),  # the city named is the 户口's city
+])
+def test_more_paraphrases(qa, now, question, expected):
+    assert expected in qa.answer(question, {}, now).text
+
+
+def test_a_line_quoted_twice_is_said_once(qa, now):
+    reply = qa.answer("北京一小扣款余额不足最晚什么时候存钱", {}, now).text
+    assert reply.count("次月20日前到银行存入足额现金") == 1
