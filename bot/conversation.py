@@ -26,6 +26,8 @@ UNSUPPORTED_TEXT = "抱歉，我暂时只能看懂文字消息。" + "\n" + WELC
 VOICE_UNRECOGNISED = "抱歉，没听清您的语音，请用文字再说一遍，例如「我要参保」或「少儿住院互助基金交多少钱」。"
 EMPTY_TEXT = "您好像发了一条空消息。请直接输入您的问题，或回复「帮助」查看我能做什么。"
 STARTED_COUNTER = "stats:enrolments_started"  # read by the admin dashboard's funnel
+THANKS_WORDS = {"谢谢", "谢谢你", "谢谢您", "多谢", "感谢", "好的谢谢", "好的，谢谢", "知道了", "明白了", "收到", "好的"}
+THANKS_TEXT = "不客气！还有问题随时问我，或回复「帮助」查看我能做什么。"
 HELP_WORDS = {"帮助", "菜单", "help", "?", "？", "功能"}
 QUESTION_INTENTS_HANDLED_HERE = {"enroll", "progress", "human"}
 
@@ -60,6 +62,8 @@ class Router:
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
             return self._welcome(turn)
+        if text.strip("!！。.~～ ") in THANKS_WORDS:
+            return Reply(text=THANKS_TEXT)
         if menu == "welcome" and re.fullmatch(r"[1-6]", text):
             return await self._menu_key(turn, MENU_CHOICES[text])
         understanding = self.nlu.understand(text, turn.session.get("qa"))

@@ -77,7 +77,8 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
         return _need(["kind"], "请问是住院费用还是门（急）诊费用？")
     amount = _number(claim.get("amount"))
     if amount is None:
-        return _need(["amount"], "请告诉我医疗费用总额（元）。")
+        # "第一年门诊能报吗": a continuity rule that already refuses needs no bill to say so.
+        return _refused_without_bill(pack, benefits, kind, claim) or _need(["amount"], "请告诉我医疗费用总额（元）。")
     if amount < 0 or amount > MAX_BILL:
         # Never echo the raw input: a mistyped ID or phone number must not come back unmasked.
         return _need(["amount"], "医疗费用金额看起来不对（应为0到1亿元之间的数字），请核对后重新输入。")
@@ -133,6 +134,17 @@ def _calculate(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, ded
     pay = (above * rate / 100).quantize(CENT, ROUND_HALF_UP)
     steps.append(f"{where}报销比例{_money(rate)}%：{_money(above)} × {_money(rate)}% = {_money(pay)}元。")
     return pay
+
+
+def _refused_without_bill(pack: SchemePack, benefits: dict[str, Any], kind: str,
+                          claim: dict[str, Any]) -> ReimbursementResult | None:
+    spec = benefits.get(kind) or {}
+    if "min_years_insured" not in spec or _number(claim.get("years_insured")) is None or claim.get("condition"):
+        return None
+    on = parse_date(claim.get("on")) or dt.datetime.now(SHANGHAI).date()
+    minimum = pack.parameter(spec["min_years_insured"]).resolve(on)
+    blocked = _insured_long_enough(claim, minimum, spec, minimum.year)
+    return blocked if blocked is not None and blocked.status == "not_covered" else None
 
 
 def _insured_long_enough(claim: dict[str, Any], minimum: Resolved, spec: dict[str, Any],

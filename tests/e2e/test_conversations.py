@@ -189,5 +189,6 @@ async def test_events_and_non_text_messages_with_the_real_router(bot):
 async def test_progress_command_versus_a_question_about_the_procedure(bot):
     sender, _ = await bot()
     assert "还没有提交过参保申请" in await sender.say("o-pr-1", "进度")
+    assert "不客气" in await sender.say("o-pr-1", "谢谢！")
     reply = await sender.say("o-pr-2", "少儿基金预审结果多久能收到短信")
     assert "12小时" in reply and "还没有提交过" not in reply

@@ -296,3 +296,8 @@ def test_more_paraphrases(qa, now, question, expected):
 def test_a_line_quoted_twice_is_said_once(qa, now):
     reply = qa.answer("北京一小扣款余额不足最晚什么时候存钱", {}, now).text
     assert reply.count("次月20日前到银行存入足额现金") == 1
+
+
+def test_first_year_outpatient_is_refused_without_asking_for_a_bill(qa, now):
+    reply = qa.answer("北京一小门诊第一年能报吗", {}, now).text
+    assert "不予报销" in reply and "费用总额" not in reply
