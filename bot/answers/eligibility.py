@@ -50,15 +50,21 @@ def facts_from(slots: dict[str, Any], pack: Any, fact_names: set[str], text: str
 
 
 def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[str]]:
-    """The engine's decision; rare memberships nobody mentioned are taken as "no" (and listed)."""
+    """The engine's decision; rare memberships nobody mentioned are taken as "no" (and listed), and
+    so are the pack's own assumptions (see `eligibility.assumptions` in a pack)."""
     assumed: list[str] = []
+    pack_assumptions = ((ctx.pack.raw.get("eligibility") or {}).get("assumptions")) or {}
     while True:
         result = ctx.engine.eligibility(ctx.scheme, facts, ctx.today)
         if result.status == "need_facts" and (settled := settled_rule(ctx.pack, facts, ctx.today)):
             status, rule = settled
             return EligibilityResult(status, rule, explanation=rule.explanation), assumed
         missing = result.missing[0] if result.status == "need_facts" and result.missing else None
-        if missing not in RARE_FACTS or len(facts) < 2 or len(assumed) >= len(RARE_FACTS):
+        if missing in pack_assumptions and missing not in assumed:
+            facts = {**facts, missing: pack_assumptions[missing]["value"]}
+            assumed.append(missing)
+            continue
+        if missing not in RARE_FACTS or len(facts) < 2 or len(assumed) >= len(RARE_FACTS) + len(pack_assumptions):
             return result, assumed
         facts = {**facts, missing: False}
         assumed.append(missing)
@@ -71,11 +77,14 @@ def eligibility(ctx: Ctx, fact_names: set[str]) -> Composed:
         assumed = []
     name = ctx.pack.short_name
     rule = result.rule
-    note = ASSUMED_NOTE.format(items="、".join(_RARE_WORDS[a] for a in assumed)) if assumed else ""
+    pack_assumptions = ((ctx.pack.raw.get("eligibility") or {}).get("assumptions")) or {}
+    rare = [a for a in assumed if a in _RARE_WORDS]
+    note = ASSUMED_NOTE.format(items="、".join(_RARE_WORDS[a] for a in rare)) if rare else ""
+    conditions = "".join(pack_assumptions[a]["note"] for a in assumed if a in pack_assumptions)
     if result.status in ("eligible", "not_eligible"):
         why = f"依据「{rule.name}」：“{rule.text}”。{rule.explanation}" if rule else result.explanation
         if result.status == "eligible":
-            return Composed(join(f"可以参加{name}，符合参保条件。", why, source_note(ctx.pack), ENROLL_HINT))
+            return Composed(join(f"可以参加{name}，符合参保条件。", why, conditions, source_note(ctx.pack), ENROLL_HINT))
         return Composed(join(f"按规定不能参加{name}（不符合参保条件）。", why, note, source_note(ctx.pack)))
     question = (result.missing_questions or ["请再介绍一下孩子的情况。"])[0]
     known = {k: v for k, v in ctx.slots.items() if k in fact_names or k == "city"}

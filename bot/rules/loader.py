@@ -165,7 +165,15 @@ def _amount(c: _Checker, value: Any, path: str) -> Any:
 def _eligibility(c: _Checker, node: Any) -> None:
     if node is None:
         return
-    c.mapping(node, "eligibility", ("rules", "otherwise"), {"rules", "otherwise"})
+    c.mapping(node, "eligibility", ("rules", "otherwise"), {"rules", "otherwise", "assumptions"})
+    # Facts an answer may take as given when the guardian did not say, stating the note with it
+    # (e.g. a child is not in employee insurance; the school has uploaded its roster).
+    for fact, spec in (c.mapping(node.get("assumptions") or {}, "eligibility.assumptions", (), None) or {}).items():
+        path = f"eligibility.assumptions.{fact}"
+        if fact not in FACTS:
+            c.fail(path, f"未知的事实 {fact!r}")
+        c.mapping(spec, path, ("value", "note"), {"value", "note"})
+        c.text(spec["note"], f"{path}.note")
     seen = set()
     for i, rule in enumerate(c.items(node["rules"], "eligibility.rules")):
         path = f"eligibility.rules[{i}]"

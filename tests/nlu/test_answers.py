@@ -301,3 +301,9 @@ def test_a_line_quoted_twice_is_said_once(qa, now):
 def test_first_year_outpatient_is_refused_without_asking_for_a_bill(qa, now):
     reply = qa.answer("北京一小门诊第一年能报吗", {}, now).text
     assert "不予报销" in reply and "费用总额" not in reply
+
+
+@pytest.mark.parametrize("question", ["少儿住院互助基金中专生能参加吗", "孩子在上海上幼儿园能参加少儿基金吗"])
+def test_fund_eligibility_states_its_conditions_instead_of_asking(qa, now, question):
+    reply = qa.answer(question, {}, now).text
+    assert "可以参加" in reply and "学校已上传" in reply and "职工基本医疗保险" in reply

@@ -85,6 +85,10 @@ def test_yaml_syntax_error_names_file_and_line(policies):
     ("sh-child-fund", lambda d: d["procedures"]["contacts"][0].update(lines=[]),
      "procedures.contacts[0].lines", "非空列表"),
     ("xc-hfut-college", lambda d: d["fees"]["tiers"][0].update(param="missing"), "fees.tiers[0].param", "不存在"),
+    ("sh-child-fund", lambda d: d["eligibility"]["assumptions"].update(no_such_fact={"value": True, "note": "x"}),
+     "eligibility.assumptions.no_such_fact", "未知的事实"),
+    ("sh-child-fund", lambda d: d["eligibility"]["assumptions"]["roster_uploaded"].pop("note"),
+     "eligibility.assumptions.roster_uploaded.note", "缺少"),
 ])
 def test_broken_pack_is_reported_precisely(policies, scheme, change, path, problem):
     _edit(policies, scheme, change)
