@@ -38,8 +38,10 @@ class SchemeChooser:
         candidates = [s for s in slots.get("scheme_candidates") or [] if s in known]
         if city:
             in_city = [s for s in candidates if self.city_of(s) == city]
-            # "宁波城乡居民医保": the city wins over an alias another city's pack also uses.
-            candidates = in_city or list(self.by_city.get(city, []))
+            # "宁波城乡居民医保": the city wins over an alias another city's pack also uses — unless the
+            # named scheme's own city is said too ("在北京上学能参加上海少儿住院互助基金吗").
+            named_with_city = [s for s in candidates if self.city_of(s) and self.city_of(s) in text]
+            candidates = in_city or named_with_city or list(self.by_city.get(city, []))
         if not candidates:
             remembered = state.get("scheme")
             if remembered in known and not city and (capable is None or capable(self.engine.pack(remembered))):

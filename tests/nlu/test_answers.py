@@ -307,3 +307,8 @@ def test_first_year_outpatient_is_refused_without_asking_for_a_bill(qa, now):
 def test_fund_eligibility_states_its_conditions_instead_of_asking(qa, now, question):
     reply = qa.answer(question, {}, now).text
     assert "可以参加" in reply and "学校已上传" in reply and "职工基本医疗保险" in reply
+
+
+def test_a_named_scheme_with_its_city_wins_over_another_city_mentioned(qa, now):
+    reply = qa.answer("孩子在北京上小学能参加上海少儿住院互助基金吗", {}, now).text
+    assert "少儿住院互助基金" in reply and "不能参加" in reply
