@@ -1,6 +1,7 @@
 """Render passive replies as WeChat XML."""
 from __future__ import annotations
 
+import re
 import time
 
 TEXT_LIMIT_BYTES = 2000  # WeChat truncates text replies past about 2 048 bytes
@@ -10,8 +11,16 @@ def _cdata(value: str) -> str:
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
+_MENU_LINK = re.compile(r'<a href="weixin://bizmsgmenu\?[^"]*">(.*?)</a>', re.S)
+
+
 def clip_text(text: str, limit: int = TEXT_LIMIT_BYTES) -> str:
-    """Keep a reply under WeChat's byte limit without cutting a character (or a link tag) in half."""
+    """Keep a reply under WeChat's byte limit without cutting a character (or a link tag) in half.
+    Tappable menu links double each option's bytes: a long list first loses the links (the
+    guardian can still reply with the number) before anything is cut."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    text = _MENU_LINK.sub(r"\1", text)
     if len(text.encode("utf-8")) <= limit:
         return text
     suffix = "…"

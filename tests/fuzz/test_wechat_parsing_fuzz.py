@@ -45,3 +45,12 @@ def test_rendered_reply_is_well_formed_and_under_the_byte_limit(text):
     assert len(clipped.encode("utf-8")) <= TEXT_LIMIT_BYTES
     fields = parse_flat_xml(render_text("openid", "gh_x", text))
     assert fields["Content"] == clipped.strip()
+
+
+def test_a_long_option_list_keeps_every_option_by_dropping_the_links():
+    options = "\n".join(f'{i}. <a href="weixin://bizmsgmenu?msgmenucontent=选项{i}很长很长很长很长很长很长很长很长&msgmenuid={i}">'
+                        f"选项{i}很长很长很长很长很长很长很长很长</a>" for i in range(1, 16))
+    clipped = clip_text("请选择：\n" + options)
+    assert "15. 选项15" in clipped and "<a " not in clipped and not clipped.endswith("…")
+    short = '1. <a href="weixin://bizmsgmenu?msgmenucontent=是&msgmenuid=1">是</a>'
+    assert clip_text(short) == short  # links kept when they fit
