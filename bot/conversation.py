@@ -5,7 +5,9 @@ import datetime as dt
 import re
 from typing import Any
 
+from bot.answers.format import clip
 from bot.turn import Reply, Turn
+from integrations.wechat.reply import TEXT_LIMIT_BYTES
 
 WELCOME = (
     "您好，欢迎关注！我是少儿医保参保助手，可以帮您：\n"
@@ -58,7 +60,7 @@ class Router:
             result = await self.dialogs.handle(turn, self.nlu.understand)
             if result.digression:
                 answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now)
-                return Reply(text=f"{answer.text}\n\n{result.text}")
+                return Reply(text=f"{fit_before(answer.text, result.text)}\n\n{result.text}")
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
             return self._welcome(turn)
@@ -154,3 +156,11 @@ class Router:
             return  # one write per ten minutes is precise enough for a 48-hour window
         await turn.services.subscribers.touch(turn.user_id, now, **fields)
         turn.session["touched_at"] = now.isoformat(timespec="seconds")
+
+
+def fit_before(answer: str, resume: str) -> str:
+    """Shorten a digression's answer (by whole lines) so the form's resume prompt after it is never cut."""
+    room = TEXT_LIMIT_BYTES - len(resume.encode("utf-8")) - 8
+    if len(answer.encode("utf-8")) <= room:
+        return answer
+    return clip(answer, limit=max(room // 3, 60))  # CJK characters take three bytes

@@ -192,3 +192,13 @@ async def test_progress_command_versus_a_question_about_the_procedure(bot):
     assert "不客气" in await sender.say("o-pr-1", "谢谢！")
     reply = await sender.say("o-pr-2", "少儿基金预审结果多久能收到短信")
     assert "12小时" in reply and "还没有提交过" not in reply
+
+
+def test_a_long_answer_in_a_digression_never_cuts_the_resume_prompt():
+    from bot.conversation import fit_before
+    from integrations.wechat.reply import TEXT_LIMIT_BYTES, clip_text
+
+    answer = "\n".join(f"· 第{i}条很长的办理说明很长的办理说明很长的办理说明很长的办理说明" for i in range(40))
+    resume = "我们继续：请输入孩子的证件号码。"
+    reply = clip_text(f"{fit_before(answer, resume)}\n\n{resume}")
+    assert reply.endswith(resume) and len(reply.encode("utf-8")) <= TEXT_LIMIT_BYTES
