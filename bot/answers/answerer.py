@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from typing import Any, Callable
 
+from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.format import clip, join
@@ -62,6 +63,8 @@ class QuestionAnswerer:
     # -- public -------------------------------------------------------------------------------
     def answer(self, text: str, state: dict, now: dt.datetime,
                understanding: Understanding | None = None) -> Answer:
+        if now.tzinfo is None:  # every date the engine compares is in Shanghai time
+            now = now.replace(tzinfo=SHANGHAI)
         try:
             u = understanding or self.nlu.understand(text or "", state)
             return self._answer(u, state, now)
@@ -72,6 +75,8 @@ class QuestionAnswerer:
 
     def answer_topic(self, topic: str, state: dict, now: dt.datetime) -> Answer:
         """Menu keys: FAQ_FEE → fee, FAQ_DEADLINE → deadline, FAQ_MATERIALS → materials…"""
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=SHANGHAI)
         name = str(topic or "").lower().removeprefix("faq_")
         name = TOPIC_ALIASES.get(name, name)
         if name not in self.nlu.catalogue.intents:

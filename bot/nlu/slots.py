@@ -48,7 +48,8 @@ _PARENT_HUKOU = re.compile(
 _LOCAL_WORDS = r"(?:本市|本地|当地|沪)"
 _OUTSIDE = re.compile(
     r"(?:外地|外省|外省市|外市|非本市|非本地|异地|老家)(?:的)?(?:农业|非农业|城镇|农村)?(?:户籍|户口|籍|人)"
-    r"|(?:户籍|户口)(?:不在|没在|在外地|在外省|在老家)")
+    r"|(?:户籍|户口)(?:不在|没在|在外地|在外省|在老家)"
+    r"|(?:外地|外省|外省市|非本市)(?:生源|的)?(?:学生|孩子|小孩|娃)")  # "外省学生": a student from elsewhere
 _RURAL = re.compile(r"(?<!非)(?:农业|农村)(?:户籍|户口)|(?<!非)农业")
 _URBAN = re.compile(r"非农业|非农|城镇户口|城镇户籍|城市户口")
 
@@ -75,7 +76,8 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
     ("full_time", False, re.compile(r"非全日制|在职研究生|函授|自考")),
     ("employed", False, re.compile(r"(?:没|未|不)(?:有)?(?:工作|就业|在职|上班)|非在职|无业")),
     ("employed", True, re.compile(r"(?<![没未不非无])(?:在职|已工作|已经工作|上班了|参加工作)")),
-    ("local_student_origin", False, re.compile(r"外地生源|外省生源|非(?:北京|本市|本地)生源|外地考来|外省考来")),
+    ("local_student_origin", False, re.compile(
+        r"外地生源|外省生源|非(?:北京|本市|本地)生源|外地考来|外省考来|(?:外地|外省|外省市)(?:的)?(?:学生|孩子).{0,8}(?:大学|高校|本科|大专)")),
     ("local_student_origin", True, re.compile(r"(?<![外非])(?:北京|本市|本地)生源")),
     ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已")),
     ("insured_last_year", False, re.compile(r"首次参保|第一次参保|新参保|新生|第一次交|第一次买|刚入学")),

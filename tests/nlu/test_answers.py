@@ -312,3 +312,13 @@ def test_fund_eligibility_states_its_conditions_instead_of_asking(qa, now, quest
 def test_a_named_scheme_with_its_city_wins_over_another_city_mentioned(qa, now):
     reply = qa.answer("孩子在北京上小学能参加上海少儿住院互助基金吗", {}, now).text
     assert "少儿住院互助基金" in reply and "不能参加" in reply
+
+
+def test_out_of_province_university_student_in_beijing(qa, now):
+    assert "可以参加" in qa.answer("外省学生在北京读大学能参加北京医保吗", {}, now).text
+
+
+def test_a_naive_clock_is_taken_as_shanghai_time(qa):
+    import datetime as dt
+
+    assert "11月30日" in qa.answer("北京一小几月份参保", {}, dt.datetime(2026, 9, 12, 10)).text
