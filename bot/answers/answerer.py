@@ -116,9 +116,9 @@ class QuestionAnswerer:
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
-        elif intent in REFINABLE:
-            state["last"] = {"intent": intent, "scheme": choice.scheme,
-                             "slots": {k: v for k, v in slots.items() if k not in PLACE_SLOTS}}
+        else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
+            kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
+            state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
         return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
 
     def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
@@ -149,14 +149,18 @@ class QuestionAnswerer:
 
     @staticmethod
     def _refines(u: Understanding, last: dict) -> bool:
-        facts = set(u.slots) - PLACE_SLOTS
-        if not facts or u.intent not in (UNCLEAR, last.get("intent")):
+        if u.intent not in (UNCLEAR, last.get("intent")):
             return False
-        named = u.slots.get("scheme")
-        if named and last.get("scheme") and named != last["scheme"]:
-            return False  # a question about another scheme starts afresh: the earlier bill was not for it
         text = u.text.strip("?？。!！ ")
-        return u.intent == UNCLEAR or len(text) <= REFINEMENT_LENGTH or text.startswith("那") or text.endswith("呢")
+        follow_up = text.startswith("那") or text.endswith("呢")
+        facts = set(u.slots) - PLACE_SLOTS
+        if not facts:
+            # Only a place: "北京呢" / "那上海的少儿基金呢" asks the last question about another scheme.
+            return follow_up and bool(set(u.slots) & PLACE_SLOTS)
+        named = u.slots.get("scheme")
+        if named and last.get("scheme") and named != last["scheme"] and not follow_up:
+            return False  # a full question about another scheme starts afresh: the earlier bill was not for it
+        return u.intent == UNCLEAR or len(text) <= REFINEMENT_LENGTH or follow_up
 
     def _topics(self, intent: str, u: Understanding) -> list[str]:
         """The intent's procedure topics, then a close runner-up's ("退费什么时候能办")."""

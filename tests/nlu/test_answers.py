@@ -322,3 +322,16 @@ def test_a_naive_clock_is_taken_as_shanghai_time(qa):
     import datetime as dt
 
     assert "11月30日" in qa.answer("北京一小几月份参保", {}, dt.datetime(2026, 9, 12, 10)).text
+
+
+def test_a_place_only_follow_up_asks_the_last_question_about_that_scheme(qa, now):
+    state: dict = {}
+    assert "160" in qa.answer("北京一小多少钱", state, now).text
+    assert "150" in qa.answer("那上海的少儿基金呢", state, now).text
+    assert "220" in qa.answer("宁波呢", state, now).text
+    state = {}
+    qa.answer("少儿基金什么时候交", state, now)
+    assert "11月30日" in qa.answer("北京呢", state, now).text
+    state = {}
+    qa.answer("上海三级医院住院花了1万能报多少", state, now)
+    assert "6545" in qa.answer("那北京呢", state, now).text  # the same bill in another scheme
