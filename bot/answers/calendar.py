@@ -7,10 +7,15 @@ from bot.answers.procedures import relevant_lines
 from bot.answers.retrieval import CALENDAR_TOPIC
 
 
+GENERIC_WORDS = ("参保", "医保", "办理", "参加")
+
+
 def deadline(ctx: Ctx) -> Composed:
     info = ctx.engine.windows(ctx.scheme, ctx.now)
     # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
-    specific = relevant_lines(ctx, None, limit=2, drop=ctx.intent_words)
+    # The scheme's own names and generic words (参保, 缴费) say nothing about which deadline is meant.
+    drop = [*ctx.intent_words, *ctx.pack.aliases, ctx.pack.short_name, *GENERIC_WORDS]
+    specific = relevant_lines(ctx, None, limit=2, drop=drop)
     lines = [line.text for line in specific if line.text not in info.explanation]
     hint = ENROLL_HINT if info.current is not None else ""
     until = ""

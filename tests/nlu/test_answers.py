@@ -335,3 +335,8 @@ def test_a_place_only_follow_up_asks_the_last_question_about_that_scheme(qa, now
     state = {}
     qa.answer("上海三级医院住院花了1万能报多少", state, now)
     assert "6545" in qa.answer("那北京呢", state, now).text  # the same bill in another scheme
+
+
+def test_window_answers_quote_only_lines_the_question_is_about(qa, now):
+    assert "异地就医" not in qa.answer("北京一小几月份参保", {}, now).text
+    assert "12月25日" in qa.answer("上海居民医保学校什么时候缴费截止", {}, now).text
