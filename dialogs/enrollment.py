@@ -589,6 +589,12 @@ class EnrollmentDialogs:
         if duplicate is not None:
             state.pop("form", None)
             label = STATUS_LABELS.get(duplicate["status"], duplicate["status"])
+            if duplicate.get("user_id") == turn.user_id:
+                # Often a 确认提交 repeated after 系统繁忙: the first one did go through, so say where it stands.
+                note = await self.submitter.progress_note(duplicate)
+                return DialogReply("\n".join(p for p in (
+                    f"{child.get('name', '孩子')}的{spec.title}申请已提交过（编号 {duplicate['id']}，{label}），"
+                    "不需要重复办理。", note, "回复“进度”可随时查看。") if p))
             return DialogReply(f"{child.get('name', '孩子')}已经有一份{spec.title}申请（编号 {duplicate['id']}，"
                                f"{label}），不需要重复办理。回复“进度”可查看。")
         application = await services.applications.create(turn.user_id, spec.scheme, submission.record(slots, turn.now), turn.now)

@@ -290,3 +290,15 @@ async def test_other_documents_are_format_checked_then_sex_is_asked(chat, id_typ
         await chat.say(text)
     assert hint in await chat.say(bad)
     assert "性别" in await chat.say(good)
+
+
+async def test_confirm_repeated_after_a_lost_session_save_reports_the_first_submission(chat, services, roster):
+    await to_confirm(chat)
+    before, _ = await services.sessions.load(chat.user)
+    await chat.say("确认提交")
+    # The store failed while saving the session (系统繁忙): the application exists, the form does not know.
+    _, version = await services.sessions.load(chat.user)
+    await services.sessions.save(chat.user, before, version)
+    reply = await chat.say("确认提交")
+    [app] = await services.applications.for_user(chat.user)
+    assert "申请已提交过" in reply and app["id"] in reply and "不需要重复办理" in reply
