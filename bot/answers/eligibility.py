@@ -7,6 +7,7 @@ from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import join
 from bot.answers.policy_text import source_note
 from bot.answers.rule_helpers import named_values, settled_rule
+from bot.rules.facts import FACTS
 from bot.rules.model import EligibilityResult
 
 _RARE_WORDS = {"special_class": "新疆班、西藏班", "counterpart_support": "对口支援学生", "overseas_chinese": "华侨子女",
@@ -19,6 +20,7 @@ OUTSIDE = "外地"
 # Typical upper age of a school stage, used only when no age is given: every rule threshold in the
 # packs (≤16, ≤18, 6–18, ≤22) gives the same answer for any child of that stage.
 STAGE_AGE = {"primary": 12, "junior": 15}
+NURSERY_AGE_BELOW = 6  # children younger than this who are "in school" attend 托儿所/幼儿园
 # Rare memberships a guardian would mention if they applied; assumed "no" when unsaid, and the
 # reply says so (see eligibility()).
 RARE_FACTS = ("special_class", "counterpart_support", "overseas_chinese", "jiedu_fee_exempt", "gaokao_repeat",
@@ -46,7 +48,29 @@ def facts_from(slots: dict[str, Any], pack: Any, fact_names: set[str], text: str
         facts["school_city"] = OUTSIDE  # "在外地上大学": not in the scheme's city
     if facts.get("in_school") and "school_city" not in facts and slots.get("city") == city:
         facts["school_city"] = city  # "孩子在上海上幼儿园" / "上海的学生"
+    if facts.get("in_school") and "school_stage" not in facts and isinstance(facts.get("age"), int) \
+            and facts["age"] < NURSERY_AGE_BELOW:
+        facts["school_stage"] = "nursery"  # a child under six "in school" is in 托幼
     return facts
+
+
+def _same_either_way(ctx: Ctx, facts: dict[str, Any], missing: str) -> EligibilityResult | None:
+    """A yes/no fact that does not change the verdict need not be asked ("3岁宝宝" in 托幼 or not)."""
+    if FACTS.get(missing) is None or FACTS[missing].kind != "bool":
+        return None
+    outcomes = [ctx.engine.eligibility(ctx.scheme, facts_from_value(facts, missing, value), ctx.today)
+                for value in (True, False)]
+    if all(o.status == "eligible" for o in outcomes):
+        return outcomes[0]
+    return None
+
+
+def facts_from_value(facts: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    out = {**facts, name: value}
+    if name == "in_school" and value and "school_stage" not in out and isinstance(out.get("age"), int) \
+            and out["age"] < NURSERY_AGE_BELOW:
+        out["school_stage"] = "nursery"
+    return out
 
 
 def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[str]]:
@@ -60,6 +84,8 @@ def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[st
             status, rule = settled
             return EligibilityResult(status, rule, explanation=rule.explanation), assumed
         missing = result.missing[0] if result.status == "need_facts" and result.missing else None
+        if missing and (either := _same_either_way(ctx, facts, missing)) is not None:
+            return either, assumed
         if missing in pack_assumptions and missing not in assumed:
             facts = {**facts, missing: pack_assumptions[missing]["value"]}
             assumed.append(missing)

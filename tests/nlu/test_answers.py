@@ -340,3 +340,10 @@ def test_a_place_only_follow_up_asks_the_last_question_about_that_scheme(qa, now
 def test_window_answers_quote_only_lines_the_question_is_about(qa, now):
     assert "异地就医" not in qa.answer("北京一小几月份参保", {}, now).text
     assert "12月25日" in qa.answer("上海居民医保学校什么时候缴费截止", {}, now).text
+
+
+def test_a_fact_that_cannot_change_the_verdict_is_not_asked(qa, now):
+    reply = qa.answer("我家宝宝3岁在北京，户口北京的非农，一小能办吗", {}, now).text
+    assert "可以参加" in reply
+    # …but one that can is still asked: Shanghai's student scheme needs the child in 托幼 or school.
+    assert "在校" in qa.answer("上海户口3岁宝宝能参加居民医保吗", {}, now).text
