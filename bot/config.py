@@ -48,7 +48,10 @@ class Settings:
             public_url=(env.get("BOT_PUBLIC_URL") or cls.public_url).rstrip("/"),
             wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
         )
-        s.simulator = env.get("BOT_SIMULATOR", "0" if s.wechat_secret else "1") not in ("0", "false", "no")
+        # The simulator signs messages for any OpenID and shows any guardian's outbox: a development
+        # tool, on by default only while no real account is configured (no WECHAT_TOKEN).
+        default = "0" if (s.wechat_token or s.wechat_secret) else "1"
+        s.simulator = env.get("BOT_SIMULATOR", default) not in ("0", "false", "no")
         if not s.wechat_token:
             # A development token so `serve` starts with nothing set; printed at start-up.
             s.wechat_token = secrets.token_hex(8)

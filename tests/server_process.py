@@ -25,7 +25,7 @@ class ServerProcess:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.env = {**os.environ, "BOT_DATA_DIR": str(self.data_dir), "WECHAT_TOKEN": "e2e-token",
-                    "BOT_ADMIN_TOKEN": "e2e-admin", "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "BOT_ADMIN_TOKEN": "e2e-admin", "BOT_SIMULATOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.env.setdefault("BOT_PUBLIC_URL", f"http://127.0.0.1:{self.port}")
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / f"server-{self.port}.log"

@@ -231,3 +231,10 @@ async def test_health_and_metrics(bot):
     text = await (await client.get("/metrics")).text()
     assert 'bot_messages_total{kind="text"} 1' in text
     assert "bot_reply_seconds_bucket" in text
+
+
+def test_simulator_is_on_only_without_a_real_account():
+    assert Settings.from_env({}).simulator is True
+    assert Settings.from_env({"WECHAT_TOKEN": "real"}).simulator is False
+    assert Settings.from_env({"WECHAT_TOKEN": "real", "BOT_SIMULATOR": "1"}).simulator is True
+    assert Settings.from_env({"BOT_SIMULATOR": "0"}).simulator is False
