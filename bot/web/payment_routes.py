@@ -1,7 +1,8 @@
 """Payment pages and callbacks, and the simulator's outbox.
 
-  GET  /pay/checkout?order=&exp=&sig=   the embedded platform's checkout page (amount, deadline, 支付)
-  POST /pay/checkout                    "pays" and has the platform call back POST /pay/notify
+  GET  /pay/checkout?order=&exp=&sig=   the simulated platform's checkout page (amount, deadline, 支付),
+  POST /pay/checkout                    "pays" and has the platform call back POST /pay/notify — both only
+                                        while the simulator is on (a real platform is PAY_CHECKOUT_URL)
   POST /pay/notify                      the configured provider's signed payment notification
   POST /pay/wechat/notify               WeChat Pay's notify_url (same handler)
   POST /enrollment/callback             a remote pre-review platform's signed decision
@@ -41,8 +42,13 @@ button{{width:100%;padding:12px;font-size:18px;background:#1a7f37;color:#fff;bor
 
 
 def setup_payment_routes(app: web.Application, services: Services) -> None:
-    app.router.add_get("/pay/checkout", functools.partial(checkout_page, services=services))
-    app.router.add_post("/pay/checkout", functools.partial(checkout_pay, services=services))
+    if getattr(services.settings, "simulator", True):
+        # The simulated cashier "pays" for anyone holding a link: only for the simulator and demos.
+        app.router.add_get("/pay/checkout", functools.partial(checkout_page, services=services))
+        app.router.add_post("/pay/checkout", functools.partial(checkout_pay, services=services))
+    elif getattr(services.extras.get("payments"), "is_local", False):
+        log.error("支付未配置：真实公众号请设置 PAY_PROVIDER=wechat，或用 PAY_CHECKOUT_URL 指向支付平台的收银台；"
+                  "本地模拟收银台已关闭，缴费链接暂不可用")
     app.router.add_post("/pay/notify", functools.partial(payment_notify, services=services))
     app.router.add_post("/pay/wechat/notify", functools.partial(payment_notify, services=services))
     app.router.add_post(CALLBACK_PATH, functools.partial(enrollment_callback, services=services))

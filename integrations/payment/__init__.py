@@ -35,7 +35,8 @@ def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret
     timeout = float(env.get("PAY_TIMEOUT") or 5)
     if kind == "checkout":
         secret = env.get("PAY_CHECKOUT_SECRET", "").encode() or default_secret
-        return HostedCheckoutProvider(secret, public_url, merchant_code=env.get("PAY_CHECKOUT_MERCHANT") or "31000000")
+        return HostedCheckoutProvider(secret, public_url, merchant_code=env.get("PAY_CHECKOUT_MERCHANT") or "31000000",
+                                      checkout_url=(env.get("PAY_CHECKOUT_URL") or "").strip())
     if kind == "wechat":
         mch_id, api_key = env.get("WECHAT_PAY_MCH_ID", ""), env.get("WECHAT_PAY_API_KEY", "")
         appid = env.get("WECHAT_PAY_APPID") or env.get("WECHAT_APPID", "")

@@ -34,13 +34,20 @@ class HostedCheckoutProvider:
     name = "checkout"
 
     def __init__(self, secret: bytes, public_url: str, merchant_code: str = "31000000",
-                 checkout_path: str = "/pay/checkout", notify_path: str = "/pay/notify") -> None:
+                 checkout_path: str = "/pay/checkout", notify_path: str = "/pay/notify",
+                 checkout_url: str = "") -> None:
         if len(secret) < 16:
             raise ValueError("checkout secret must be at least 16 bytes")
         self._secret = secret
         self.public_url = public_url.rstrip("/")
         self.merchant_code = merchant_code
         self.checkout_path, self.notify_path = checkout_path, notify_path
+        # The platform's hosted checkout page; unset = this server's own simulated cashier.
+        self.checkout_url = checkout_url or self.public_url + checkout_path
+
+    @property
+    def is_local(self) -> bool:
+        return self.checkout_url == self.public_url + self.checkout_path
 
     @property
     def notify_url(self) -> str:
@@ -52,7 +59,7 @@ class HostedCheckoutProvider:
     async def create_order(self, order: OrderRequest) -> str:
         exp = int(order.expires_at.timestamp())
         sig = self._link_signature(order.order_no, order.amount_fen, exp)
-        return f"{self.public_url}{self.checkout_path}?{urlencode({'order': order.order_no, 'exp': exp, 'sig': sig})}"
+        return f"{self.checkout_url}?{urlencode({'order': order.order_no, 'exp': exp, 'sig': sig})}"
 
     # ----- the checkout link -----------------------------------------------------------------
     def _link_signature(self, order_no: str, amount_fen: int, exp: int) -> str:

@@ -162,3 +162,25 @@ async def test_progress_note_follows_the_application(bot):
     rejected = await bot.enrol_child(on_roster=False)
     await bot.submit(rejected)
     assert "线下办理" in await bot.fulfilment.progress_note(await bot.services.applications.get(rejected["id"]))
+
+
+def test_checkout_links_point_at_the_configured_platform():
+    from integrations.payment import provider_from_env
+
+    local = provider_from_env({}, public_url="http://bot.example", default_secret=b"s" * 32)
+    remote = provider_from_env({"PAY_CHECKOUT_URL": "https://pay.example/cashier"}, public_url="http://bot.example",
+                               default_secret=b"s" * 32)
+    assert local.is_local and local.checkout_url == "http://bot.example/pay/checkout"
+    assert not remote.is_local and remote.checkout_url == "https://pay.example/cashier"
+
+
+async def test_simulated_cashier_is_off_without_the_simulator(aiohttp_client, tmp_path):
+    from bot.app import create_app
+    from bot.config import Settings
+    from bot.services import build_services
+
+    settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
+                        admin_token="a", simulator=False)
+    client = await aiohttp_client(create_app(settings, build_services(settings), background=False))
+    assert (await client.get("/pay/checkout", params={"order": "x", "exp": "1", "sig": "y"})).status == 404
+    assert (await client.post("/pay/checkout", data={"order": "x"})).status in (404, 405)
