@@ -95,6 +95,13 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
     resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap", "min_years_insured")
                 if key in spec}
     year = max(r.year for r in resolved.values())
+    below = _below_every_deductible(spec, claim, amount, resolved["deductible"], kind_name)
+    if below is not None:  # "门诊花了500能报吗": under the 起付线 whatever the level or years insured
+        used = Resolved(None, year, "", any(r.fallback for r in resolved.values()))
+        steps.extend(below)
+        text = (f"{year_phrase(used, on)}，{kind_name}费用{_money(amount)}元未超过起付线，基金不支付，"
+                f"个人负担{_money(amount)}元。")
+        return ReimbursementResult("ok", Decimal("0.00"), steps, year, explanation=text)
     if "min_years_insured" in resolved:
         blocked = _insured_long_enough(claim, resolved["min_years_insured"], spec, year)
         if blocked:
@@ -134,6 +141,22 @@ def _calculate(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, ded
     pay = (above * rate / 100).quantize(CENT, ROUND_HALF_UP)
     steps.append(f"{where}报销比例{_money(rate)}%：{_money(above)} × {_money(rate)}% = {_money(pay)}元。")
     return pay
+
+
+def _below_every_deductible(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, deductible: Resolved,
+                            kind_name: str) -> list[str] | None:
+    """Steps saying the bill is under the lowest 起付线 of any level, or None (earlier costs this year
+    lower a yearly threshold, so then the full calculation runs)."""
+    if _number(claim.get("costs_this_year")):
+        return None
+    values = list(deductible.value.values()) if isinstance(deductible.value, dict) else [deductible.value]
+    lowest = min(values)
+    if amount > lowest:
+        return None
+    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
+    levels = "各级医疗机构" if isinstance(deductible.value, dict) else ""
+    return [f"费用{_money(amount)}元；{levels}{kind_name}起付线最低{_money(lowest)}元（{scope}）。",
+            "费用未超过起付线，基金不支付。"]
 
 
 def _refused_without_bill(pack: SchemePack, benefits: dict[str, Any], kind: str,

@@ -347,3 +347,9 @@ def test_a_fact_that_cannot_change_the_verdict_is_not_asked(qa, now):
     assert "可以参加" in reply
     # …but one that can is still asked: Shanghai's student scheme needs the child in 托幼 or school.
     assert "在校" in qa.answer("上海户口3岁宝宝能参加居民医保吗", {}, now).text
+
+
+@pytest.mark.parametrize("question", ["北京一小门诊花了500能报吗", "上海居民医保门诊花了250能报吗"])
+def test_a_bill_under_every_deductible_is_answered_without_more_questions(qa, now, question):
+    reply = qa.answer(question, {}, now).text
+    assert "未超过起付线" in reply and "？" not in reply.splitlines()[-1]
