@@ -79,11 +79,10 @@ def _setup_pages(app: web.Application, services: Services, settings: Settings) -
 async def _background_loop(app: web.Application):
     """Periodic sweeps in-process (the embedded default): each job survives the others' failures."""
     services = app[SERVICES]
-    sweeps = services.extras.get("sweeps", [])
 
     async def loop() -> None:
         while True:
-            for sweep in list(services.extras.get("sweeps", sweeps)):
+            for sweep in list(services.extras.get("sweeps", [])):  # subsystems add theirs at start-up
                 try:
                     await sweep(services)
                 except Exception:

@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from bot.answers.format import clip
+from bot.privacy import redact
+from bot.store.repos import record_handoff
 from bot.turn import Reply, Turn
 from integrations.wechat.reply import TEXT_LIMIT_BYTES
 
@@ -137,12 +139,7 @@ class Router:
         return (lookup(code) if lookup else "") or code
 
     async def _handoff(self, turn: Turn, text: str) -> str:
-        from bot.privacy import redact
-
-        key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
-        await turn.services.store.put("handoff", key, {"user_id": turn.user_id, "at": turn.now.isoformat(),
-                                                       "text": redact(text)[:200], "status": "open"},
-                                      index={"status": "open"})
+        await record_handoff(turn.services.store, turn.user_id, turn.now, redact(text))
         return HUMAN_TEXT
 
     async def _touch_subscriber(self, turn: Turn) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bot.store.base import LockTimeout, StoreError, VersionConflict
-from bot.store.repos import STATUS_LABELS
+from bot.store.repos import STATUS_LABELS, record_handoff
 from dialogs import fields, hooks, render, submission
 from dialogs.forms import FormMachine, FormModel, FormSpec, Step, get_slot, holds, load_forms, set_slot
 from dialogs.ports import LocalSubmitter, Submitter
@@ -254,11 +254,8 @@ class EnrollmentDialogs:
 
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
-        key = f"{turn.user_id}:{turn.now:%Y%m%d%H%M%S}"
-        await turn.services.store.put("handoff", key, {
-            "user_id": turn.user_id, "at": turn.now.isoformat(), "status": "open", "text": "办理中转人工",
-            "source": "enrollment", "scheme": form["scheme"] if form else "", "step": form["state"] if form else "",
-        }, index={"status": "open"})
+        await record_handoff(turn.services.store, turn.user_id, turn.now, "办理中转人工", source="enrollment",
+                             scheme=form["scheme"] if form else "", step=form["state"] if form else "")
         text = "已为您转接人工服务，工作人员会尽快通过公众号消息联系您。"
         if form:
             text += "已填写的信息都保留着。" + self._resume_hint(turn.session.get(ENROLL_KEY) or {})

@@ -170,6 +170,14 @@ class Subscribers:
         }
 
 
+async def record_handoff(store: Store, user_id: str, now: dt.datetime, text: str, **details: Any) -> None:
+    """A guardian asked for a person (转人工): one open record per request, for staff to pick up.
+    `text` must already be free of personal numbers (callers pass it through bot.privacy.redact)."""
+    await store.put("handoff", f"{user_id}:{now:%Y%m%d%H%M%S}",
+                    {"user_id": user_id, "at": now.isoformat(), "status": "open", "text": text[:200], **details},
+                    index={"status": "open"})
+
+
 def encrypt_fields(data: Any, cipher: FieldCipher) -> Any:
     """A copy of `data` with every SECRET_FIELDS value encrypted (already encrypted ones kept)."""
     return _map_secrets(data, lambda v: v if v.startswith(FieldCipher.PREFIX) else cipher.encrypt(v))
