@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.store.base import LockTimeout, StoreError, VersionConflict, wait_for_lock
+from bot.store.base import Fence, LockTimeout, StoreError, VersionConflict, wait_for_lock
 from bot.turn import Incoming, Reply, Turn
 
 log = logging.getLogger("bot.pipeline")
@@ -103,8 +103,10 @@ class Pipeline:
         store = self.services.store
         lock_name = f"user:{incoming.user_id}"
         token = await wait_for_lock(store, lock_name, ttl=USER_LOCK_TTL, wait=30.0)
+        locked_at = time.monotonic()
         try:
-            reply, turn = await self._turn(incoming)
+            reply, turn = await self._turn(incoming, lambda: Fence(
+                lock_name, token, USER_LOCK_TTL - (time.monotonic() - locked_at)))
             # The reply is cached before the lock is released, in the same round trip.
             await store.put_and_release("reply", incoming.dedup_key, {"text": reply.text}, ttl=REPLY_TTL,
                                         lock_name=lock_name, token=token)
@@ -121,9 +123,11 @@ class Pipeline:
             self._spawn(self._run_followup(lambda services: self.on_guardian_message(services, incoming.user_id)))
         return reply
 
-    async def _turn(self, incoming: Incoming) -> tuple[Reply, Turn | None]:
-        """Run the router on the session and save it (CAS), under the user's lock. Turn None: the
-        message was processed before (a crash lost its cached reply) and is answered from the session."""
+    async def _turn(self, incoming: Incoming, fence: Callable[[], Fence]) -> tuple[Reply, Turn | None]:
+        """Run the router on the session and save it (CAS, fenced by the user's lock so that a save the
+        store runs only after we gave up and answered 系统繁忙 is refused), under the user's lock. Turn
+        None: the message was processed before (a crash lost its cached reply) and is answered from the
+        session."""
         services = self.services
         for _attempt in range(3):
             session, version = await services.sessions.load(incoming.user_id)
@@ -135,7 +139,7 @@ class Pipeline:
             reply = await self.router.respond(turn)
             session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
             try:
-                await services.sessions.save(incoming.user_id, session, version)
+                await services.sessions.save(incoming.user_id, session, version, fence())
             except VersionConflict:
                 continue  # another worker wrote first despite the lock (it expired): redo the turn
             return reply, turn

@@ -30,6 +30,27 @@ class LockTimeout(Exception):
     """A lock could not be acquired within the wait limit."""
 
 
+class LockLost(StoreError):
+    """A fenced write was refused: its lock was no longer held, or the write reached the backend too
+    late (a frozen Redis replaying it after the caller had given up). Nothing was written."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Makes a write conditional on its sender still holding a lock.
+
+    `ttl_left` is how many seconds the sender believes the lock has left when it sends the write
+    (its ttl minus the time since it was taken). A networked backend refuses the write when the lock
+    has less than `ttl_left - late_write_grace` left as the write executes, i.e. when the write sat in a
+    queue for longer than the grace: by then the sender has timed out and told the guardian
+    系统繁忙, so applying the write would advance a conversation behind the guardian's back (they
+    retype their answer, and it lands on the next question)."""
+
+    lock_name: str
+    token: str
+    ttl_left: float
+
+
 @dataclass(frozen=True)
 class Record:
     data: dict[str, Any]
@@ -51,13 +72,15 @@ class Store(Protocol):
         expected_version: int | None = None,
         index: dict[str, str] | None = None,
         ttl: float | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Write a record and return its new version.
 
         expected_version=None writes unconditionally; 0 means "must not exist yet"; n means "must
         currently be at version n" — otherwise VersionConflict. `index` maps field names to string
         values that `query`/`count` can filter on (replacing the record's previous index values).
-        `ttl` (seconds) makes the record expire; None keeps it forever.
+        `ttl` (seconds) makes the record expire; None keeps it forever. With a `fence` the write happens
+        only while the fence's lock is held by its token, and promptly (see Fence); otherwise LockLost.
         """
         ...
 

@@ -12,7 +12,8 @@ record's current index values and clean out what is stale.
 
 Every Redis failure becomes StoreError. Timeouts are short (1 s connect, 1 s per command, one
 retry) so a dead Redis fails fast and the webhook can still answer 系统繁忙 in time; the client
-reconnects by itself when Redis is back.
+reconnects by itself when Redis is back. A command that timed out may still run later (a frozen Redis
+runs its queue when it thaws): the session save is therefore fenced (see base.Fence) and refused then.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from bot.store.base import Record, StoreError, VersionConflict
+from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
@@ -75,12 +76,16 @@ end
 """
 
 # ARGV: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms (0 = none),
-# then (key, data JSON, index JSON) triplets. Returns the last new version, or -1 - current version
-# when `expected` does not match (only meaningful for a single item).
+# fence lock key ('' = no fence), fence token, least ms the fence lock must have left, then (key, data
+# JSON, index JSON) triplets. Returns the last new version, -1 - current version when `expected` does
+# not match (only meaningful for a single item), or false when the fence does not hold.
 _PUT = _PUT_RECORD_FN + """
 local rprefix, kindset, xprefix, expected, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if ARGV[6] ~= '' then
+  if redis.call('GET', ARGV[6]) ~= ARGV[7] or redis.call('PTTL', ARGV[6]) < tonumber(ARGV[8]) then return false end
+end
 local last = 0
-for n = 6, #ARGV, 3 do
+for n = 9, #ARGV, 3 do
   last = put_record(rprefix, kindset, xprefix, expected, ttl, ARGV[n], ARGV[n + 1], ARGV[n + 2])
   if last < 0 then return last end
 end
@@ -166,6 +171,10 @@ class RedisStore:
 
     def __init__(self, client: Redis, prefix: str = "bot:") -> None:
         self._redis, self.prefix = client, prefix
+        # Half the command timeout: a fenced write that runs later than this after being sent is refused,
+        # and one that runs sooner is answered before the sender's timeout.
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout") or 1.0
+        self.late_write_grace = timeout / 2
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._unindex_stale = client.register_script(_UNINDEX_STALE)
@@ -194,17 +203,30 @@ class RedisStore:
         return None if data is None else Record(json.loads(data), int(version))
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
-                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
+                  index: dict[str, str] | None = None, ttl: float | None = None, fence: Fence | None = None) -> int:
         expected = "" if expected_version is None else str(int(expected_version))
-        args = [*self._kind_keys(kind), expected, _ms(ttl), key, _json(data), self._index_json(index)]
+        args = [*self._kind_keys(kind), expected, _ms(ttl), *self._fence_args(fence),
+                key, _json(data), self._index_json(index)]
         with _redis_errors():
-            result = int(await self._put(args=args))
+            result = await self._put(args=args)
+        if result is None:
+            raise LockLost(f"{kind}/{key}: lock {fence.lock_name} no longer held, or the write came too late")
+        result = int(result)
         if result < 0:
             raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {-1 - result}")
         return result
 
+    def _fence_args(self, fence: Fence | None) -> list[Any]:
+        """The put script's fence ARGVs: lock key, token, and the least ttl (ms) the lock must have left
+        when the write runs — what the sender saw minus the grace, so a write Redis runs later than
+        `late_write_grace` after it was sent (the sender has timed out by then) is refused."""
+        if fence is None:
+            return ["", "", 0]
+        least = int((fence.ttl_left - self.late_write_grace) * 1000)
+        return [f"{self.prefix}l:{fence.lock_name}", fence.token, least]
+
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
-        head = [*self._kind_keys(kind), "", 0]
+        head = [*self._kind_keys(kind), "", 0, *self._fence_args(None)]
         for start in range(0, len(items), _CHUNK):
             args = list(head)
             for key, data, index in items[start:start + _CHUNK]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.privacy import FieldCipher
-from bot.store.base import Record, Store, VersionConflict
+from bot.store.base import Fence, Record, Store, VersionConflict
 
 SESSION_SCHEMA = 1
 SESSION_TTL = 30 * 24 * 3600  # idle conversations are forgotten after 30 days
@@ -48,12 +48,12 @@ class Sessions:
             return {"schema": SESSION_SCHEMA}, 0
         return decrypt_fields(rec.data, self.cipher), rec.version
 
-    async def save(self, user_id: str, data: dict[str, Any], version: int) -> int:
-        """Raises VersionConflict when another worker saved first (the turn is then retried)."""
+    async def save(self, user_id: str, data: dict[str, Any], version: int, fence: Fence | None = None) -> int:
+        """Raises VersionConflict when another worker saved first (the turn is then retried), LockLost
+        when `fence` no longer holds (the turn is then answered 系统繁忙 and has changed nothing)."""
         data = dict(data, schema=SESSION_SCHEMA)
-        return await self.store.put(
-            self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version, ttl=SESSION_TTL
-        )
+        return await self.store.put(self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version,
+                                    ttl=SESSION_TTL, fence=fence)
 
 
 @dataclass

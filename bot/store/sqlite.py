@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from bot.store.base import Record, StoreError, VersionConflict
+from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -112,9 +112,14 @@ class SQLiteStore:
         return Record(json.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
-                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
+                  index: dict[str, str] | None = None, ttl: float | None = None, fence: Fence | None = None) -> int:
         now = time.time()
         with self._transaction() as db:
+            # A write here commits within this call or not at all, so only the lock itself is checked
+            # (a fence's lateness matters only to a networked store that may run a write after a timeout).
+            if fence is not None and db.execute("SELECT 1 FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
+                                                (fence.lock_name, fence.token, now)).fetchone() is None:
+                raise LockLost(f"{kind}/{key}: lock {fence.lock_name} is no longer held")
             version = self._put_in(db, kind, key, data, expected_version, index, ttl, now)
         self._maybe_purge(now)
         return version

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.base import StoreError
+from bot.store.base import Fence, Record, StoreError
 from bot.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +110,46 @@ async def test_redis_that_never_answers_times_out():
         with pytest.raises(StoreError):
             await asyncio.wait_for(store.get("k", "a"), timeout=20)  # a hang guard only
         await store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+async def test_fenced_write_sent_to_a_frozen_redis_is_refused_when_it_thaws(tmp_path):
+    """A frozen Redis (SIGSTOP: a long fork, a swapped-out host) keeps the commands it was sent and runs
+    them when it thaws, long after the sender timed out and answered 系统繁忙. A session save that lands
+    then would move the conversation on behind the guardian's back (seen in CI: the retyped school
+    keyword became the guardian's name). A fenced save is refused instead; an unfenced write shows the
+    hazard is real."""
+    from bench.common import RedisServer
+    from bot.store.redis import RedisStore
+
+    server = RedisServer(tmp_path).start()
+    # Two clients, each with a connection already open: a new connection would stall in its handshake
+    # and never send the write at all.
+    store, other = (RedisStore.from_url(server.url, prefix="t:") for _ in range(2))
+    try:
+        token = await store.acquire_lock("user:u", ttl=15)
+        locked_at = time.monotonic()
+        assert await store.put("session", "u", {"step": 1}) == 1
+        assert await other.get("unfenced", "u") is None
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            fence = Fence("user:u", token, 15 - (time.monotonic() - locked_at))
+            outcomes = await asyncio.gather(
+                store.put("session", "u", {"step": 2}, expected_version=1, fence=fence),
+                other.put("unfenced", "u", {"step": 2}), return_exceptions=True)
+            assert all(isinstance(outcome, StoreError) for outcome in outcomes), outcomes
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while await store.get("unfenced", "u") is None:  # the queued commands run once Redis thaws
+            assert time.monotonic() < deadline, "the unfenced write never landed: the test shows nothing"
+            await asyncio.sleep(0.05)
+        assert await store.get("session", "u") == Record({"step": 1}, 1)
+        assert await store.put("session", "u", {"step": 2}, expected_version=1,
+                               fence=Fence("user:u", token, 15 - (time.monotonic() - locked_at))) == 2
+    finally:
+        await store.close()
+        await other.close()
+        server.stop()

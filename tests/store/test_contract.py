@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bot.privacy import FieldCipher
-from bot.store.base import LockTimeout, StoreError, VersionConflict, locked
+from bot.store.base import Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, locked
 from bot.store.repos import PAID, SUBMITTED, Applications, Roster, Sessions
 
 NOW = dt.datetime(2026, 9, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -173,6 +173,23 @@ async def test_lock_expiry_and_retaken_lock_is_not_released_by_old_owner(store):
     assert await store.release_lock("job", old) is False
     assert await store.acquire_lock("job", ttl=30) is None
     assert await store.release_lock("job", new) is True
+
+
+async def test_fenced_put_needs_the_lock_held_by_its_token(store):
+    token = await store.acquire_lock("user:f", ttl=30)
+    assert await store.put("thing", "f", {"v": 1}, fence=Fence("user:f", token, 30)) == 1
+    for fence in (Fence("user:f", "not-the-owner", 30), Fence("user:other", token, 30)):
+        with pytest.raises(LockLost):
+            await store.put("thing", "f", {"v": "refused"}, fence=fence)
+    await store.release_lock("user:f", token)
+    with pytest.raises(LockLost):
+        await store.put("thing", "f", {"v": "after release"}, expected_version=1, fence=Fence("user:f", token, 30))
+    short = await store.acquire_lock("user:f", ttl=0.2)
+    await asyncio.sleep(0.3)
+    with pytest.raises(LockLost):
+        await store.put("thing", "f", {"v": "after expiry"}, fence=Fence("user:f", short, 0))
+    assert await store.get("thing", "f") == Record({"v": 1}, 1)  # nothing refused was written
+    assert isinstance(LockLost("x"), StoreError)  # callers answer 系统繁忙 for it like any store failure
 
 
 async def test_locked_helper_gives_mutual_exclusion(store):
