@@ -95,6 +95,10 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
     resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap", "min_years_insured")
                 if key in spec}
     year = max(r.year for r in resolved.values())
+    blocked = (_insured_long_enough(claim, resolved["min_years_insured"], spec, year)
+               if "min_years_insured" in resolved else None)
+    if blocked is not None and blocked.status == "not_covered":  # a known refusal holds for any bill
+        return blocked
     below = _below_every_deductible(spec, claim, amount, resolved["deductible"], kind_name)
     if below is not None:  # "门诊花了500能报吗": under the 起付线 whatever the level or years insured
         used = Resolved(None, year, "", any(r.fallback for r in resolved.values()))
@@ -102,10 +106,8 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
         text = (f"{year_phrase(used, on)}，{kind_name}费用{_money(amount)}元未超过起付线，基金不支付，"
                 f"个人负担{_money(amount)}元。")
         return ReimbursementResult("ok", Decimal("0.00"), steps, year, explanation=text)
-    if "min_years_insured" in resolved:
-        blocked = _insured_long_enough(claim, resolved["min_years_insured"], spec, year)
-        if blocked:
-            return blocked
+    if blocked is not None:  # years insured not known yet: ask
+        return blocked
     level = _level(claim.get("hospital_level"))
     if level is None and any(isinstance(resolved[k].value, dict) for k in ("deductible", "rate")):
         return _need(["hospital_level"], "请问是在几级医疗机构（一级、二级、三级）就医的？", year)
