@@ -131,7 +131,7 @@ class BroadcastJobs:
 
     def __post_init__(self) -> None:
         if self.limiter is None:
-            self.limiter = SlidingWindowLimiter(self.settings.rate)
+            self.limiter = SlidingWindowLimiter(self.settings.rate, start_quiet=True)
 
     # ----- creating and reading jobs -----------------------------------------------------------
     async def create(self, text: str, segment: Segment, *, send_at: dt.datetime | None = None,

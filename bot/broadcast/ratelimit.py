@@ -25,11 +25,15 @@ class RateLimiter(Protocol):
 class SlidingWindowLimiter:
     """At most `rate` sends per `window` seconds, counting sends in flight and those completed within it."""
 
-    def __init__(self, rate: float, window: float = 1.0) -> None:
+    def __init__(self, rate: float, window: float = 1.0, start_quiet: bool = False) -> None:
+        """`start_quiet`: send nothing during the first window. A worker that starts — or restarts after
+        a crash, resuming a job — cannot know what its predecessor sent in the last second, so it
+        assumes that second's quota was used up."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.limit = max(1, int(rate * window))
         self.window = window
+        self._quiet_until = time.monotonic() + window if start_quiet else 0.0
         self._completed: collections.deque[float] = collections.deque()
         self._in_flight = 0
         self._changed = asyncio.Condition()
@@ -39,6 +43,9 @@ class SlidingWindowLimiter:
         async with self._changed:
             while True:
                 now = time.monotonic()
+                if now < self._quiet_until:
+                    await asyncio.sleep(self._quiet_until - now)
+                    continue
                 while self._completed and self._completed[0] <= now - self.window:
                     self._completed.popleft()
                 if self._in_flight + len(self._completed) < self.limit:
