@@ -2,13 +2,14 @@
 
 WeChat waits 5 s for a reply and re-sends the same message up to three times. A retry is answered
 from the reply cache (or waits for the first delivery still being processed); the conversation
-advances once. The processed message's key is also saved inside the session itself, atomically with
-the state change, so even a crash between saving the session and caching the reply cannot apply a
-message twice. Work that outlives the reply budget is finished in the background and delivered
+advances once. The processed message's key (and reply) is also kept inside the session, saved
+atomically with the state change, so a retry whose cached reply is gone (expired, evicted) is still
+answered without applying the message twice. Work that outlives the reply budget is finished in the background and delivered
 through the customer-service API (see `deliver`).
 
-Round trips per message: reply-cache check + in-flight claim (one, `get_or_claim`), user lock, session
-load, session save, reply cache + lock release (one, `put_and_release`). The day's message counter
+Round trips per message: three. The reply-cache check with the in-flight claim (`get_or_claim`); the
+user lock with the session read (`acquire_lock_and_get`); the session save (CAS) with the reply cache
+and the lock release (`put_and_release`, fenced by the lock). The day's message counter
 (`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
 `drain`); a crash may lose those few seconds of the statistic, never a message.
 """
@@ -23,7 +24,8 @@ from typing import Any, Awaitable, Callable, Protocol
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.store.base import Fence, LockTimeout, StoreError, VersionConflict, wait_for_lock
+from bot.store.base import (Fence, LockTimeout, Record, StoreError, VersionConflict, Write,
+                            wait_for_lock_and_get)
 from bot.turn import Incoming, Reply, Turn
 
 log = logging.getLogger("bot.pipeline")
@@ -102,14 +104,12 @@ class Pipeline:
     async def _process(self, incoming: Incoming) -> Reply:
         store = self.services.store
         lock_name = f"user:{incoming.user_id}"
-        token = await wait_for_lock(store, lock_name, ttl=USER_LOCK_TTL, wait=30.0)
+        token, record = await wait_for_lock_and_get(store, lock_name, USER_LOCK_TTL, 30.0,
+                                                    self.services.sessions.KIND, incoming.user_id)
         locked_at = time.monotonic()
         try:
-            reply, turn = await self._turn(incoming, lambda: Fence(
+            reply, turn = await self._turn(incoming, record, lambda: Fence(
                 lock_name, token, USER_LOCK_TTL - (time.monotonic() - locked_at)))
-            # The reply is cached before the lock is released, in the same round trip.
-            await store.put_and_release("reply", incoming.dedup_key, {"text": reply.text}, ttl=REPLY_TTL,
-                                        lock_name=lock_name, token=token)
         except BaseException:
             with contextlib.suppress(StoreError):
                 await store.release_lock(lock_name, token)
@@ -123,25 +123,31 @@ class Pipeline:
             self._spawn(self._run_followup(lambda services: self.on_guardian_message(services, incoming.user_id)))
         return reply
 
-    async def _turn(self, incoming: Incoming, fence: Callable[[], Fence]) -> tuple[Reply, Turn | None]:
-        """Run the router on the session and save it (CAS, fenced by the user's lock so that a save the
-        store runs only after we gave up and answered 系统繁忙 is refused), under the user's lock. Turn
-        None: the message was processed before (a crash lost its cached reply) and is answered from the
-        session."""
+    async def _turn(self, incoming: Incoming, record: Record | None,
+                    fence: Callable[[], Fence]) -> tuple[Reply, Turn | None]:
+        """Run the router on the session (`record`, read with the lock) and commit: the session (CAS),
+        the cached reply and the lock's release in one atomic write, fenced by the lock so that a commit
+        the store runs only after we gave up and answered 系统繁忙 is refused. Turn None: the message was
+        processed before (a crash lost its cached reply) and is answered from the session."""
         services = self.services
-        for _attempt in range(3):
-            session, version = await services.sessions.load(incoming.user_id)
+        cache = lambda text: Write("reply", incoming.dedup_key, {"text": text}, ttl=REPLY_TTL)  # noqa: E731
+        session, version = services.sessions.decode(record)
+        for attempt in range(3):
+            if attempt:  # another worker saved the session despite our lock (it expired): redo the turn
+                session, version = await services.sessions.load(incoming.user_id)
             recent = session.get("recent", [])
             for item in recent:
                 if item[0] == incoming.dedup_key:
+                    await services.store.put_and_release([cache(item[1])], fence())
                     return Reply(text=item[1]), None
             turn = Turn(incoming=incoming, session=session, services=services, now=services.clock.now())
             reply = await self.router.respond(turn)
             session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
             try:
-                await services.sessions.save(incoming.user_id, session, version, fence())
+                await services.store.put_and_release(
+                    [services.sessions.write(incoming.user_id, session, version), cache(reply.text)], fence())
             except VersionConflict:
-                continue  # another worker wrote first despite the lock (it expired): redo the turn
+                continue
             return reply, turn
         raise StoreError("session kept changing under the turn")
 

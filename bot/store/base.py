@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Protocol, runtime_checkable
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
 
 
 class StoreError(Exception):
@@ -57,6 +57,18 @@ class Record:
     version: int  # starts at 1 for a new record and increases by one on every write
 
 
+@dataclass(frozen=True)
+class Write:
+    """One record write of a `put_and_release` batch; the fields mean what `put`'s arguments mean."""
+
+    kind: str
+    key: str
+    data: dict[str, Any]
+    expected_version: int | None = None
+    index: dict[str, str] | None = None
+    ttl: float | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Async storage protocol. Keys and kinds are short ASCII strings; data is JSON-serialisable."""
@@ -72,15 +84,13 @@ class Store(Protocol):
         expected_version: int | None = None,
         index: dict[str, str] | None = None,
         ttl: float | None = None,
-        fence: Fence | None = None,
     ) -> int:
         """Write a record and return its new version.
 
         expected_version=None writes unconditionally; 0 means "must not exist yet"; n means "must
         currently be at version n" — otherwise VersionConflict. `index` maps field names to string
         values that `query`/`count` can filter on (replacing the record's previous index values).
-        `ttl` (seconds) makes the record expire; None keeps it forever. With a `fence` the write happens
-        only while the fence's lock is held by its token, and promptly (see Fence); otherwise LockLost.
+        `ttl` (seconds) makes the record expire; None keeps it forever.
         """
         ...
 
@@ -114,18 +124,23 @@ class Store(Protocol):
         """Atomic counter; `ttl` sets the counter's lifetime when it is created."""
         ...
 
-    # Batched primitives: two steps of the message pipeline that would otherwise cost a round trip
-    # each, done atomically in one (SQLite: one transaction; Redis: one script).
+    # Batched primitives: steps of the message pipeline that would otherwise cost a round trip each,
+    # done atomically in one (SQLite: one transaction; Redis: one script).
+
+    async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
+        """`acquire_lock(name, ttl)` and, if it was taken, `get(kind, key)`: (token, record or None), or
+        (None, None) when the lock is held by someone else."""
+        ...
 
     async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
         """The live record `kind/key` if there is one (nothing is claimed then); otherwise `claim(claim_key,
         ttl)`. Returns (record, False), (None, True) for the one claimant, or (None, False)."""
         ...
 
-    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
-                              lock_name: str, token: str) -> bool:
-        """`put(kind, key, data, ttl=ttl)` (unconditional, no index), then `release_lock(lock_name, token)`;
-        returns what the release returned. The lock is released only after the write succeeded."""
+    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
+        """All of `writes` and the release of the fence's lock, or nothing: LockLost when the fence does
+        not hold, VersionConflict when a write's expected version does not match (the lock is then kept,
+        so the holder can redo its work and try again)."""
         ...
 
     async def ping(self) -> None:
@@ -138,12 +153,26 @@ class Store(Protocol):
 async def wait_for_lock(store: Store, name: str, ttl: float = 10.0, wait: float = 8.0) -> str:
     """Take `name` for `ttl` seconds, polling until `wait` seconds have passed (then LockTimeout).
     Returns the owner token; the caller releases it (or use `locked`)."""
+
+    async def attempt() -> tuple[str | None, None]:
+        return await store.acquire_lock(name, ttl), None
+
+    return (await _poll_lock(name, wait, attempt))[0]
+
+
+async def wait_for_lock_and_get(store: Store, name: str, ttl: float, wait: float, kind: str,
+                                key: str) -> tuple[str, Record | None]:
+    """`wait_for_lock`, reading the record `kind/key` in the round trip that takes the lock."""
+    return await _poll_lock(name, wait, lambda: store.acquire_lock_and_get(name, ttl, kind, key))
+
+
+async def _poll_lock(name: str, wait: float, attempt: Callable[[], Awaitable[tuple[str | None, Any]]]) -> tuple[str, Any]:
     deadline = time.monotonic() + wait
     delay = 0.002
     while True:
-        token = await store.acquire_lock(name, ttl)
+        token, extra = await attempt()
         if token is not None:
-            return token
+            return token, extra
         if time.monotonic() >= deadline:
             raise LockTimeout(name)
         await asyncio.sleep(delay)

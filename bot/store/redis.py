@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict
+from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict, Write
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
@@ -76,16 +76,12 @@ end
 """
 
 # ARGV: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms (0 = none),
-# fence lock key ('' = no fence), fence token, least ms the fence lock must have left, then (key, data
-# JSON, index JSON) triplets. Returns the last new version, -1 - current version when `expected` does
-# not match (only meaningful for a single item), or false when the fence does not hold.
+# then (key, data JSON, index JSON) triplets. Returns the last new version, or -1 - current version
+# when `expected` does not match (only meaningful for a single item).
 _PUT = _PUT_RECORD_FN + """
 local rprefix, kindset, xprefix, expected, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if ARGV[6] ~= '' then
-  if redis.call('GET', ARGV[6]) ~= ARGV[7] or redis.call('PTTL', ARGV[6]) < tonumber(ARGV[8]) then return false end
-end
 local last = 0
-for n = 9, #ARGV, 3 do
+for n = 6, #ARGV, 3 do
   last = put_record(rprefix, kindset, xprefix, expected, ttl, ARGV[n], ARGV[n + 1], ARGV[n + 2])
   if last < 0 then return last end
 end
@@ -134,11 +130,32 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {1} end
 return {0}
 """
 
-# ARGV: record key prefix, kind zset, index key prefix, ttl ms, key, data JSON, lock key, token.
-# Returns 1 if the lock was released.
+# ARGV: fence lock key, token, least ms the lock must have left, then per write: record key prefix, kind
+# zset, index key prefix, expected version ('' = any), ttl ms, key, data JSON, index JSON. Returns {1}
+# (all written, lock released), {0} (the fence does not hold) or {-1, n, current version} (write n's
+# expected version does not match). Nothing is written unless everything holds.
 _PUT_AND_RELEASE = _PUT_RECORD_FN + _RELEASE_LOCK_FN + """
-put_record(ARGV[1], ARGV[2], ARGV[3], '', tonumber(ARGV[4]), ARGV[5], ARGV[6], '{}')
-return release_lock(ARGV[7], ARGV[8])
+if redis.call('GET', ARGV[1]) ~= ARGV[2] or redis.call('PTTL', ARGV[1]) < tonumber(ARGV[3]) then return {0} end
+for n = 4, #ARGV, 8 do
+  if ARGV[n + 3] ~= '' then
+    local version = tonumber(redis.call('HGET', ARGV[n] .. ARGV[n + 5], 'v')) or 0
+    if tonumber(ARGV[n + 3]) ~= version then return {-1, (n - 4) / 8, version} end
+  end
+end
+for n = 4, #ARGV, 8 do
+  put_record(ARGV[n], ARGV[n + 1], ARGV[n + 2], '', tonumber(ARGV[n + 4]), ARGV[n + 5], ARGV[n + 6], ARGV[n + 7])
+end
+release_lock(ARGV[1], ARGV[2])
+return {1}
+"""
+
+# KEYS: lock, record. ARGV: token, lock ttl ms. Returns {1, data, version} or {1} (lock taken; the record
+# or its absence), or {0} (the lock is held by someone else).
+_LOCK_AND_GET = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+local found = redis.call('HMGET', KEYS[2], 'd', 'v')
+if found[1] then return {1, found[1], found[2]} end
+return {1}
 """
 
 _INCR = """
@@ -182,6 +199,7 @@ class RedisStore:
         self._incr = client.register_script(_INCR)
         self._get_or_claim = client.register_script(_GET_OR_CLAIM)
         self._put_and_release = client.register_script(_PUT_AND_RELEASE)
+        self._lock_and_get = client.register_script(_LOCK_AND_GET)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "bot:") -> "RedisStore":
@@ -203,30 +221,24 @@ class RedisStore:
         return None if data is None else Record(json.loads(data), int(version))
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
-                  index: dict[str, str] | None = None, ttl: float | None = None, fence: Fence | None = None) -> int:
+                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
         expected = "" if expected_version is None else str(int(expected_version))
-        args = [*self._kind_keys(kind), expected, _ms(ttl), *self._fence_args(fence),
-                key, _json(data), self._index_json(index)]
+        args = [*self._kind_keys(kind), expected, _ms(ttl), key, _json(data), self._index_json(index)]
         with _redis_errors():
-            result = await self._put(args=args)
-        if result is None:
-            raise LockLost(f"{kind}/{key}: lock {fence.lock_name} no longer held, or the write came too late")
-        result = int(result)
+            result = int(await self._put(args=args))
         if result < 0:
             raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {-1 - result}")
         return result
 
-    def _fence_args(self, fence: Fence | None) -> list[Any]:
-        """The put script's fence ARGVs: lock key, token, and the least ttl (ms) the lock must have left
-        when the write runs — what the sender saw minus the grace, so a write Redis runs later than
+    def _fence_args(self, fence: Fence) -> list[Any]:
+        """A script's fence ARGVs: lock key, token, and the least ttl (ms) the lock must have left when
+        the script runs — what the sender saw minus the grace, so a write Redis runs later than
         `late_write_grace` after it was sent (the sender has timed out by then) is refused."""
-        if fence is None:
-            return ["", "", 0]
         least = int((fence.ttl_left - self.late_write_grace) * 1000)
         return [f"{self.prefix}l:{fence.lock_name}", fence.token, least]
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
-        head = [*self._kind_keys(kind), "", 0, *self._fence_args(None)]
+        head = [*self._kind_keys(kind), "", 0]
         for start in range(0, len(items), _CHUNK):
             args = list(head)
             for key, data, index in items[start:start + _CHUNK]:
@@ -314,11 +326,27 @@ class RedisStore:
             claimed, *found = await self._get_or_claim(keys=keys, args=[_ms(ttl)])
         return (Record(json.loads(found[0]), int(found[1])) if found else None), bool(claimed)
 
-    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
-                              lock_name: str, token: str) -> bool:
-        args = [*self._kind_keys(kind), _ms(ttl), key, _json(data), f"{self.prefix}l:{lock_name}", token]
+    async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
+        token = secrets.token_hex(16)
+        keys = [f"{self.prefix}l:{name}", f"{self.prefix}r:{kind}:{key}"]
         with _redis_errors():
-            return bool(await self._put_and_release(args=args))
+            taken, *found = await self._lock_and_get(keys=keys, args=[token, _ms(ttl)])
+        if not taken:
+            return None, None
+        return token, (Record(json.loads(found[0]), int(found[1])) if found else None)
+
+    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
+        args = self._fence_args(fence)
+        for w in writes:
+            expected = "" if w.expected_version is None else str(int(w.expected_version))
+            args += [*self._kind_keys(w.kind), expected, _ms(w.ttl), w.key, _json(w.data), self._index_json(w.index)]
+        with _redis_errors():
+            outcome = await self._put_and_release(args=args)
+        if outcome[0] == 0:
+            raise LockLost(f"lock {fence.lock_name} no longer held, or the write came too late")
+        if outcome[0] < 0:
+            w = writes[int(outcome[1])]
+            raise VersionConflict(f"{w.kind}/{w.key}: expected version {w.expected_version}, found {outcome[2]}")
 
     async def ping(self) -> None:
         with _redis_errors():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.privacy import FieldCipher
-from bot.store.base import Fence, Record, Store, VersionConflict
+from bot.store.base import Record, Store, VersionConflict, Write
 
 SESSION_SCHEMA = 1
 SESSION_TTL = 30 * 24 * 3600  # idle conversations are forgotten after 30 days
@@ -43,17 +43,23 @@ class Sessions:
         self.store, self.cipher = store, cipher
 
     async def load(self, user_id: str) -> tuple[dict[str, Any], int]:
-        rec = await self.store.get(self.KIND, user_id)
+        return self.decode(await self.store.get(self.KIND, user_id))
+
+    def decode(self, rec: Record | None) -> tuple[dict[str, Any], int]:
+        """(session data, version) of a stored session record (a new session for None)."""
         if rec is None:
             return {"schema": SESSION_SCHEMA}, 0
         return decrypt_fields(rec.data, self.cipher), rec.version
 
-    async def save(self, user_id: str, data: dict[str, Any], version: int, fence: Fence | None = None) -> int:
-        """Raises VersionConflict when another worker saved first (the turn is then retried), LockLost
-        when `fence` no longer holds (the turn is then answered 系统繁忙 and has changed nothing)."""
+    def write(self, user_id: str, data: dict[str, Any], version: int) -> Write:
+        """The compare-and-set write that saves `data` over `version` (for `Store.put_and_release`)."""
         data = dict(data, schema=SESSION_SCHEMA)
-        return await self.store.put(self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version,
-                                    ttl=SESSION_TTL, fence=fence)
+        return Write(self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version, ttl=SESSION_TTL)
+
+    async def save(self, user_id: str, data: dict[str, Any], version: int) -> int:
+        """Raises VersionConflict when another worker saved first."""
+        w = self.write(user_id, data, version)
+        return await self.store.put(w.kind, w.key, w.data, expected_version=w.expected_version, ttl=w.ttl)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict
+from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict, Write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -112,17 +112,21 @@ class SQLiteStore:
         return Record(json.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
-                  index: dict[str, str] | None = None, ttl: float | None = None, fence: Fence | None = None) -> int:
+                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
         now = time.time()
         with self._transaction() as db:
-            # A write here commits within this call or not at all, so only the lock itself is checked
-            # (a fence's lateness matters only to a networked store that may run a write after a timeout).
-            if fence is not None and db.execute("SELECT 1 FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
-                                                (fence.lock_name, fence.token, now)).fetchone() is None:
-                raise LockLost(f"{kind}/{key}: lock {fence.lock_name} is no longer held")
             version = self._put_in(db, kind, key, data, expected_version, index, ttl, now)
         self._maybe_purge(now)
         return version
+
+    @staticmethod
+    def _check_fence(db: sqlite3.Connection, fence: Fence, now: float) -> None:
+        """LockLost unless the fence's lock is held by its token. A write here commits within the call or
+        not at all, so a fence's lateness matters only to a networked store (one that may run a write
+        after the sender timed out)."""
+        if db.execute("SELECT 1 FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
+                      (fence.lock_name, fence.token, now)).fetchone() is None:
+            raise LockLost(f"lock {fence.lock_name} is no longer held")
 
     def _put_in(self, db: sqlite3.Connection, kind: str, key: str, data: dict[str, Any],
                 expected_version: int | None, index: dict[str, str] | None, ttl: float | None, now: float) -> int:
@@ -215,6 +219,8 @@ class SQLiteStore:
     _CLAIM = ("INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
               "SET expires_at = excluded.expires_at WHERE claims.expires_at <= ?")
     _RELEASE_LOCK = "DELETE FROM locks WHERE name = ? AND token = ? AND expires_at > ?"
+    _ACQUIRE_LOCK = ("INSERT INTO locks (name, token, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                     "SET token = excluded.token, expires_at = excluded.expires_at WHERE locks.expires_at <= ?")
 
     async def claim(self, key: str, ttl: float) -> bool:
         now = time.time()
@@ -225,12 +231,7 @@ class SQLiteStore:
 
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         now, token = time.time(), secrets.token_hex(16)
-        cur = self._run(
-            "INSERT INTO locks (name, token, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
-            "SET token = excluded.token, expires_at = excluded.expires_at WHERE locks.expires_at <= ?",
-            (name, token, _expiry(ttl, now), now),
-        )
-        return token if cur.rowcount == 1 else None
+        return token if self._run(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount == 1 else None
 
     async def release_lock(self, name: str, token: str) -> bool:
         return self._run(self._RELEASE_LOCK, (name, token, time.time())).rowcount == 1
@@ -258,14 +259,23 @@ class SQLiteStore:
                 return Record(json.loads(row[0]), row[1]), False
             return None, db.execute(self._CLAIM, (claim_key, _expiry(ttl, now), now)).rowcount == 1
 
-    async def put_and_release(self, kind: str, key: str, data: dict[str, Any], *, ttl: float | None,
-                              lock_name: str, token: str) -> bool:
-        now = time.time()
+    async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
+        now, token = time.time(), secrets.token_hex(16)
         with self._transaction() as db:
-            self._put_in(db, kind, key, data, None, None, ttl, now)
-            released = db.execute(self._RELEASE_LOCK, (lock_name, token, now)).rowcount == 1
+            if db.execute(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount != 1:
+                return None, None
+            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                             (kind, key, now)).fetchone()
+        return token, (Record(json.loads(row[0]), row[1]) if row else None)
+
+    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
+        now = time.time()
+        with self._transaction() as db:  # a VersionConflict rolls back every write; the lock stays
+            self._check_fence(db, fence, now)
+            for w in writes:
+                self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
+            db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now))
         self._maybe_purge(now)
-        return released
 
     async def ping(self) -> None:
         self._run("SELECT 1").fetchone()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.base import Fence, Record, StoreError
+from bot.store.base import Fence, Record, StoreError, Write
 from bot.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,13 +131,16 @@ async def test_fenced_write_sent_to_a_frozen_redis_is_refused_when_it_thaws(tmp_
     try:
         token = await store.acquire_lock("user:u", ttl=15)
         locked_at = time.monotonic()
+
+        def fence() -> Fence:
+            return Fence("user:u", token, 15 - (time.monotonic() - locked_at))
+
         assert await store.put("session", "u", {"step": 1}) == 1
         assert await other.get("unfenced", "u") is None
         server.proc.send_signal(signal.SIGSTOP)
         try:
-            fence = Fence("user:u", token, 15 - (time.monotonic() - locked_at))
             outcomes = await asyncio.gather(
-                store.put("session", "u", {"step": 2}, expected_version=1, fence=fence),
+                store.put_and_release([Write("session", "u", {"step": 2}, expected_version=1)], fence()),
                 other.put("unfenced", "u", {"step": 2}), return_exceptions=True)
             assert all(isinstance(outcome, StoreError) for outcome in outcomes), outcomes
         finally:
@@ -147,8 +150,9 @@ async def test_fenced_write_sent_to_a_frozen_redis_is_refused_when_it_thaws(tmp_
             assert time.monotonic() < deadline, "the unfenced write never landed: the test shows nothing"
             await asyncio.sleep(0.05)
         assert await store.get("session", "u") == Record({"step": 1}, 1)
-        assert await store.put("session", "u", {"step": 2}, expected_version=1,
-                               fence=Fence("user:u", token, 15 - (time.monotonic() - locked_at))) == 2
+        assert await store.acquire_lock("user:u", ttl=15) is None  # the refused commit released nothing
+        await store.put_and_release([Write("session", "u", {"step": 2}, expected_version=1)], fence())
+        assert await store.get("session", "u") == Record({"step": 2}, 2)
     finally:
         await store.close()
         await other.close()

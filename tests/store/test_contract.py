@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bot.privacy import FieldCipher
-from bot.store.base import Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, locked
+from bot.store.base import Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, Write, locked
 from bot.store.repos import PAID, SUBMITTED, Applications, Roster, Sessions
 
 NOW = dt.datetime(2026, 9, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -175,23 +175,6 @@ async def test_lock_expiry_and_retaken_lock_is_not_released_by_old_owner(store):
     assert await store.release_lock("job", new) is True
 
 
-async def test_fenced_put_needs_the_lock_held_by_its_token(store):
-    token = await store.acquire_lock("user:f", ttl=30)
-    assert await store.put("thing", "f", {"v": 1}, fence=Fence("user:f", token, 30)) == 1
-    for fence in (Fence("user:f", "not-the-owner", 30), Fence("user:other", token, 30)):
-        with pytest.raises(LockLost):
-            await store.put("thing", "f", {"v": "refused"}, fence=fence)
-    await store.release_lock("user:f", token)
-    with pytest.raises(LockLost):
-        await store.put("thing", "f", {"v": "after release"}, expected_version=1, fence=Fence("user:f", token, 30))
-    short = await store.acquire_lock("user:f", ttl=0.2)
-    await asyncio.sleep(0.3)
-    with pytest.raises(LockLost):
-        await store.put("thing", "f", {"v": "after expiry"}, fence=Fence("user:f", short, 0))
-    assert await store.get("thing", "f") == Record({"v": 1}, 1)  # nothing refused was written
-    assert isinstance(LockLost("x"), StoreError)  # callers answer 系统繁忙 for it like any store failure
-
-
 async def test_locked_helper_gives_mutual_exclusion(store):
     inside, overlaps = 0, 0
 
@@ -244,26 +227,58 @@ async def test_get_or_claim_exactly_once_and_after_expiry(store):
     assert await store.get_or_claim("reply", "gone", "inflight:gone", ttl=30) == (None, True)  # record expired
 
 
-async def test_put_and_release_writes_then_releases_only_its_own_lock(store):
+async def test_put_and_release_writes_all_then_releases_the_lock(store):
     token = await store.acquire_lock("user:1", ttl=30)
-    assert await store.put_and_release("reply", "m1", {"text": "第一条"}, ttl=30, lock_name="user:1", token=token)
+    await store.put("thing", "a", {"n": 1}, index={"f": "1"})
+    await store.put_and_release([Write("thing", "a", {"n": 2}, expected_version=1, index={"f": "2"}),
+                                 Write("reply", "m1", {"text": "第一条"}, ttl=0.2)], Fence("user:1", token, 30))
+    assert [(k, r.data, r.version) for k, r in await store.query("thing", f="2")] == [("a", {"n": 2}, 2)]
+    assert await store.query("thing", f="1") == []  # index values replaced like put
     assert (await store.get("reply", "m1")).data == {"text": "第一条"}
     assert await store.acquire_lock("user:1", ttl=30) is not None  # released
-    # Not the owner (e.g. the lock expired and was retaken): the record is written, the lock stays.
-    assert not await store.put_and_release("reply", "m1", {"text": "改"}, ttl=0.2, lock_name="user:1", token="x")
-    assert await store.acquire_lock("user:1", ttl=30) is None
-    record = await store.get("reply", "m1")
-    assert record.data == {"text": "改"} and record.version == 2
     await asyncio.sleep(0.3)
     assert await store.get("reply", "m1") is None  # the ttl applies
 
 
-async def test_put_and_release_replaces_index_values_like_put(store):
-    await store.put("thing", "a", {"n": 1}, index={"f": "1"})
-    token = await store.acquire_lock("l", ttl=30)
-    assert await store.put_and_release("thing", "a", {"n": 2}, ttl=None, lock_name="l", token=token)
-    assert await store.query("thing", f="1") == []
-    assert [(k, r.data, r.version) for k, r in await store.query("thing")] == [("a", {"n": 2}, 2)]
+async def test_put_and_release_writes_nothing_on_a_version_conflict_and_keeps_the_lock(store):
+    token = await store.acquire_lock("user:1", ttl=30)
+    await store.put("session", "u", {"step": 1})
+    with pytest.raises(VersionConflict):
+        await store.put_and_release([Write("reply", "m1", {"text": "答"}),
+                                     Write("session", "u", {"step": 2}, expected_version=0)], Fence("user:1", token, 30))
+    assert await store.get("reply", "m1") is None and await store.get("session", "u") == Record({"step": 1}, 1)
+    assert await store.acquire_lock("user:1", ttl=30) is None  # still ours: the turn is redone under it
+    await store.put_and_release([Write("session", "u", {"step": 2}, expected_version=1)], Fence("user:1", token, 30))
+    assert await store.get("session", "u") == Record({"step": 2}, 2)
+
+
+async def test_put_and_release_needs_the_lock_held_by_its_token(store):
+    token = await store.acquire_lock("user:f", ttl=30)
+    write = Write("thing", "f", {"v": "refused"})
+    for fence in (Fence("user:f", "not-the-owner", 30), Fence("user:other", token, 30)):
+        with pytest.raises(LockLost):
+            await store.put_and_release([write], fence)
+    assert await store.acquire_lock("user:f", ttl=30) is None  # a refused fence releases nothing
+    await store.release_lock("user:f", token)
+    with pytest.raises(LockLost):
+        await store.put_and_release([write], Fence("user:f", token, 30))  # after release
+    short = await store.acquire_lock("user:f", ttl=0.2)
+    await asyncio.sleep(0.3)
+    with pytest.raises(LockLost):
+        await store.put_and_release([write], Fence("user:f", short, 0))  # after expiry
+    assert await store.get("thing", "f") is None  # nothing refused was written
+    assert isinstance(LockLost("x"), StoreError)  # callers answer 系统繁忙 for it like any store failure
+
+
+async def test_acquire_lock_and_get_reads_only_when_it_takes_the_lock(store):
+    token, record = await store.acquire_lock_and_get("user:3", 30, "session", "u")
+    assert token and record is None  # taken; no session yet
+    await store.put("session", "u", {"step": 1})
+    assert await store.acquire_lock_and_get("user:3", 30, "session", "u") == (None, None)  # held
+    assert await store.release_lock("user:3", token)
+    token, record = await store.acquire_lock_and_get("user:3", 30, "session", "u")
+    assert token and record == Record({"step": 1}, 1)
+    assert await store.acquire_lock("user:3", ttl=30) is None
 
 
 async def test_ping(store):
