@@ -79,7 +79,6 @@ class ProcedureIndex:
         self._synonyms = sorted((synonyms or {}).items(), key=lambda kv: len(kv[0]), reverse=True)
         self._lines: dict[str, list[Line]] = {}
         self._weights: dict[str, dict[str, float]] = {}
-        self._owner: dict[str, str] | None = None  # feature → the only pack that uses it (built lazily)
         self._places = sorted({engine.pack(s).city for s in engine.scheme_ids}, key=len, reverse=True)
         for scheme_id in engine.scheme_ids:
             pack = engine.pack(scheme_id)
@@ -94,6 +93,17 @@ class ProcedureIndex:
                 lines += [self._line(topic, 0, j, title, text) for j, (title, text) in enumerate(pairs)]
             self._lines[scheme_id] = lines
             self._weights[scheme_id] = self._idf(lines)
+        self._owner = self._sole_owners()  # built at start-up: the first question must not pay for it
+
+    def _sole_owners(self) -> dict[str, str]:
+        """Feature → the only pack whose lines use it."""
+        owners: dict[str, set[str]] = {}
+        for scheme_id, lines in self._lines.items():
+            for line in lines:
+                for feature in line.features:
+                    if feature[0] != "@":  # single characters are too common to tell packs apart
+                        owners.setdefault(feature, set()).add(scheme_id)
+        return {f: next(iter(s)) for f, s in owners.items() if len(s) == 1}
 
     def _line(self, topic: str, item: int, index: int, title: str, text: str) -> Line:
         features = text_features(self._cut(normalise(f"{title} {text}")))
@@ -140,14 +150,6 @@ class ProcedureIndex:
 
         Only words found in a single pack's lines count; if they point at two packs, nobody is chosen.
         """
-        if self._owner is None:
-            owners: dict[str, set[str]] = {}
-            for scheme_id, lines in self._lines.items():
-                for line in lines:
-                    for feature in line.features:
-                        if feature[0] != "@":  # single characters are too common to tell packs apart
-                            owners.setdefault(feature, set()).add(scheme_id)
-            self._owner = {f: next(iter(s)) for f, s in owners.items() if len(s) == 1}
         votes: dict[str, float] = {}
         for feature in self.question_features(text, expand=False):  # the guardian's own words only
             scheme_id = self._owner.get(feature)
