@@ -104,15 +104,13 @@ class Pipeline:
     async def _process(self, incoming: Incoming) -> Reply:
         store = self.services.store
         lock_name = f"user:{incoming.user_id}"
-        token, record = await wait_for_lock_and_get(store, lock_name, USER_LOCK_TTL, 30.0,
-                                                    self.services.sessions.KIND, incoming.user_id)
-        locked_at = time.monotonic()
+        held = await wait_for_lock_and_get(store, lock_name, USER_LOCK_TTL, 30.0,
+                                           self.services.sessions.KIND, incoming.user_id)
         try:
-            reply, turn = await self._turn(incoming, record, lambda: Fence(
-                lock_name, token, USER_LOCK_TTL - (time.monotonic() - locked_at)))
+            reply, turn = await self._turn(incoming, held.record, lambda: held.fence(lock_name, USER_LOCK_TTL))
         except BaseException:
             with contextlib.suppress(StoreError):
-                await store.release_lock(lock_name, token)
+                await store.release_lock(lock_name, held.token)
             raise
         if turn is None:  # processed before, answered from the session: not counted or followed up again
             return reply

@@ -160,10 +160,27 @@ async def wait_for_lock(store: Store, name: str, ttl: float = 10.0, wait: float 
     return (await _poll_lock(name, wait, attempt))[0]
 
 
-async def wait_for_lock_and_get(store: Store, name: str, ttl: float, wait: float, kind: str,
-                                key: str) -> tuple[str, Record | None]:
+@dataclass(frozen=True)
+class HeldLock:
+    token: str
+    record: Record | None  # read in the same round trip
+    asked_at: float  # time.monotonic() when the successful request was sent: the lock's ttl runs from after it
+
+    def fence(self, name: str, ttl: float) -> Fence:
+        """A fence for a write sent now: the lock has at most `ttl` minus the time since `asked_at` left."""
+        return Fence(name, self.token, ttl - (time.monotonic() - self.asked_at))
+
+
+async def wait_for_lock_and_get(store: Store, name: str, ttl: float, wait: float, kind: str, key: str) -> HeldLock:
     """`wait_for_lock`, reading the record `kind/key` in the round trip that takes the lock."""
-    return await _poll_lock(name, wait, lambda: store.acquire_lock_and_get(name, ttl, kind, key))
+    token, (record, asked_at) = await _poll_lock(name, wait, lambda: _timed(store.acquire_lock_and_get(name, ttl, kind, key)))
+    return HeldLock(token, record, asked_at)
+
+
+async def _timed(request: Awaitable[tuple[str | None, Any]]) -> tuple[str | None, tuple[Any, float]]:
+    asked_at = time.monotonic()
+    token, extra = await request
+    return token, (extra, asked_at)
 
 
 async def _poll_lock(name: str, wait: float, attempt: Callable[[], Awaitable[tuple[str | None, Any]]]) -> tuple[str, Any]:
