@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.store.base import (Fence, LockTimeout, Record, StoreError, VersionConflict, Write,
+from bot.store.base import (Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, Write,
                             wait_for_lock_and_get)
 from bot.turn import Incoming, Reply, Turn
 
@@ -146,8 +146,17 @@ class Pipeline:
                     [services.sessions.write(incoming.user_id, session, version), cache(reply.text)], fence())
             except VersionConflict:
                 continue
+            except LockLost:
+                # Refused — or applied, and only its answer was lost (a timeout, then the client's retry
+                # found the lock released). The session tells which; only a refusal is 系统繁忙.
+                if not await self._applied(incoming):
+                    raise
             return reply, turn
         raise StoreError("session kept changing under the turn")
+
+    async def _applied(self, incoming: Incoming) -> bool:
+        session, _version = await self.services.sessions.load(incoming.user_id)
+        return any(item[0] == incoming.dedup_key for item in session.get("recent", []))
 
     async def _count_message(self, counter: str) -> None:
         """Count in memory; add to the store once COUNT_FLUSH_MESSAGES are pending, or after

@@ -9,8 +9,9 @@ import pytest
 from bot import pipeline as pipeline_module
 from bot.clock import Clock
 from bot.config import Settings
-from bot.pipeline import Pipeline
+from bot.pipeline import BUSY_TEXT, Pipeline
 from bot.services import build_services
+from bot.store.base import LockLost
 from bot.turn import Incoming, Reply, Turn
 
 
@@ -87,3 +88,35 @@ async def test_message_counter_is_flushed_after_a_batch_or_a_pause(counted, monk
             break
         await pipeline_module.asyncio.sleep(0.05)
     assert await services.store.incr(day, 0) == 5
+
+
+class LostAnswerStore(CountingStore):
+    """The commit of the next turn runs (`apply=True`) or not, and either way its caller hears LockLost:
+    what a timed-out commit looks like once the client's retry finds the lock already released."""
+
+    def __init__(self, inner, apply: bool) -> None:
+        super().__init__(inner)
+        self.apply, self.armed = apply, True
+
+    async def put_and_release(self, writes, fence):
+        if not self.armed:
+            return await self.inner.put_and_release(writes, fence)
+        self.armed = False
+        if self.apply:
+            await self.inner.put_and_release(writes, fence)
+        raise LockLost("simulated: commit answer lost")
+
+
+@pytest.mark.parametrize("applied", [True, False])
+async def test_a_commit_whose_answer_was_lost_is_told_by_the_session(store, tmp_path, applied):
+    settings = Settings(data_dir=tmp_path, store_url="sqlite:///unused", simulator=False)
+    services = build_services(settings, store=LostAnswerStore(store, apply=applied), clock=Clock())
+    pipeline = Pipeline(services, EchoRouter())
+    reply = (await pipeline.handle(text("u1", 1))).text
+    session, _ = await services.sessions.load("u1")
+    if applied:  # the guardian gets the real answer, not 系统繁忙 for a message that did count
+        assert reply == "第1条" and session["n"] == 1
+    else:  # refused: nothing changed, and the guardian is told to try again
+        assert reply == BUSY_TEXT and "n" not in session
+        assert (await pipeline.handle(text("u1", 2))).text == "第1条"  # and the lock was let go
+    await pipeline.drain(1)
