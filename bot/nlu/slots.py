@@ -113,6 +113,8 @@ class SlotExtractor:
             rf"({city_alt}|{_LOCAL_WORDS})(?:市)?(?:的)?(?:非农业|农业|城镇|农村)?{_HUKOU_WORD}"
             rf"|(?:户籍|户口)(?:在|是|属于)({city_alt}|{_LOCAL_WORDS})")
         self._school_city = re.compile(_SCHOOL_CITY.format(city=city_alt))
+        # "北京东路小学" is in Shanghai and 宁波路 too: a city's name in a street's name is not that city.
+        self._city_word = re.compile(rf"(?:{city_alt})(?![东西南北中]?(?:路|大街|街|大道|巷|弄))")
         self._conditions = sorted(lexicon.conditions, key=len, reverse=True)
 
     # -- public -------------------------------------------------------------------------------
@@ -148,13 +150,9 @@ class SlotExtractor:
             city = self.lexicon.city_names[school.group(1)]
             slots["city"] = slots["school_city"] = city
             return
-        best: tuple[int, str] | None = None
-        for word in self._cities:
-            pos = text.find(word)
-            if pos >= 0 and (best is None or pos < best[0]):
-                best = (pos, self.lexicon.city_names[word])
-        if best:
-            slots["city"] = best[1]
+        found = self._city_word.search(text)  # the first place named, the longest name at that spot
+        if found:
+            slots["city"] = self.lexicon.city_names[found.group()]
 
     # -- the child ----------------------------------------------------------------------------
     def _person(self, text: str, slots: dict[str, Any]) -> None:

@@ -38,6 +38,8 @@ import pytest
     ("宁波成年居民A档", {"adult_tier": "A", "city": "宁波"}),
     ("浦东的孩子", {"city": "上海"}),
     ("海淀区", {"city": "北京"}),
+    ("黄浦区北京东路小学", {"city": "上海"}),  # a street named after another city is no sign of it
+    ("北京的孩子住在南京东路", {"city": "北京"}),
 ])
 def test_slots(nlu, text, expected):
     slots = nlu.understand(text).slots
@@ -52,6 +54,8 @@ def test_slots(nlu, text, expected):
     ("少儿住院互助基金多少钱", "kind"),  # "住院" inside the fund's name is not a hospital stay
     ("参保满一年了", "amount"),
     ("我父母有职工医保", "employee_insurance"),  # the parent's insurance, not the child's
+    ("北京东路小学能参保吗", "city"),  # a Shanghai school on a street named after Beijing
+    ("家住宁波路", "city"),
 ])
 def test_no_false_slot(nlu, text, absent):
     assert absent not in nlu.understand(text).slots
