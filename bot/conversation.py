@@ -5,6 +5,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from bot.answers.context import ENROLL_HINT
 from bot.answers.format import clip
 from bot.privacy import redact
 from bot.store.repos import record_handoff
@@ -62,7 +63,8 @@ class Router:
             result = await self.dialogs.handle(turn, self.nlu.understand)
             if result.digression:
                 answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now)
-                return Reply(text=f"{fit_before(answer.text, result.text)}\n\n{result.text}")
+                answer_text = answer.text.replace(ENROLL_HINT, "").rstrip()  # they are enrolling already
+                return Reply(text=f"{fit_before(answer_text, result.text)}\n\n{result.text}")
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
             return self._welcome(turn)

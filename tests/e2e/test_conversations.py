@@ -102,6 +102,7 @@ async def test_question_in_the_middle_of_the_form_is_answered_and_the_form_resum
     assert await services.store.incr("stats:enrolments_started", 0) == 1  # the admin funnel's first stage
     reply = await g.say("少儿住院互助基金一年交多少钱？")
     assert "150" in reply and "我们继续" in reply
+    assert "开始办理" not in reply  # no "reply 参保 to start" while the guardian is already enrolling
     assert "证件类型" in await g.say("韩小明")
 
 
