@@ -101,7 +101,9 @@ class ProcedureIndex:
         for scheme_id, lines in self._lines.items():
             for line in lines:
                 for feature in line.features:
-                    if feature[0] != "@":  # single characters are too common to tell packs apart
+                    # Single characters ("@交", or a one-character word such as 交 or 刚) are too common
+                    # to tell packs apart: "交了钱能退吗" is not about Ningbo.
+                    if feature[0] != "@" and len(feature) > 1:
                         owners.setdefault(feature, set()).add(scheme_id)
         return {f: next(iter(s)) for f, s in owners.items() if len(s) == 1}
 

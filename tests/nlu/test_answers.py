@@ -353,3 +353,13 @@ def test_a_fact_that_cannot_change_the_verdict_is_not_asked(qa, now):
 def test_a_bill_under_every_deductible_is_answered_without_more_questions(qa, now, question):
     reply = qa.answer(question, {}, now).text
     assert "未超过起付线" in reply and "？" not in reply.splitlines()[-1]
+
+
+@pytest.mark.parametrize("question", ["宝宝刚出生怎么参保", "交了钱能退吗"])
+def test_one_common_character_does_not_pick_a_scheme(qa, now, question):
+    """刚 appears in one pack only (宣城: 刚提交暂停医保…), 交 in one pack's procedure lines only (宁波):
+    neither says which scheme a guardian means, so the bot asks instead of answering about college
+    students or Ningbo."""
+    state: dict = {}
+    reply = qa.answer(question, state, now)
+    assert "哪个地方" in reply.text and state["pending"]["need"] == ["scheme"]
