@@ -10,7 +10,11 @@ CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 
 SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000, "k": 1000}
 BIG_UNITS = {"万": 10_000, "w": 10_000, "亿": 100_000_000}
 NUMERAL_CHARS = "0-9.点" + "".join(CN_DIGITS) + "".join(SMALL_UNITS) + "".join(BIG_UNITS)
-NUMBER_RUN = re.compile(f"[{NUMERAL_CHARS}]+")
+_CN = "".join(CN_DIGITS)
+_NOT_ARABIC = ".点" + _CN + "".join(SMALL_UNITS) + "".join(BIG_UNITS)
+# A run of numeral characters, except that an Arabic digit directly followed by a Chinese digit ends
+# it: "花了2000一级医院" (spaces are dropped before this) is 2000 and 一级, not 2001; "1万5" stays whole.
+NUMBER_RUN = re.compile(rf"(?:[0-9](?![{_CN}])|[{_NOT_ARABIC}])+(?:[0-9](?=[{_CN}]))?|[0-9](?=[{_CN}])")
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
 
 
