@@ -21,10 +21,12 @@ def reimbursement(ctx: Ctx) -> Composed:
                              result.explanation))
     if result.status == "need_facts":
         kinds = [claim["kind"]] if claim.get("kind") in ("inpatient", "outpatient") else ["inpatient", "outpatient"]
+        ask = Ask(result.explanation, list(result.missing), {k: v for k, v in claim.items() if k != "on"})
+        if special and kinds == ["outpatient"]:  # "化疗门诊能按住院报吗": say so first, then that standard
+            summary = benefit_summary(ctx.pack, ["inpatient"], ctx.today)
+            return Composed(join(f"{name}：{special}", "住院报销标准：", *summary, result.explanation), ask)
         summary = benefit_summary(ctx.pack, kinds, ctx.today)
-        slots = {k: v for k, v in claim.items() if k != "on"}
-        return Composed(join(f"{name}报销标准：", *summary, special, result.explanation),
-                        Ask(result.explanation, list(result.missing), slots))
+        return Composed(join(f"{name}报销标准：", *summary, special, result.explanation), ask)
     text = result.explanation if name in result.explanation else f"{name}：{result.explanation}"
     steps = [s for s in result.steps[:2] if s not in text]
     return Composed(join(text, *steps, special), confident=True)

@@ -90,6 +90,7 @@ _PERMIT_NONE = re.compile(r"(?:没有|没|无)(?:办)?居住证")
 _EMPLOYEE = re.compile(r"职工(?:基本)?(?:医保|医疗保险|医疗|社保)")
 _KIND = [("inpatient", re.compile(r"住院|住了[0-9一二两三四五六七八九十]*天院|住了院|开刀|手术")),
          ("outpatient", re.compile(r"门诊|急诊|门急诊|看病拿药|配药|拿药|挂号"))]
+_AS_INPATIENT = re.compile(r"按住院|按照住院|算住院|当住院|和住院一样|跟住院一样")
 _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿童医院|儿科医院|新华|瑞金|华山|协和|儿研所")),
           (2, re.compile(r"二级|二甲|二乙|2级|区级医院|(?<!社)区中心医院|(?<!社)区医院")),
           (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
@@ -115,7 +116,10 @@ class SlotExtractor:
         self._school_city = re.compile(_SCHOOL_CITY.format(city=city_alt))
         # "北京东路小学" is in Shanghai and 宁波路 too: a city's name in a street's name is not that city.
         self._city_word = re.compile(rf"(?:{city_alt})(?![东西南北中]?(?:路|大街|街|大道|巷|弄))")
-        self._conditions = sorted(lexicon.conditions, key=len, reverse=True)
+        # A message naming several ("白血病化疗") means the treatment: groups in the lexicon's order
+        # (treatments before diseases), the longest word first within a group.
+        groups = list(dict.fromkeys(lexicon.conditions.values()))
+        self._conditions = sorted(lexicon.conditions, key=lambda w: (groups.index(lexicon.conditions[w]), -len(w)))
 
     # -- public -------------------------------------------------------------------------------
     def extract(self, text: str) -> tuple[dict[str, Any], str]:
@@ -222,6 +226,8 @@ class SlotExtractor:
             if pattern.search(text):
                 slots["kind"] = kind
                 break
+        if slots.get("kind") == "inpatient" and _AS_INPATIENT.search(text) and _KIND[1][1].search(text):
+            slots["kind"] = "outpatient"  # "化疗门诊能按住院报吗": outpatient costs settled as inpatient
         for level, pattern in _LEVEL:
             if pattern.search(text):
                 slots["hospital_level"] = level

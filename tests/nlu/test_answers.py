@@ -363,3 +363,12 @@ def test_one_common_character_does_not_pick_a_scheme(qa, now, question):
     state: dict = {}
     reply = qa.answer(question, state, now)
     assert "哪个地方" in reply.text and state["pending"]["need"] == ["scheme"]
+
+
+def test_may_this_outpatient_treatment_count_as_inpatient(qa, now):
+    """The yes/no question is answered first (with the standard that then applies), before the bill."""
+    state: dict = {}
+    reply = qa.answer("我家娃白血病化疗门诊能按住院报吗 北京", state, now).text
+    assert reply.splitlines()[0].startswith("北京“一小”医保：恶性肿瘤放射治疗和化学治疗的门诊费用按住院标准结算")
+    assert "住院：当年累计起付线650元" in reply and "门（急）诊：" not in reply
+    assert "按住院标准结算" in qa.answer("3000", state, now).text

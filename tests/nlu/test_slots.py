@@ -40,6 +40,7 @@ import pytest
     ("海淀区", {"city": "北京"}),
     ("上海住院花了2000 一级医院", {"amount": 2000, "hospital_level": 1}),  # not 2001
     ("住院花了1万5", {"amount": 15000}),
+    ("白血病化疗门诊能按住院报吗", {"kind": "outpatient", "condition": "化疗"}),  # the treatment, not the disease
     ("黄浦区北京东路小学", {"city": "上海"}),  # a street named after another city is no sign of it
     ("北京的孩子住在南京东路", {"city": "北京"}),
 ])
