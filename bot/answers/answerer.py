@@ -13,7 +13,7 @@ from typing import Any, Callable
 from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
-from bot.answers.format import clip, join
+from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
 from bot.answers.policy_text import has_benefits, has_fees
 from bot.answers.retrieval import ProcedureIndex
@@ -119,7 +119,11 @@ class QuestionAnswerer:
         else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
-        return Answer(clip(composed.text), intent, slots, composed.confident, choice.scheme)
+        text = clip(composed.text)
+        if choice.guessed:  # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
+            note = f"（以上按{pack.short_name}回答；如果不是，请告诉我城市或医保名称。）"
+            text = join(clip(composed.text, MAX_REPLY - len(note) - 1), note)
+        return Answer(text, intent, slots, composed.confident, choice.scheme)
 
     def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
              topics: list[str]) -> Ctx:

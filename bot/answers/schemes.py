@@ -14,6 +14,7 @@ class SchemeChoice:
     scheme: str | None
     question: str = ""
     options: list[str] = field(default_factory=list)
+    guessed: bool = False  # from the question's wording alone: no place named, nothing remembered
 
 
 class SchemeChooser:
@@ -51,7 +52,7 @@ class SchemeChooser:
         if not candidates:
             guessed = self.guess(text) if self.guess else None
             if guessed in known:
-                return SchemeChoice(guessed)
+                return SchemeChoice(guessed, guessed=True)
             return self._ask(sorted(known, key=self._order))
         if len(candidates) == 1:
             return SchemeChoice(candidates[0])

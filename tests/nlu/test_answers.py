@@ -372,3 +372,12 @@ def test_may_this_outpatient_treatment_count_as_inpatient(qa, now):
     assert reply.splitlines()[0].startswith("北京“一小”医保：恶性肿瘤放射治疗和化学治疗的门诊费用按住院标准结算")
     assert "住院：当年累计起付线650元" in reply and "门（急）诊：" not in reply
     assert "按住院标准结算" in qa.answer("3000", state, now).text
+
+
+def test_a_scheme_guessed_from_the_wording_says_so(qa, now):
+    """Only Beijing's pack speaks of 转学; a guardian who named no place hears whose rules these are."""
+    reply = qa.answer("孩子转学了医保怎么办", {}, now).text
+    assert reply.startswith("北京“一小”医保") and reply.endswith("如果不是，请告诉我城市或医保名称。）")
+    assert len(reply) <= 600
+    named = qa.answer("北京一小转学了医保怎么办", {}, now).text  # a place named: no such note
+    assert "如果不是" not in named
