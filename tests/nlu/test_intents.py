@@ -16,6 +16,8 @@ CASES = [
     ("上海学生医保一年交多少", "fee"),
     ("低保户的孩子要不要交钱", "fee"),
     ("宁波婴幼儿的缴费标准", "fee"),
+    ("北京一小免缴有哪些人", "fee"),  # who is exempt from paying: a fee question, not eligibility
+    ("孤儿能免交吗", "fee"),
     ("孩子15岁没上学能参保不", "eligibility"),
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
