@@ -20,6 +20,7 @@ log = logging.getLogger("bot.app")
 SERVICES = web.AppKey("services", Services)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 BACKGROUND_INTERVAL = 30.0  # seconds between sweeps: payment expiry, reminders, broadcast jobs
+SWEEP_LOCK_TTL = 300.0  # longer than any sweep round; a crashed worker's lock frees itself
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -76,17 +77,34 @@ def _setup_pages(app: web.Application, services: Services, settings: Settings) -
     setup_admin(app, services)
 
 
+async def run_sweeps(services: Services) -> list[str]:
+    """One round of the periodic sweeps; returns the names of those this process ran. Each sweep runs
+    under a store lock, so of several workers sharing a store only one runs a given sweep at a time
+    (two retrying the same held message would send it twice); each survives the others' failures."""
+    ran = []
+    for sweep in list(services.extras.get("sweeps", [])):  # subsystems add theirs at start-up
+        name = f"sweep:{sweep.__module__}.{sweep.__qualname__}"
+        try:
+            token = await services.store.acquire_lock(name, SWEEP_LOCK_TTL)
+            if token is None:
+                continue  # another worker is on it
+            try:
+                await sweep(services)
+                ran.append(name)
+            finally:
+                await services.store.release_lock(name, token)
+        except Exception:
+            log.exception("background sweep failed")
+    return ran
+
+
 async def _background_loop(app: web.Application):
-    """Periodic sweeps in-process (the embedded default): each job survives the others' failures."""
+    """Periodic sweeps in-process (the embedded default)."""
     services = app[SERVICES]
 
     async def loop() -> None:
         while True:
-            for sweep in list(services.extras.get("sweeps", [])):  # subsystems add theirs at start-up
-                try:
-                    await sweep(services)
-                except Exception:
-                    log.exception("background sweep failed")
+            await run_sweeps(services)
             await asyncio.sleep(BACKGROUND_INTERVAL)
 
     task = asyncio.ensure_future(loop())
