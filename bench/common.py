@@ -109,9 +109,9 @@ def bot_env(data_dir: Path, store_url: str = "", **extra: str) -> dict[str, str]
     return env
 
 
-def bot_server(data_dir: Path, store_url: str = "", port: int | None = None, **extra: str) -> Spawned:
+def bot_server(data_dir: Path, store_url: str = "", port: int | None = None, workers: int = 1, **extra: str) -> Spawned:
     port = port or free_port()
-    return Spawned([sys.executable, "-m", "bot", "serve", "--port", str(port)], port,
+    return Spawned([sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", str(workers)], port,
                    env=bot_env(data_dir, store_url, BOT_PUBLIC_URL=f"http://127.0.0.1:{port}", **extra),
                    log_path=Path(data_dir) / f"server-{port}.log")
 

@@ -7,6 +7,8 @@ converse, sends the same fixed script. One run measures, back to back on this ma
   sqlite-1        python -m bot serve, SQLite store, 1 process
   redis-1         python -m bot serve, Redis store (our own redis-server), 1 process
   redis-2         the same with 2 processes on 2 ports, guardians split between them
+  sqlite-2w       python -m bot serve --workers 2: 2 worker processes on one port, one SQLite file
+                  (also redis-2w; any store-N or store-Nw works)
 
 each first closed-loop (as fast as the server answers: throughput) and then paced at half the
 baseline's saturated throughput (latency at a load the baseline handles easily).
@@ -194,6 +196,12 @@ def _cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children(pid: int) -> list[int]:
+    """Worker processes of a `serve --workers N` parent (their CPU is not in the parent's)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
 def _cpu_of(pid: int) -> float:
     """User + system CPU seconds of a process (from /proc/<pid>/stat)."""
     try:
@@ -230,7 +238,10 @@ def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenar
         store, processes = name.split("-")
         redis = RedisServer(data_dir / "redis") if store == "redis" else None
         url = redis.url if redis else f"sqlite:///{data_dir / 'bot.db'}"
-        servers = [_bot_or_pipeline(router, data_dir, url) for _ in range(int(processes))]
+        if processes.endswith("w"):  # one server, N worker processes behind its port
+            servers = [bot_server(data_dir, url, workers=int(processes[:-1]))]
+        else:
+            servers = [_bot_or_pipeline(router, data_dir, url) for _ in range(int(processes))]
         scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis, url, data_dir))
     return scenarios
 
@@ -252,7 +263,7 @@ async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: floa
         for server in scenario.servers:
             server.start()
         targets = [s.base_url for s in scenario.servers]
-        pids = [s.proc.pid for s in scenario.servers]
+        pids = [pid for s in scenario.servers for pid in [s.proc.pid, *_children(s.proc.pid)]]
         common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids,
                       transport=args.http)
         guardians = itertools.count()  # every conversation in this store is a new guardian
@@ -346,7 +357,7 @@ async def main_async(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="baseline,sqlite-1,redis-1,redis-2",
-                        help="scenarios, comma-separated: baseline, sqlite-1, redis-1, redis-2")
+                        help="scenarios, comma-separated: baseline, sqlite-1, redis-1, redis-2, sqlite-2w, redis-2w")
     parser.add_argument("--router", choices=("full", "counting"), default="full",
                         help="full = python -m bot serve; counting = pipeline only (bench/pipeline_server.py)")
     parser.add_argument("--concurrency", type=int, default=32, help="guardians talking at the same time")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import re
 import sys
 import time
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="运行微信回调服务、模拟器和管理后台")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("BOT_WORKERS") or 1),
+                       help="工作进程数（默认 1；多核机器可设为核数，各进程共享 SQLite 文件或 Redis）")
     serve.set_defaults(func=cmd_serve)
     chat = sub.add_parser("chat", help="在终端里以一位家长的身份和机器人对话")
     chat.add_argument("--user", default="cli-guardian", help="模拟的 OpenID")
@@ -44,21 +47,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.logs import setup_logging
 
+    if args.workers > 1:
+        return _serve_workers(args)
     setup_logging()
     settings = Settings.from_env()
     started = time.perf_counter()
     app = create_app(settings)
     print(f"少儿医保参保助手 已就绪（启动 {time.perf_counter() - started:.2f} 秒）", flush=True)
+    _print_addresses(args, settings.generated_token and settings.wechat_token,
+                     not settings.admin_token_from_env and settings.admin_token)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot import workers
+    from bot.app import create_app
+    from bot.logs import setup_logging
+    from bot.privacy import FieldCipher
+
+    settings = Settings.from_env()
+    made = workers.share_process_secrets(settings)
+    os.environ.update(made)
+    FieldCipher.from_setting(settings.data_key, settings.data_dir)  # the key file, made once before forking
+    sock = workers.listen(args.host, args.port)
+
+    def run_worker(sock) -> None:
+        setup_logging()
+        web.run_app(create_app(Settings.from_env()), sock=sock, print=None, access_log=None)
+
+    print(f"少儿医保参保助手 启动 {args.workers} 个工作进程", flush=True)
+    _print_addresses(args, made.get("WECHAT_TOKEN"), made.get("BOT_ADMIN_TOKEN"))
+    return workers.supervise(sock, args.workers, run_worker)
+
+
+def _print_addresses(args: argparse.Namespace, made_token: str | None, made_admin_token: str | None) -> None:
     base = f"http://{args.host}:{args.port}"
     print(f"  模拟器:   {base}/", flush=True)
     print(f"  微信回调: {base}/wechat", flush=True)
     print(f"  管理后台: {base}/admin   （登录令牌见 BOT_ADMIN_TOKEN）", flush=True)
-    if settings.generated_token:
-        print(f"  未设置 WECHAT_TOKEN，本次使用开发令牌: {settings.wechat_token}", flush=True)
-    if not settings.admin_token_from_env:
-        print(f"  未设置 BOT_ADMIN_TOKEN，本次管理后台令牌: {settings.admin_token}", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
-    return 0
+    if made_token:
+        print(f"  未设置 WECHAT_TOKEN，本次使用开发令牌: {made_token}", flush=True)
+    if made_admin_token:
+        print(f"  未设置 BOT_ADMIN_TOKEN，本次管理后台令牌: {made_admin_token}", flush=True)
 
 
 _LINK = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)

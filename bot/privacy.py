@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -65,7 +66,10 @@ class FieldCipher:
             return cls(_decode_key(path.read_text().strip()))
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = os.urandom(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it a moment ago: use theirs once it is written
+            return cls(_decode_key(_read_when_written(path)))
         with os.fdopen(fd, "w") as fh:
             fh.write(base64.urlsafe_b64encode(raw).decode())
         return cls(raw)
@@ -99,6 +103,16 @@ class FieldCipher:
     def blind(self, value: str) -> str:
         """Deterministic keyed hash: find a record by ID number without storing the number."""
         return hmac.new(self._mac_key, value.strip().upper().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _read_when_written(path: Path, wait: float = 5.0) -> str:
+    """The key file's text once its writer has finished (it is 44 characters of base64)."""
+    deadline = time.monotonic() + wait
+    while True:
+        text = path.read_text().strip()
+        if len(text) >= 44 or time.monotonic() > deadline:
+            return text
+        time.sleep(0.01)
 
 
 def _decode_key(text: str) -> bytes:

@@ -10,12 +10,13 @@ from bench.common import Spawned, free_port
 
 
 class ServerProcess(Spawned):
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.data_dir = Path(data_dir)
         port = port or free_port()
         merged = {"BOT_DATA_DIR": str(self.data_dir), "WECHAT_TOKEN": "e2e-token", "BOT_ADMIN_TOKEN": "e2e-admin",
                   "BOT_SIMULATOR": "1", "BOT_PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})}
-        super().__init__([sys.executable, "-m", "bot", "serve", "--port", str(port)], port, env=merged,
+        super().__init__([sys.executable, "-m", "bot", "serve", "--port", str(port), *args], port, env=merged,
                          log_path=self.data_dir / f"server-{port}.log")
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":

@@ -53,8 +53,8 @@ class Wire:
         return send
 
 
-def server_for(data_dir: Path, store_url: str) -> ServerProcess:
-    return ServerProcess(data_dir, env=bot_env(data_dir, store_url))
+def server_for(data_dir: Path, store_url: str, *args: str) -> ServerProcess:
+    return ServerProcess(data_dir, env=bot_env(data_dir, store_url), args=args)
 
 
 @pytest.fixture
