@@ -79,6 +79,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
         web.run_app(create_app(Settings.from_env()), sock=sock, print=None, access_log=None)
 
     print(f"少儿医保参保助手 启动 {args.workers} 个工作进程", flush=True)
+    if settings.store_url.startswith("sqlite"):
+        # Workers share the file's one write lock, waiting for it inside their event loops.
+        print("  提示：SQLite 存储下多个进程共用一把写锁，不会更快；多进程请用 BOT_STORE=redis://…", flush=True)
     _print_addresses(args, made.get("WECHAT_TOKEN"), made.get("BOT_ADMIN_TOKEN"))
     return workers.supervise(sock, args.workers, run_worker)
 

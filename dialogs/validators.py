@@ -217,6 +217,12 @@ def _is_cjk(ch: str) -> bool:
 _MIDDLE_DOTS = "·•・‧∙⋅．.\u00b7\u30fb\uff65"
 
 
+# Replies and commands a guardian types at the wrong moment; no one is named like this.
+NOT_NAMES = frozenset(
+    "同意 不同意 好的 好滴 是的 对的 确认 确定 可以 嗯嗯 知道 知道了 收到 继续 下一步 提交 确认提交 没有 不是"
+    " 不对 取消 返回 谢谢 你好 您好 明白 了解 不知道 参保 我要参保 办理 人工 转人工 进度 帮助 上一步 修改 重新开始".split())
+
+
 def check_name(text: str | None, label: str = "姓名") -> str:
     """A person's name: Chinese characters (生僻字 of every extension included) with an optional
     middle dot "·" (minority and transliterated names), or a name in Latin letters (passports)."""
@@ -228,6 +234,8 @@ def check_name(text: str | None, label: str = "姓名") -> str:
             raise ValidationError(f"{label}中的“·”只能放在两个字之间，请重新输入。")
         if not 2 <= len(value) <= 30:
             raise ValidationError(f"{label}应为2到30个汉字，请重新输入。")
+        if value in NOT_NAMES:  # "同意" typed once more after the consent step is not the child's name
+            raise ValidationError(f"“{value}”看起来不是{label}，请输入证件上的{label}。")
         return value
     if re.fullmatch(r"[A-Za-z]+([ '\-][A-Za-z]+)*", value) and len(value) <= 60:
         return value.upper()

@@ -117,6 +117,7 @@ def test_names_accepted(name):
 
 @pytest.mark.parametrize("name, fragment", [
     ("张3", "数字"), ("小明😀", "表情"), ("·张三", "·"), ("张", "2到30"), ("", "没有收到"),
+    ("同意", "不是姓名"), ("好的", "不是姓名"), ("确认提交", "不是姓名"),  # a reply typed at the wrong moment
 ])
 def test_names_rejected(name, fragment):
     with pytest.raises(ValidationError) as err:
