@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
-from bot.answers.context import ENROLL_HINT, Composed, Ctx
+from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
 from bot.answers.policy_text import has_benefits, has_fees
@@ -120,6 +120,8 @@ class QuestionAnswerer:
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
         text = clip(composed.text)
+        if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
+            text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
         if choice.guessed:  # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
             note = f"（以上按{pack.short_name}回答；如果不是，请告诉我城市或医保名称。）"
             text = join(clip(composed.text, MAX_REPLY - len(note) - 1), note)
@@ -150,6 +152,13 @@ class QuestionAnswerer:
     def _distinctive_scheme(self, text: str) -> str | None:
         masked = self.nlu.slots.extract(text)[1].replace(MASK, " ")
         return self.index.distinctive_scheme(masked)
+
+    @staticmethod
+    def _same_question_again(pending: dict, intent: str, ask: Ask, slots: dict) -> bool:
+        """The reply added a fact ("三级医院") but not the one asked for: ask just that again, briefly."""
+        if not pending or pending.get("intent") != intent or pending.get("need") != ask.need:
+            return False
+        return bool(set(slots) - set(pending.get("slots") or {}) - PLACE_SLOTS)
 
     @staticmethod
     def _refines(u: Understanding, last: dict) -> bool:

@@ -381,3 +381,10 @@ def test_a_scheme_guessed_from_the_wording_says_so(qa, now):
     assert len(reply) <= 600
     named = qa.answer("北京一小转学了医保怎么办", {}, now).text  # a place named: no such note
     assert "如果不是" not in named
+
+
+def test_a_reply_that_adds_another_fact_gets_the_question_again_briefly(qa, now):
+    state: dict = {}
+    assert "报销标准" in qa.answer("上海居民医保住院报多少", state, now).text
+    assert qa.answer("三级医院", state, now).text == "好的。请告诉我医疗费用总额（元）。"
+    assert "三级医疗机构报销比例60%" in qa.answer("2万", state, now).text  # the level was kept
