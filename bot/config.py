@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from integrations.wechat.templates import TemplateNotice
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,6 +31,7 @@ class Settings:
     admin_token_from_env: bool = False
     simulator: bool = True  # the chat simulator at / (off by default once a real account is configured)
     generated_token: bool = False
+    template_notice: TemplateNotice | None = None  # WECHAT_TEMPLATE_ID/FIELDS: the fallback outside 48 hours
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -47,6 +50,7 @@ class Settings:
             policies_dir=Path(env.get("BOT_POLICIES_DIR") or ROOT / "policies"),
             public_url=(env.get("BOT_PUBLIC_URL") or cls.public_url).rstrip("/"),
             wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
+            template_notice=TemplateNotice.from_env(env),
         )
         # The simulator signs messages for any OpenID and shows any guardian's outbox: a development
         # tool, on by default only while no real account is configured (no WECHAT_TOKEN).

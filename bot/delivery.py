@@ -3,7 +3,8 @@ configured (WECHAT_SECRET set), else an outbox the chat simulator polls (`GET /s
 
 A message WeChat does not take (guardian outside the 48-hour window, quota, outage) is kept in the
 store (kind "undelivered") and retried: `flush_pending` when the guardian writes again, and the
-`retry_undelivered` sweep for transient failures. Nothing is dropped silently.
+`retry_undelivered` sweep for transient failures. Nothing is dropped silently. With a template
+configured (WECHAT_TEMPLATE_ID), a guardian outside the 48-hour window gets a template notice at once.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from bot.services import Services
 from integrations.wechat.api import HELD, PAUSED, RETRY, SENT, DeliveryResult, WeChatAPI, openid_tag
+from integrations.wechat.templates import TemplateNotice
 
 log = logging.getLogger("bot.delivery")
 
@@ -20,6 +22,7 @@ UNDELIVERED_KIND = "undelivered"
 OUTBOX_TTL = 7 * 24 * 3600  # a simulator tab left closed for a week forgets its messages
 UNDELIVERED_TTL = 14 * 24 * 3600
 MAX_RETRIES = 5  # transient failures retried by the sweep before the message is given up (and logged)
+OUTSIDE_48_HOURS = 45015  # the guardian has not written for 48 hours: only a template message gets through
 
 
 class Outbox:
@@ -66,14 +69,42 @@ def wechat_api(services: Services) -> WeChatAPI | None:
     return api
 
 
+class NoticeSender:
+    """Customer-service messages, with the template fallback: outside the 48-hour window (45015) the
+    guardian gets a template notice now and the whole text when they next write (`flush_pending`)."""
+
+    def __init__(self, services: Services, api: WeChatAPI, notice: TemplateNotice) -> None:
+        self.services, self.api, self.notice = services, api, notice
+
+    async def send_text(self, openid: str, text: str) -> DeliveryResult:
+        result = await self.api.send_text(openid, text)
+        if result.errcode != OUTSIDE_48_HOURS:
+            return result
+        now = self.services.clock.now()
+        notice = await self.api.send_template(openid, self.notice.template_id, self.notice.data_for(text, now))
+        if not notice.ok:
+            return result  # the caller keeps the text, as for any refusal
+        await _keep(self.services, openid, text, DeliveryResult(False, HELD, result.errcode, "template notice sent"),
+                    now.isoformat(timespec="seconds"))
+        return DeliveryResult(True, SENT, 0, "template")
+
+
+def notice_sender(services: Services) -> WeChatAPI | NoticeSender | None:
+    """What sends a message to a guardian outside a reply: the API client, wrapped with the template
+    fallback when WECHAT_TEMPLATE_ID is set; None without a WeChat account."""
+    api = wechat_api(services)
+    notice = services.settings.template_notice
+    return NoticeSender(services, api, notice) if api is not None and notice is not None else api
+
+
 async def deliver(services: Services, openid: str, text: str) -> DeliveryResult:
     """Send `text` to the guardian now, or keep it for a later attempt; never raises for WeChat trouble."""
-    api = wechat_api(services)
+    sender = notice_sender(services)
     now = services.clock.now().isoformat(timespec="seconds")
-    if api is None:
+    if sender is None:
         await outbox(services).append(openid, text, now)
         return DeliveryResult(True, SENT, 0, "outbox")
-    result = await api.send_text(openid, text)
+    result = await sender.send_text(openid, text)
     if not result.ok:
         await _keep(services, openid, text, result, now)
     return result

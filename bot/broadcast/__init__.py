@@ -34,9 +34,9 @@ def job_settings_from_env(env: dict[str, str] | None = None) -> JobSettings:
 def default_sender(services: Any) -> Sender:
     """The shared WeChat API client; without a configured account (development, demos) broadcasts go to
     the chat simulator's outbox instead, so staff can watch them arrive there."""
-    from bot.delivery import wechat_api
+    from bot.delivery import notice_sender
 
-    return wechat_api(services) or OutboxSender(services)
+    return notice_sender(services) or OutboxSender(services)
 
 
 class OutboxSender:

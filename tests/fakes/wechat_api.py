@@ -76,6 +76,9 @@ class _OpenidScript:
     remaining: int | None  # None = for ever
 
 
+CUSTOMER_SERVICE_ONLY = frozenset({45015, 45047})
+
+
 @dataclass
 class FakeWeChatAPI:
     appid: str = "wxfaketestappid0"
@@ -278,6 +281,8 @@ class FakeWeChatAPI:
 
     async def _scripted(self, path: str, openid: str) -> web.Response | None:
         script = self._by_openid.get(openid) if openid else None
+        if script is not None and script.errcode in CUSTOMER_SERVICE_ONLY and not path.endswith("custom/send"):
+            script = None  # the 48-hour window and the per-guardian quota limit customer-service messages only
         if script is not None:
             if script.remaining is not None:
                 script.remaining -= 1

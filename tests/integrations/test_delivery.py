@@ -10,6 +10,7 @@ from bot.delivery import deliver, flush_pending, retry_undelivered, wechat_api
 from bot.fulfilment import Fulfilment
 from bot.store.repos import AWAITING_PAYMENT
 from integrations.wechat import cli
+from integrations.wechat.templates import TemplateNotice
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.integrations.harness import Bot, make_services
 
@@ -50,6 +51,41 @@ async def test_outside_window_is_kept_and_sent_when_the_guardian_writes(api_bot,
     assert await flush_pending(api_bot.services, "o-away") == 1
     assert fake.texts_to("o-away") == ["预审通过！请缴费"]
     assert await flush_pending(api_bot.services, "o-away") == 0  # sent once
+
+
+async def test_outside_window_a_template_notice_goes_now_and_the_full_text_when_they_write(api_bot, fake):
+    api_bot.services.settings.template_notice = TemplateNotice.from_env(
+        {"WECHAT_TEMPLATE_ID": "TPL-REMIND", "WECHAT_TEMPLATE_FIELDS": "thing1=title,time2=date,thing3=hint"})
+    fake.fail_openid("o-away", 45015)
+    text = "【提醒】少儿住院互助基金参保将于9月30日截止，还有3天。\n请尽快为孩子办理：回复“我要参保”。"
+    result = await deliver(api_bot.services, "o-away", text)
+    assert result.ok and result.detail == "template"
+    [(openid, body)] = fake.templates
+    assert openid == "o-away" and body["template_id"] == "TPL-REMIND"
+    title = body["data"]["thing1"]["value"]  # a thing field takes 20 characters at most
+    assert len(title) == 20 and title.startswith("【提醒】少儿住院互助基金") and title.endswith("…")
+    assert body["data"]["time2"]["value"].startswith("2026年") and "查看完整内容" in body["data"]["thing3"]["value"]
+    assert fake.texts_to("o-away") == []
+    fake.heal_openid("o-away")  # they wrote: the window is open again, and the whole text goes now
+    assert await flush_pending(api_bot.services, "o-away") == 1
+    assert fake.texts_to("o-away") == [text]
+
+
+async def test_without_a_template_or_for_other_refusals_nothing_else_is_sent(api_bot, fake):
+    fake.fail_openid("o-away", 45015)
+    assert (await deliver(api_bot.services, "o-away", "通知")).status == "undeliverable"  # no template set
+    api_bot.services.settings.template_notice = TemplateNotice.from_env({"WECHAT_TEMPLATE_ID": "TPL"})
+    fake.fail_openid("o-left", 43004)  # unfollowed: a template would be refused too
+    assert (await deliver(api_bot.services, "o-left", "通知")).status == "undeliverable"
+    assert fake.templates == []
+
+
+def test_template_fields_are_checked_at_start():
+    notice = TemplateNotice.from_env({"WECHAT_TEMPLATE_ID": "T"})  # the classic first/keyword/remark layout
+    assert [key for key, _ in notice.fields] == ["first", "keyword1", "keyword2", "remark"]
+    assert TemplateNotice.from_env({}) is None
+    with pytest.raises(ValueError, match="WECHAT_TEMPLATE_FIELDS"):
+        TemplateNotice.from_env({"WECHAT_TEMPLATE_ID": "T", "WECHAT_TEMPLATE_FIELDS": "first=标题"})
 
 
 async def test_held_quota_keeps_order_of_messages(api_bot, fake):

@@ -106,6 +106,29 @@ async def test_retries_with_backoff_then_gives_up(services, fake_api):
     assert (await jobs.progress(job["id"]))["status"] == DONE
 
 
+async def test_a_reminder_outside_the_48_hour_window_goes_as_a_template_notice(services, fake_api):
+    """Deadline reminders mostly reach guardians who have not written for days: with a template
+    configured they get the notice now and the whole reminder when they next write."""
+    from bot.delivery import NoticeSender
+    from integrations.wechat.templates import TemplateNotice
+
+    await add_subscribers(services, 2)
+    fake_api.fail_openid("o00001", 45015)
+    api = make_sender(services, fake_api.base_url)
+    sender = NoticeSender(services, api, TemplateNotice.from_env({"WECHAT_TEMPLATE_ID": "TPL"}))
+    jobs = jobs_for(services, sender)
+    job = await jobs.create("【提醒】参保将于9月30日截止\n请尽快办理。", Segment())
+    await jobs.wait(job["id"])
+    await api.close()
+    states = {d["openid"]: d["state"] for d in await jobs.deliveries(job["id"])}
+    assert states == {"o00000": SENT, "o00001": SENT}
+    assert fake_api.texts_to("o00000") == ["【提醒】参保将于9月30日截止\n请尽快办理。"]
+    assert [(openid, body["data"]["first"]["value"]) for openid, body in fake_api.templates] == [
+        ("o00001", "【提醒】参保将于9月30日截止")]
+    [(_, kept)] = await services.store.query("undelivered", user="o00001")  # for when they write
+    assert kept.data["text"] == "【提醒】参保将于9月30日截止\n请尽快办理。"
+
+
 async def test_daily_quota_pauses_the_job_and_tick_resumes_it(services, fake_api):
     await add_subscribers(services, 6)
     fake_api.daily_quota = 3
