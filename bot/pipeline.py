@@ -4,8 +4,8 @@ WeChat waits 5 s for a reply and re-sends the same message up to three times. A 
 from the reply cache (or waits for the first delivery still being processed); the conversation
 advances once. The processed message's key (and reply) is also kept inside the session, saved
 atomically with the state change, so a retry whose cached reply is gone (expired, evicted) is still
-answered without applying the message twice. Work that outlives the reply budget is finished in the background and delivered
-through the customer-service API (see `deliver`).
+answered without applying the message twice. Work that outlives the reply budget is finished in the
+background and delivered through the customer-service API (see `deliver`).
 
 Round trips per message: three. The reply-cache check with the in-flight claim (`get_or_claim`); the
 user lock with the session read (`acquire_lock_and_get`); the session save (CAS) with the reply cache
@@ -131,7 +131,7 @@ class Pipeline:
         cache = lambda text: Write("reply", incoming.dedup_key, {"text": text}, ttl=REPLY_TTL)  # noqa: E731
         session, version = services.sessions.decode(record)
         for attempt in range(3):
-            if attempt:  # another worker saved the session despite our lock (it expired): redo the turn
+            if attempt:  # the session changed under our lock (a writer outside the pipeline): redo the turn
                 session, version = await services.sessions.load(incoming.user_id)
             recent = session.get("recent", [])
             for item in recent:
