@@ -2,6 +2,7 @@
 API server and a sender talking to it, generated subscribers and fictional ID numbers."""
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,15 @@ async def add_subscribers(services: Services, n: int, *, prefix: str = "o", dist
     for start in range(0, n, 1000):
         await services.store.put_many(Subscribers.KIND, items[start:start + 1000])
     return openids
+
+
+def most_in_any_window(times: list[float], span: float) -> int:
+    """The largest number of `times` inside any `span` seconds (a sliding window, as WeChat counts).
+    Times noted after the limiter noted them need a span a little shorter than its window."""
+    most, window = 0, collections.deque()
+    for t in sorted(times):
+        window.append(t)
+        while window[0] <= t - span:
+            window.popleft()
+        most = max(most, len(window))
+    return most
