@@ -5,6 +5,7 @@
                                         while the simulator is on (a real platform is PAY_CHECKOUT_URL)
   POST /pay/notify                      the configured provider's signed payment notification
   POST /pay/wechat/notify               WeChat Pay's notify_url (same handler)
+  GET  /pay/wechat?order=&prepay=&exp=&sig=   WeChat Pay JSAPI: the page that opens WeChat's payment sheet
   POST /enrollment/callback             a remote pre-review platform's signed decision
   GET  /simulator/outbox?user=          messages for a simulated guardian (taken once), when the simulator is on
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
+from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
@@ -21,7 +24,8 @@ from bot.delivery import outbox
 from bot.fulfilment import yuan
 from bot.services import Services
 from integrations.enrollment import CALLBACK_PATH, HttpEnrollmentBackend, InvalidCallback
-from integrations.payment import HostedCheckoutProvider, InvalidNotification, LinkExpired, LinkInvalid
+from integrations.payment import (WECHAT_PAY_PAGE_PATH, HostedCheckoutProvider, InvalidNotification, LinkExpired,
+                                  LinkInvalid, WeChatPayProvider)
 from integrations.payment.orders import CREATED
 
 log = logging.getLogger("bot.web.payment")
@@ -51,6 +55,7 @@ def setup_payment_routes(app: web.Application, services: Services) -> None:
                   "本地模拟收银台已关闭，缴费链接暂不可用")
     app.router.add_post("/pay/notify", functools.partial(payment_notify, services=services))
     app.router.add_post("/pay/wechat/notify", functools.partial(payment_notify, services=services))
+    app.router.add_get(WECHAT_PAY_PAGE_PATH, functools.partial(wechat_pay_page, services=services))
     app.router.add_post(CALLBACK_PATH, functools.partial(enrollment_callback, services=services))
     if getattr(services.settings, "simulator", True):
         app.router.add_get("/simulator/outbox", functools.partial(simulator_outbox, services=services))
@@ -78,16 +83,23 @@ def _fulfilment(services: Services):
 
 
 async def _checked_order(services: Services, order_no: str, exp: str, sig: str):
-    """(order, error page): the order when the link is genuine, unexpired and still payable."""
-    fulfilment = _fulfilment(services)
-    provider = fulfilment.payments
+    """(order, error page): the order when the checkout link is genuine, unexpired and still payable."""
+    provider = _fulfilment(services).payments
     if not isinstance(provider, HostedCheckoutProvider):
         return None, _page("链接无效", "<p>本服务未启用该支付方式。</p>", 404)
+    return await _payable_order(services, order_no, lambda order, now: provider.verify_link(
+        order_no, order["amount_fen"], exp, sig, now))
+
+
+async def _payable_order(services: Services, order_no: str, verify: Callable[[dict, Any], Any]):
+    """(order, error page): the order when `verify(order, now)` accepts its link (else LinkInvalid or
+    LinkExpired) and the order can still be paid."""
+    fulfilment = _fulfilment(services)
     order = await fulfilment.orders.by_order_no(order_no) if order_no else None
     if order is None:
         return None, _page("链接无效", "<p>找不到该订单，请从公众号消息中的缴费链接进入。</p>", 404)
     try:
-        provider.verify_link(order_no, order["amount_fen"], exp, sig, services.clock.now())
+        verify(order, services.clock.now())
     except LinkExpired:
         return None, _page("缴费期限已过", "<p>该缴费链接已过期，申请已失效。请回到公众号重新申请参保。</p>", 410)
     except LinkInvalid:
@@ -117,6 +129,49 @@ async def checkout_page(request: web.Request, services: Services) -> web.Respons
         + '<button type="submit">支付</button></form>'
         '<p class="note">请在截止时间前完成支付，逾期需重新申请。</p>')
     return _page("确认缴费", body)
+
+
+async def wechat_pay_page(request: web.Request, services: Services) -> web.Response:
+    """WeChat Pay JSAPI: inside WeChat the button opens the payment sheet for the guardian's order."""
+    provider = _fulfilment(services).payments
+    if not isinstance(provider, WeChatPayProvider) or provider.trade_type != "JSAPI":
+        return _page("链接无效", "<p>本服务未启用该支付方式。</p>", 404)
+    q = request.query
+    params: dict[str, str] = {}
+
+    def verify(_order: dict, now: Any) -> None:
+        params.update(provider.bridge_params(q.get("order", ""), q.get("prepay", ""), q.get("exp", ""),
+                                             q.get("sig", ""), now))
+
+    order, error = await _payable_order(services, q.get("order", ""), verify)
+    if error is not None:
+        return error
+    bridge = json.dumps(params).replace("<", "\\u003c")
+    body = (
+        f'<div class="amount">¥{yuan(order["amount_fen"])}</div>'
+        f'<dl><dt>订单号</dt><dd>{html.escape(order["order_no"])}</dd>'
+        f'<dt>缴费项目</dt><dd>{html.escape(order.get("description") or "参保缴费")}</dd>'
+        f'<dt>缴费截止</dt><dd>{html.escape(_fmt_deadline(order.get("expires_at", "")))}</dd></dl>'
+        '<button id="pay" type="button">微信支付</button><p id="msg" class="note">请在截止时间前完成支付，逾期需重新申请。</p>'
+        f'<script type="application/json" id="bridge">{bridge}</script>'
+        f"<script>{PAY_SCRIPT}</script>")
+    return _page("确认缴费", body)
+
+
+# Inside WeChat, WeixinJSBridge shows the payment sheet; the payment itself is confirmed to us by
+# WeChat Pay's signed notification, never by this page.
+PAY_SCRIPT = """
+document.getElementById('pay').onclick = function () {
+  var msg = document.getElementById('msg');
+  if (typeof WeixinJSBridge === 'undefined') { msg.textContent = '请在微信中打开此链接完成支付。'; return; }
+  var params = JSON.parse(document.getElementById('bridge').textContent);
+  WeixinJSBridge.invoke('getBrandWCPayRequest', params, function (res) {
+    if (res.err_msg === 'get_brand_wcpay_request:ok') { msg.textContent = '支付完成，缴费结果将通过公众号消息通知您。'; }
+    else if (res.err_msg === 'get_brand_wcpay_request:cancel') { msg.textContent = '已取消支付，可在截止时间前再次点击支付。'; }
+    else { msg.textContent = '支付没有成功，请稍后再试，或回到公众号回复“人工”。'; }
+  });
+};
+"""
 
 
 async def checkout_pay(request: web.Request, services: Services) -> web.Response:

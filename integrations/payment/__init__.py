@@ -7,7 +7,7 @@ Settings (environment):
   WECHAT_PAY_APPID        default WECHAT_APPID
   WECHAT_PAY_MCH_ID, WECHAT_PAY_API_KEY   merchant id and API v2 key (required for PAY_PROVIDER=wechat)
   WECHAT_PAY_BASE         default https://api.mch.weixin.qq.com
-  WECHAT_PAY_TRADE_TYPE   NATIVE (default) | MWEB
+  WECHAT_PAY_TRADE_TYPE   NATIVE (default) | MWEB | JSAPI (paid inside WeChat through our page /pay/wechat)
   WECHAT_PAY_SIGN_TYPE    HMAC-SHA256 (default) | MD5
   WECHAT_PAY_WAP_URL, WECHAT_PAY_WAP_NAME  scene_info for MWEB
   PAY_TIMEOUT             seconds for one call to the platform (default 5)
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from integrations.payment.base import (Ack, InvalidNotification, OrderRequest, PaymentError, PaymentNotice,
-                                       PaymentProvider)
-from integrations.payment.checkout import HostedCheckoutProvider, LinkExpired, LinkInvalid
+from integrations.payment.base import (Ack, InvalidNotification, LinkExpired, LinkInvalid, OrderRequest, PaymentError,
+                                       PaymentNotice, PaymentProvider)
+from integrations.payment.checkout import HostedCheckoutProvider
 from integrations.payment.orders import OrderBook, OrderInProgress
 from integrations.payment.wechat_pay import WeChatPayProvider
 
@@ -27,6 +27,7 @@ __all__ = ["Ack", "HostedCheckoutProvider", "InvalidNotification", "LinkExpired"
            "WeChatPayProvider", "provider_from_env"]
 
 WECHAT_NOTIFY_PATH = "/pay/wechat/notify"
+WECHAT_PAY_PAGE_PATH = "/pay/wechat"  # the JSAPI pay page
 
 
 def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret: bytes) -> PaymentProvider:
@@ -47,5 +48,6 @@ def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret
             base_url=env.get("WECHAT_PAY_BASE") or "https://api.mch.weixin.qq.com",
             trade_type=(env.get("WECHAT_PAY_TRADE_TYPE") or "NATIVE").upper(),
             sign_type=(env.get("WECHAT_PAY_SIGN_TYPE") or "HMAC-SHA256").upper(),
-            timeout=timeout, wap_url=env.get("WECHAT_PAY_WAP_URL", public_url), wap_name=env.get("WECHAT_PAY_WAP_NAME", ""))
+            timeout=timeout, wap_url=env.get("WECHAT_PAY_WAP_URL", public_url), wap_name=env.get("WECHAT_PAY_WAP_NAME", ""),
+            page_url=public_url.rstrip("/") + WECHAT_PAY_PAGE_PATH)
     raise ValueError(f"PAY_PROVIDER 不支持 {kind!r}（应为 checkout 或 wechat）")

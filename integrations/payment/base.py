@@ -8,8 +8,9 @@ amount against its own record (see bot/fulfilment.py).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 
 class PaymentError(Exception):
@@ -20,6 +21,27 @@ class InvalidNotification(Exception):
     """A notification whose signature, format or origin does not check out: ignore it (and log)."""
 
 
+class LinkInvalid(InvalidNotification):
+    """A pay link (checkout page, JSAPI page) was altered or does not belong to this order."""
+
+
+class LinkExpired(InvalidNotification):
+    """A pay link is past its expiry (the payment deadline)."""
+
+
+def check_signed_link(order_no: str, exp: str, sig: str, now: dt.datetime, signature_for: Callable[[int], str]) -> None:
+    """A pay link's check: `sig` must be `signature_for(exp)` (compared in constant time) and `exp` (epoch
+    seconds) not yet past. Raises LinkInvalid / LinkExpired."""
+    try:
+        exp_int = int(exp)
+    except (TypeError, ValueError):
+        raise LinkInvalid("exp") from None
+    if not hmac.compare_digest(signature_for(exp_int).encode(), str(sig or "").encode()):
+        raise LinkInvalid("signature")
+    if now.timestamp() > exp_int:
+        raise LinkExpired(order_no)
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     order_no: str
@@ -27,6 +49,7 @@ class OrderRequest:
     description: str  # shown on the platform's page, no personal data
     expires_at: dt.datetime
     client_ip: str = "127.0.0.1"
+    payer_openid: str = ""  # the guardian's OpenID under our 公众号 (WeChat Pay JSAPI pays as this user)
 
 
 @dataclass(frozen=True)

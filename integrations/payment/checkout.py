@@ -17,17 +17,9 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from integrations.payment.base import Ack, InvalidNotification, OrderRequest, PaymentNotice
+from integrations.payment.base import Ack, InvalidNotification, OrderRequest, PaymentNotice, check_signed_link
 
 CALLBACK_TOLERANCE = dt.timedelta(minutes=10)  # older callbacks are replays
-
-
-class LinkInvalid(InvalidNotification):
-    """The checkout link was altered or does not belong to this order."""
-
-
-class LinkExpired(InvalidNotification):
-    """The checkout link is past its expiry (the payment deadline)."""
 
 
 class HostedCheckoutProvider:
@@ -69,15 +61,7 @@ class HostedCheckoutProvider:
     def verify_link(self, order_no: str, amount_fen: int, exp: str, sig: str, now: dt.datetime) -> None:
         """Raises LinkInvalid / LinkExpired. `amount_fen` comes from our order record, so a link
         signed for another amount does not verify."""
-        try:
-            exp_int = int(exp)
-        except (TypeError, ValueError):
-            raise LinkInvalid("exp") from None
-        expected = self._link_signature(order_no, amount_fen, exp_int)
-        if not hmac.compare_digest(expected.encode(), str(sig or "").encode()):
-            raise LinkInvalid("signature")
-        if now.timestamp() > exp_int:
-            raise LinkExpired(order_no)
+        check_signed_link(order_no, exp, sig, now, lambda exp_int: self._link_signature(order_no, amount_fen, exp_int))
 
     # ----- the platform's callback -----------------------------------------------------------
     def callback_body(self, order_no: str, amount_fen: int, now: dt.datetime) -> bytes:

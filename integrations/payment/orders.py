@@ -63,7 +63,7 @@ class OrderBook:
             }
             await self._write(record)
             request = OrderRequest(order_no=order_no, amount_fen=amount_fen, description=description,
-                                   expires_at=expires_at)
+                                   expires_at=expires_at, payer_openid=user_id)
             try:
                 record["pay_url"] = await asyncio.wait_for(self.provider.create_order(request), self.create_timeout)
             except (PaymentError, asyncio.TimeoutError) as exc:

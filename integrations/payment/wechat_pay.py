@@ -1,5 +1,10 @@
-"""WeChat Pay (API v2, XML): unified order (NATIVE → code_url, MWEB → mweb_url) and the payment
-result notification.
+"""WeChat Pay (API v2, XML): unified order (NATIVE → code_url, MWEB → mweb_url, JSAPI → our pay page)
+and the payment result notification.
+
+JSAPI is the one that works inside WeChat, where guardians read our messages: the order is made for
+the guardian's OpenID, and the link we send opens our page (`GET /pay/wechat`, signed like the checkout
+link, with the order's expiry), which hands the prepay id and a paySign to WeChat's in-app
+`WeixinJSBridge` to show the payment sheet. The API key never leaves the server.
 
 wechatpy signs the request (`calculate_signature` / `calculate_signature_hmac`, `dict_to_xml`), but
 its `WeChatPay` client is `requests`-based and its notification check ignores sign_type=HMAC-SHA256,
@@ -10,19 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import hmac
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import xmltodict
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac, dict_to_xml
 
-from integrations.payment.base import Ack, InvalidNotification, OrderRequest, PaymentError, PaymentNotice
+from integrations.payment.base import (Ack, InvalidNotification, OrderRequest, PaymentError, PaymentNotice,
+                                       check_signed_link)
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # WeChat Pay's time_expire is Beijing time
+TRADE_TYPES = ("NATIVE", "MWEB", "JSAPI")
 SIGN_TYPES = ("MD5", "HMAC-SHA256")
 MAX_NOTIFICATION_BYTES = 16 * 1024
 
@@ -67,15 +76,17 @@ class WeChatPayProvider:
     def __init__(self, appid: str, mch_id: str, api_key: str, notify_url: str, *,
                  base_url: str = "https://api.mch.weixin.qq.com", trade_type: str = "NATIVE",
                  sign_type: str = "HMAC-SHA256", timeout: float = 5.0, wap_url: str = "", wap_name: str = "",
-                 session: aiohttp.ClientSession | None = None) -> None:
-        if trade_type not in ("NATIVE", "MWEB"):
-            raise ValueError("trade_type must be NATIVE or MWEB")
+                 page_url: str = "", session: aiohttp.ClientSession | None = None) -> None:
+        if trade_type not in TRADE_TYPES:
+            raise ValueError("trade_type must be NATIVE, MWEB or JSAPI")
+        if trade_type == "JSAPI" and not page_url:
+            raise ValueError("JSAPI needs page_url, the address of our pay page")
         if sign_type not in SIGN_TYPES:
             raise ValueError("sign_type must be MD5 or HMAC-SHA256")
         self.appid, self.mch_id, self._api_key = appid, mch_id, api_key
         self.notify_url, self.base_url = notify_url, base_url.rstrip("/")
         self.trade_type, self.sign_type, self.timeout = trade_type, sign_type, timeout
-        self.wap_url, self.wap_name = wap_url, wap_name
+        self.wap_url, self.wap_name, self.page_url = wap_url, wap_name, page_url
         self._session, self._own_session = session, session is None
 
     def new_order_no(self, now: dt.datetime) -> str:
@@ -91,6 +102,10 @@ class WeChatPayProvider:
         }
         if self.trade_type == "NATIVE":
             params["product_id"] = order.order_no
+        elif self.trade_type == "JSAPI":
+            if not order.payer_openid:
+                raise PaymentError("JSAPI 支付需要付款人的 openid")
+            params["openid"] = order.payer_openid
         else:
             params["scene_info"] = json.dumps({"h5_info": {"type": "Wap", "wap_url": self.wap_url,
                                                            "wap_name": self.wap_name}}, ensure_ascii=False)
@@ -102,10 +117,33 @@ class WeChatPayProvider:
             raise PaymentError("统一下单应答签名错误")
         if answer.get("result_code") != "SUCCESS":
             raise PaymentError(f"统一下单失败: {answer.get('err_code', '')} {answer.get('err_code_des', '')}")
+        if self.trade_type == "JSAPI":
+            if not answer.get("prepay_id"):
+                raise PaymentError("统一下单应答缺少 prepay_id")
+            return self._page_link(order.order_no, answer["prepay_id"], int(order.expires_at.timestamp()))
         url = answer.get("code_url") if self.trade_type == "NATIVE" else answer.get("mweb_url")
         if not url:
             raise PaymentError("统一下单应答缺少支付链接")
         return url
+
+    # ----- JSAPI: our pay page ---------------------------------------------------------------
+    def _page_link(self, order_no: str, prepay_id: str, exp: int) -> str:
+        query = {"order": order_no, "prepay": prepay_id, "exp": exp,
+                 "sig": self._page_signature(order_no, prepay_id, exp)}
+        return f"{self.page_url}?{urlencode(query)}"
+
+    def _page_signature(self, order_no: str, prepay_id: str, exp: int) -> str:
+        message = f"jsapi-page|{order_no}|{prepay_id}|{exp}".encode()
+        return hmac.new(self._api_key.encode(), message, hashlib.sha256).hexdigest()
+
+    def bridge_params(self, order_no: str, prepay_id: str, exp: str, sig: str, now: dt.datetime) -> dict[str, str]:
+        """What the pay page passes to `WeixinJSBridge.invoke('getBrandWCPayRequest', …)`, for a genuine
+        and unexpired link; raises LinkInvalid / LinkExpired."""
+        check_signed_link(order_no, exp, sig, now, lambda exp_int: self._page_signature(order_no, prepay_id, exp_int))
+        params = {"appId": self.appid, "timeStamp": str(int(now.timestamp())), "nonceStr": secrets.token_hex(16),
+                  "package": f"prepay_id={prepay_id}", "signType": self.sign_type}
+        params["paySign"] = sign(params, self._api_key, self.sign_type)
+        return params
 
     async def _post(self, path: str, body: bytes) -> dict[str, str]:
         if self._session is None or self._session.closed:

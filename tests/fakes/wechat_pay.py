@@ -1,7 +1,8 @@
 """A local stand-in for WeChat Pay API v2 (api.mch.weixin.qq.com), over real HTTP.
 
 `POST /pay/unifiedorder` checks the request signature (MD5 or HMAC-SHA256), records the order and
-answers a signed XML with `code_url` (NATIVE) or `mweb_url` (MWEB). `pay(out_trade_no)` plays the
+answers a signed XML with `code_url` (NATIVE), `mweb_url` (MWEB) or only the `prepay_id` (JSAPI, which
+needs the payer's openid). `pay(out_trade_no)` plays the
 guardian paying: it posts the signed payment-result notification to the order's notify_url.
 
     async with FakeWeChatPay.running(appid=..., mch_id=..., api_key=...) as pay:
@@ -87,6 +88,8 @@ class FakeWeChatPay:
             return self._answer({"return_code": "FAIL", "return_msg": "appid和mch_id不匹配"})
         missing = [k for k in ("body", "out_trade_no", "total_fee", "notify_url", "trade_type", "spbill_create_ip")
                    if not params.get(k)]
+        if params.get("trade_type") == "JSAPI" and not params.get("openid"):
+            missing.append("openid")  # JSAPI pays as a user of the appid
         if missing:
             return self._answer({"return_code": "FAIL", "return_msg": f"缺少参数{missing[0]}"})
         out_trade_no = params["out_trade_no"]
@@ -102,7 +105,7 @@ class FakeWeChatPay:
         answer = {**base, "result_code": "SUCCESS", "trade_type": params["trade_type"], "prepay_id": prepay}
         if params["trade_type"] == "NATIVE":
             answer["code_url"] = f"weixin://wxpay/bizpayurl?pr={secrets.token_urlsafe(6)}"
-        else:
+        elif params["trade_type"] == "MWEB":
             answer["mweb_url"] = f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay}"
         return self._answer(answer, params.get("sign_type") or "MD5")
 

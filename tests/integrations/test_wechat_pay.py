@@ -3,11 +3,16 @@ MD5 and HMAC-SHA256 (verified by our code), forgeries, and a platform that times
 guardian's reply still comes at once."""
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
+import urllib.parse
+
 import pytest
 
 from bot.fulfilment import Fulfilment, expire_overdue
 from bot.store.repos import AWAITING_PAYMENT, DONE, PRE_APPROVED, SUBMITTED
-from integrations.payment import InvalidNotification, WeChatPayProvider
+from integrations.payment import InvalidNotification, LinkExpired, OrderRequest, PaymentError, WeChatPayProvider
 from integrations.payment.wechat_pay import sign, signature_ok
 from tests.fakes.wechat_pay import FakeWeChatPay
 from tests.integrations.harness import Bot, make_services
@@ -116,3 +121,88 @@ async def test_platform_timeout_during_order_creation(pay_bot, pay_server):
     stored = await pay_bot.services.applications.get(app["id"])
     assert stored["status"] == AWAITING_PAYMENT and stored["order_no"] == failed["order_no"]
     assert "点击这里去缴费" in (await pay_bot.messages(app["user_id"]))[-1]
+
+
+@pytest.fixture
+async def jsapi_bot(tmp_path, sqlite_store, engine, pay_server, http_for):
+    bot = await _pay_bot(tmp_path, sqlite_store, engine, pay_server, trade_type="JSAPI")
+    client = await http_for(bot)
+    bot.fulfilment.payments.notify_url = str(client.make_url("/pay/wechat/notify"))
+    bot.fulfilment.payments.page_url = str(client.make_url("/pay/wechat"))
+    yield bot, client
+    await bot.fulfilment.payments.close()
+
+
+async def _jsapi_link(bot, pay_server) -> tuple[dict, str]:
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == AWAITING_PAYMENT
+    return stored, await bot.pay_link(app["user_id"])
+
+
+async def test_jsapi_pays_inside_wechat_through_our_page(jsapi_bot, pay_server):
+    """Inside WeChat a pay link must open a page that hands WeixinJSBridge a prepay id and a paySign."""
+    bot, client = jsapi_bot
+    app, link = await _jsapi_link(bot, pay_server)
+    order = pay_server.orders[app["order_no"]]
+    assert order["trade_type"] == "JSAPI" and order["openid"] == app["user_id"]  # paid as the guardian
+    assert link.startswith(str(client.make_url("/pay/wechat")))
+    resp = await client.get(link.split(str(client.make_url("")), 1)[1])
+    page = await resp.text()
+    assert resp.status == 200 and "¥150.00" in page and "微信支付" in page
+    params = json.loads(re.search(r'<script type="application/json" id="bridge">(.*?)</script>', page).group(1))
+    assert params["appId"] == "wxpaytest" and params["package"].startswith("prepay_id=wx")
+    assert params["signType"] == "HMAC-SHA256"
+    assert params["paySign"] == sign({k: v for k, v in params.items() if k != "paySign"}, API_KEY, "HMAC-SHA256")
+    assert API_KEY not in page
+
+    forged = await client.get(link.split(str(client.make_url("")), 1)[1].replace("prepay=wx", "prepay=wy"))
+    assert forged.status == 403  # the prepay id is part of what the link signs
+    await pay_server.pay(app["order_no"])
+    assert await bot.status(app["id"]) == DONE
+    paid = await client.get(link.split(str(client.make_url("")), 1)[1])
+    assert "已支付成功" in await paid.text()
+
+
+async def test_jsapi_link_expires_with_the_order(jsapi_bot, pay_server):
+    bot, _client = jsapi_bot
+    _app, link = await _jsapi_link(bot, pay_server)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+    provider = bot.fulfilment.payments
+    late = dt.datetime.fromtimestamp(int(query["exp"]) + 1, dt.timezone.utc)
+    with pytest.raises(LinkExpired):
+        provider.bridge_params(query["order"], query["prepay"], query["exp"], query["sig"], late)
+
+
+async def test_jsapi_needs_the_payers_openid_and_a_page():
+    with pytest.raises(ValueError, match="page_url"):
+        WeChatPayProvider("wx", "1", API_KEY, "http://x/notify", trade_type="JSAPI")
+    provider = WeChatPayProvider("wx", "1", API_KEY, "http://x/notify", trade_type="JSAPI",
+                                 page_url="http://x/pay/wechat", base_url="http://127.0.0.1:9")
+    order = OrderRequest("N1", 15000, "参保缴费", dt.datetime(2026, 9, 11, tzinfo=dt.timezone.utc))
+    with pytest.raises(PaymentError, match="openid"):
+        await provider.create_order(order)  # refused before any call to the platform
+    await provider.close()
+
+
+@pytest.mark.browser
+async def test_jsapi_page_in_a_browser(jsapi_bot, pay_server, browser):
+    """Outside WeChat the page says to open it in WeChat; inside (a stand-in WeixinJSBridge) the button
+    hands over exactly the signed parameters and reports the outcome."""
+    bot, _client = jsapi_bot
+    _app, link = await _jsapi_link(bot, pay_server)
+    page = await browser.new_page()
+    await page.goto(link)
+    await page.click("#pay")
+    assert await page.text_content("#msg") == "请在微信中打开此链接完成支付。"
+
+    await page.add_init_script("""window.WeixinJSBridge = {invoke: function (name, params, done) {
+        window.__invoked = [name, params]; done({err_msg: 'get_brand_wcpay_request:ok'}); }};""")
+    await page.goto(link)
+    await page.click("#pay")
+    assert "支付完成" in await page.text_content("#msg")
+    name, params = await page.evaluate("window.__invoked")
+    assert name == "getBrandWCPayRequest" and params["package"].startswith("prepay_id=")
+    assert params["paySign"] == sign({k: v for k, v in params.items() if k != "paySign"}, API_KEY, "HMAC-SHA256")
+    await page.close()
