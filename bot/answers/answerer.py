@@ -119,12 +119,14 @@ class QuestionAnswerer:
         else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
-        text = clip(composed.text)
+        text = composed.text
         if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
             text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
         if choice.guessed:  # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
             note = f"（以上按{pack.short_name}回答；如果不是，请告诉我城市或医保名称。）"
-            text = join(clip(composed.text, MAX_REPLY - len(note) - 1), note)
+            text = join(clip(text, MAX_REPLY - len(note) - 1), note)
+        else:
+            text = clip(text)
         return Answer(text, intent, slots, composed.confident, choice.scheme)
 
     def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
