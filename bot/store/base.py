@@ -157,7 +157,8 @@ async def wait_for_lock(store: Store, name: str, ttl: float = 10.0, wait: float 
     async def attempt() -> tuple[str | None, None]:
         return await store.acquire_lock(name, ttl), None
 
-    return (await _poll_lock(name, wait, attempt))[0]
+    token, _none, _asked_at = await _poll_lock(name, wait, attempt)
+    return token
 
 
 @dataclass(frozen=True)
@@ -173,23 +174,19 @@ class HeldLock:
 
 async def wait_for_lock_and_get(store: Store, name: str, ttl: float, wait: float, kind: str, key: str) -> HeldLock:
     """`wait_for_lock`, reading the record `kind/key` in the round trip that takes the lock."""
-    token, (record, asked_at) = await _poll_lock(name, wait, lambda: _timed(store.acquire_lock_and_get(name, ttl, kind, key)))
-    return HeldLock(token, record, asked_at)
+    return HeldLock(*await _poll_lock(name, wait, lambda: store.acquire_lock_and_get(name, ttl, kind, key)))
 
 
-async def _timed(request: Awaitable[tuple[str | None, Any]]) -> tuple[str | None, tuple[Any, float]]:
-    asked_at = time.monotonic()
-    token, extra = await request
-    return token, (extra, asked_at)
-
-
-async def _poll_lock(name: str, wait: float, attempt: Callable[[], Awaitable[tuple[str | None, Any]]]) -> tuple[str, Any]:
+async def _poll_lock(name: str, wait: float,
+                     attempt: Callable[[], Awaitable[tuple[str | None, Any]]]) -> tuple[str, Any, float]:
+    """(token, what the attempt read with it, time.monotonic() when that successful attempt was sent)."""
     deadline = time.monotonic() + wait
     delay = 0.002
     while True:
+        asked_at = time.monotonic()
         token, extra = await attempt()
         if token is not None:
-            return token, extra
+            return token, extra, asked_at
         if time.monotonic() >= deadline:
             raise LockTimeout(name)
         await asyncio.sleep(delay)

@@ -171,6 +171,11 @@ def _ms(seconds: float | None) -> int:
     return 0 if seconds is None else max(1, int(seconds * 1000))
 
 
+def _record(data: str | None = None, version: str | None = None) -> Record | None:
+    """A record hash's `d` and `v` fields (as HMGET or a script returns them) as a Record, None if absent."""
+    return None if data is None else Record(json.loads(data), int(version))
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -218,7 +223,7 @@ class RedisStore:
     async def get(self, kind: str, key: str) -> Record | None:
         with _redis_errors():
             data, version = await self._redis.hmget(f"{self.prefix}r:{kind}:{key}", "d", "v")
-        return None if data is None else Record(json.loads(data), int(version))
+        return _record(data, version)
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
@@ -324,7 +329,7 @@ class RedisStore:
         keys = [f"{self.prefix}r:{kind}:{key}", f"{self.prefix}c:{claim_key}"]
         with _redis_errors():
             claimed, *found = await self._get_or_claim(keys=keys, args=[_ms(ttl)])
-        return (Record(json.loads(found[0]), int(found[1])) if found else None), bool(claimed)
+        return _record(*found), bool(claimed)
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
         token = secrets.token_hex(16)
@@ -333,7 +338,7 @@ class RedisStore:
             taken, *found = await self._lock_and_get(keys=keys, args=[token, _ms(ttl)])
         if not taken:
             return None, None
-        return token, (Record(json.loads(found[0]), int(found[1])) if found else None)
+        return token, _record(*found)
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         args = self._fence_args(fence)

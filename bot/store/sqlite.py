@@ -105,10 +105,16 @@ class SQLiteStore:
     # --- records -------------------------------------------------------------------------------
 
     async def get(self, kind: str, key: str) -> Record | None:
-        row = self._run(
-            f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
-            (kind, key, time.time()),
-        ).fetchone()
+        return self._get_in(self._db, kind, key, time.time())
+
+    @staticmethod
+    def _get_in(db: sqlite3.Connection, kind: str, key: str, now: float) -> Record | None:
+        """`get`, also inside an open transaction."""
+        try:
+            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                             (kind, key, now)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: {exc}") from exc
         return Record(json.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
@@ -253,10 +259,9 @@ class SQLiteStore:
     async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
         now = time.time()
         with self._transaction() as db:
-            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
-                             (kind, key, now)).fetchone()
-            if row is not None:
-                return Record(json.loads(row[0]), row[1]), False
+            record = self._get_in(db, kind, key, now)
+            if record is not None:
+                return record, False
             return None, db.execute(self._CLAIM, (claim_key, _expiry(ttl, now), now)).rowcount == 1
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
@@ -264,9 +269,7 @@ class SQLiteStore:
         with self._transaction() as db:
             if db.execute(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount != 1:
                 return None, None
-            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
-                             (kind, key, now)).fetchone()
-        return token, (Record(json.loads(row[0]), row[1]) if row else None)
+            return token, self._get_in(db, kind, key, now)
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()
