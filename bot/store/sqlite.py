@@ -6,6 +6,10 @@ several processes may open the same file (WAL mode, busy timeout, BEGIN IMMEDIAT
 
 Expiry uses wall-clock time (`time.time()`), shared by all processes; expired rows are invisible at
 once and purged lazily.
+
+WAL checkpoints (copying the log back into the database file, with an fsync) run on a thread of their
+own (`_Checkpointer`): done by the committing statement, as SQLite does by default, one commit in a
+few hundred stalled the event loop — and every guardian waiting on it — for several milliseconds.
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import contextlib
 import json
 import secrets
 import sqlite3
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,6 +42,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 _LIVE = "(r.expires_at IS NULL OR r.expires_at > ?)"
 _PURGE_EVERY = 60.0  # seconds between lazy purges of expired rows
 _BUSY_TIMEOUT_MS = 3000  # another process holding the write lock; transactions are short
+_CHECKPOINT_EVERY = 0.25  # seconds between the checkpoint thread's passes
+# Pages the log may hold before a commit checkpoints it itself, as a backstop should the thread fall
+# behind (SQLite's default is 1 000; at ~8 pages per message the thread keeps it far below this).
+_COMMIT_CHECKPOINT_PAGES = 20_000
 
 
 def _expiry(ttl: float | None, now: float) -> float | None:
@@ -58,6 +68,10 @@ class SQLiteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"无法打开数据库 {path}: {exc}") from exc
         self._last_purge = 0.0
+        self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
+        if self._checkpointer:
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {_COMMIT_CHECKPOINT_PAGES}")
+            weakref.finalize(self, self._checkpointer.stopping.set)  # a store dropped without close()
 
     def _prepare(self) -> None:
         """WAL mode and the schema. Several processes opening a new file at once can see "database
@@ -284,5 +298,43 @@ class SQLiteStore:
         self._run("SELECT 1").fetchone()
 
     async def close(self) -> None:
+        if self._checkpointer:
+            self._checkpointer.stop()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+
+
+class _Checkpointer:
+    """A daemon thread that checkpoints the WAL every `_CHECKPOINT_EVERY` seconds on its own connection.
+    PASSIVE never waits for readers or writers (sqlite releases the GIL while it copies and syncs), so
+    the event loop's commits only append to the log. Several processes on one file each run one; a
+    pass that finds another process checkpointing just does less."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self.stopping = threading.Event()
+        self.passes = 0  # completed passes (tests)
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = None
+        try:
+            db = sqlite3.connect(self._path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                 check_same_thread=False)
+            while not self.stopping.wait(_CHECKPOINT_EVERY):
+                with contextlib.suppress(sqlite3.Error):  # busy or locked now: the next pass will do
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.passes += 1
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # cannot open: commits still checkpoint at _COMMIT_CHECKPOINT_PAGES
+        finally:
+            if db is not None:
+                db.close()
+
+    def stop(self) -> None:
+        """Stop after one last pass (close)."""
+        self.stopping.set()
+        self._thread.join(timeout=5)
