@@ -7,9 +7,10 @@ atomically with the state change, so a retry whose cached reply is gone (expired
 answered without applying the message twice. Work that outlives the reply budget is finished in the
 background and delivered through the customer-service API (see `deliver`).
 
-Round trips per message: three. The reply-cache check with the in-flight claim (`get_or_claim`); the
-user lock with the session read (`acquire_lock_and_get`); the session save (CAS) with the reply cache
-and the lock release (`put_and_release`, fenced by the lock). The day's message counter
+Round trips per message: two. The reply-cache check with the in-flight claim, the user lock and the
+session read (`get_or_claim` with a `LockRead`); the session save (CAS) with the reply cache and the
+lock release (`put_and_release`, fenced by the lock). Only when the guardian's previous message is
+still being processed does the lock take more (`wait_for_lock_and_get` polls). The day's message counter
 (`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
 `drain`); a crash may lose those few seconds of the statistic, never a message.
 """
@@ -24,8 +25,8 @@ from typing import Any, Awaitable, Callable, Protocol
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
 from bot.services import Services
-from bot.store.base import (Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, Write,
-                            wait_for_lock_and_get)
+from bot.store.base import (Fence, HeldLock, LockLost, LockRead, LockTimeout, Record, StoreError, VersionConflict,
+                            Write, wait_for_lock_and_get)
 from bot.turn import Incoming, Reply, Turn
 
 log = logging.getLogger("bot.pipeline")
@@ -85,15 +86,16 @@ class Pipeline:
                       outcome=outcome, latency_ms=round(elapsed * 1000, 2))
 
     async def _handle(self, incoming: Incoming) -> tuple[Reply | None, str]:
-        store = self.services.store
         key = incoming.dedup_key
-        cached, claimed = await store.get_or_claim("reply", key, f"inflight:{key}", INFLIGHT_TTL)
-        if cached is not None:
-            return Reply(text=cached.data["text"]), "dedup"
-        if not claimed:
+        claim = await self.services.store.get_or_claim(
+            "reply", key, f"inflight:{key}", INFLIGHT_TTL,
+            lock=LockRead(self._lock_name(incoming), USER_LOCK_TTL, self.services.sessions.KIND, incoming.user_id))
+        if claim.record is not None:
+            return Reply(text=claim.record.data["text"]), "dedup"
+        if not claim.claimed:
             # A retry while the first delivery is still being processed: wait for its result.
             return await self._await_result(key), "dedup"
-        task = asyncio.ensure_future(self._process(incoming))
+        task = asyncio.ensure_future(self._process(incoming, claim.held))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.reply_budget)
             return reply, "ok"
@@ -101,11 +103,17 @@ class Pipeline:
             self._spawn(self._deliver_late(incoming, task))
             return None, "deferred"
 
-    async def _process(self, incoming: Incoming) -> Reply:
+    @staticmethod
+    def _lock_name(incoming: Incoming) -> str:
+        return f"user:{incoming.user_id}"
+
+    async def _process(self, incoming: Incoming, held: HeldLock | None) -> Reply:
+        """The turn under the guardian's lock: `held` when it was taken with the claim, else waited for."""
         store = self.services.store
-        lock_name = f"user:{incoming.user_id}"
-        held = await wait_for_lock_and_get(store, lock_name, USER_LOCK_TTL, 30.0,
-                                           self.services.sessions.KIND, incoming.user_id)
+        lock_name = self._lock_name(incoming)
+        if held is None:  # the guardian's previous message is still being processed
+            held = await wait_for_lock_and_get(store, lock_name, USER_LOCK_TTL, 30.0,
+                                               self.services.sessions.KIND, incoming.user_id)
         try:
             reply, turn = await self._turn(incoming, held.record, lambda: held.fence(lock_name, USER_LOCK_TTL))
         except BaseException:

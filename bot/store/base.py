@@ -58,6 +58,37 @@ class Record:
 
 
 @dataclass(frozen=True)
+class HeldLock:
+    token: str
+    record: Record | None  # read in the same round trip
+    asked_at: float  # time.monotonic() when the successful request was sent: the lock's ttl runs from after it
+
+    def fence(self, name: str, ttl: float) -> Fence:
+        """A fence for a write sent now: the lock has at most `ttl` minus the time since `asked_at` left."""
+        return Fence(name, self.token, ttl - (time.monotonic() - self.asked_at))
+
+
+@dataclass(frozen=True)
+class LockRead:
+    """A lock to try once for `ttl` seconds, and the record `kind/key` to read if it is taken."""
+
+    name: str
+    ttl: float
+    kind: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `get_or_claim` found: the record (nothing claimed), or whether this caller claimed; with a
+    `LockRead`, the lock when the claimant could take it at once (None: held by another, or not asked)."""
+
+    record: Record | None
+    claimed: bool
+    held: HeldLock | None = None
+
+
+@dataclass(frozen=True)
 class Write:
     """One record write of a `put_and_release` batch; the fields mean what `put`'s arguments mean."""
 
@@ -132,9 +163,11 @@ class Store(Protocol):
         (None, None) when the lock is held by someone else."""
         ...
 
-    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
+                           lock: LockRead | None = None) -> Claim:
         """The live record `kind/key` if there is one (nothing is claimed then); otherwise `claim(claim_key,
-        ttl)`. Returns (record, False), (None, True) for the one claimant, or (None, False)."""
+        ttl)`. With `lock`, the one claimant also tries once to take that lock and, if it was free, reads
+        the lock's record with it (`Claim.held`)."""
         ...
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
@@ -159,17 +192,6 @@ async def wait_for_lock(store: Store, name: str, ttl: float = 10.0, wait: float 
 
     token, _none, _asked_at = await _poll_lock(name, wait, attempt)
     return token
-
-
-@dataclass(frozen=True)
-class HeldLock:
-    token: str
-    record: Record | None  # read in the same round trip
-    asked_at: float  # time.monotonic() when the successful request was sent: the lock's ttl runs from after it
-
-    def fence(self, name: str, ttl: float) -> Fence:
-        """A fence for a write sent now: the lock has at most `ttl` minus the time since `asked_at` left."""
-        return Fence(name, self.token, ttl - (time.monotonic() - self.asked_at))
 
 
 async def wait_for_lock_and_get(store: Store, name: str, ttl: float, wait: float, kind: str, key: str) -> HeldLock:

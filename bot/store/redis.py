@@ -22,6 +22,7 @@ import contextlib
 import json
 import re
 import secrets
+import time
 from typing import Any, Iterator
 
 from redis.asyncio import Redis
@@ -29,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict, Write
+from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
@@ -121,13 +122,26 @@ return 0
 
 _RELEASE_LOCK = _RELEASE_LOCK_FN + "return release_lock(KEYS[1], ARGV[1])"
 
-# KEYS: record, claim. ARGV: claim ttl ms. Returns {1} (claimed), {0} (held by another), or
-# {0, data, version} (the record exists; nothing claimed).
-_GET_OR_CLAIM = """
+# Take a lock if it is free and read a record with it: {1, data, version}, {1} (taken; no record) or
+# {0} (held by someone else).
+_LOCK_AND_GET_FN = """
+local function lock_and_get(lkey, rkey, token, ttl)
+  if not redis.call('SET', lkey, token, 'NX', 'PX', ttl) then return {0} end
+  local found = redis.call('HMGET', rkey, 'd', 'v')
+  if found[1] then return {1, found[1], found[2]} end
+  return {1}
+end
+"""
+
+# KEYS: record, claim[, lock, locked record]. ARGV: claim ttl ms[, lock token, lock ttl ms]. Returns
+# {0, data, version} (the record exists; nothing claimed), {0} (claimed by another), {1} (claimed) or,
+# with a lock asked for, {1, what lock_and_get returned}.
+_GET_OR_CLAIM = _LOCK_AND_GET_FN + """
 local found = redis.call('HMGET', KEYS[1], 'd', 'v')
 if found[1] then return {0, found[1], found[2]} end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {1} end
-return {0}
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {0} end
+if #KEYS < 4 then return {1} end
+return {1, lock_and_get(KEYS[3], KEYS[4], ARGV[2], ARGV[3])}
 """
 
 # ARGV: fence lock key, token, least ms the lock must have left, then per write: record key prefix, kind
@@ -149,14 +163,8 @@ release_lock(ARGV[1], ARGV[2])
 return {1}
 """
 
-# KEYS: lock, record. ARGV: token, lock ttl ms. Returns {1, data, version} or {1} (lock taken; the record
-# or its absence), or {0} (the lock is held by someone else).
-_LOCK_AND_GET = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
-local found = redis.call('HMGET', KEYS[2], 'd', 'v')
-if found[1] then return {1, found[1], found[2]} end
-return {1}
-"""
+# KEYS: lock, record. ARGV: token, lock ttl ms.
+_LOCK_AND_GET = _LOCK_AND_GET_FN + "return lock_and_get(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
 
 _INCR = """
 local existed = redis.call('EXISTS', KEYS[1])
@@ -325,20 +333,33 @@ class RedisStore:
 
     # --- batched primitives: one script each ---------------------------------------------------
 
-    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
-        keys = [f"{self.prefix}r:{kind}:{key}", f"{self.prefix}c:{claim_key}"]
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
+                           lock: LockRead | None = None) -> Claim:
+        keys, args = [f"{self.prefix}r:{kind}:{key}", f"{self.prefix}c:{claim_key}"], [_ms(ttl)]
+        token = secrets.token_hex(16)
+        if lock is not None:
+            keys += [f"{self.prefix}l:{lock.name}", f"{self.prefix}r:{lock.kind}:{lock.key}"]
+            args += [token, _ms(lock.ttl)]
+        asked_at = time.monotonic()
         with _redis_errors():
-            claimed, *found = await self._get_or_claim(keys=keys, args=[_ms(ttl)])
-        return _record(*found), bool(claimed)
+            claimed, *rest = await self._get_or_claim(keys=keys, args=args)
+        if not claimed:
+            return Claim(_record(*rest), False)
+        locked = self._lock_outcome(token, rest[0]) if rest else (None, None)
+        return Claim(None, True, HeldLock(locked[0], locked[1], asked_at) if locked[0] else None)
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
         token = secrets.token_hex(16)
         keys = [f"{self.prefix}l:{name}", f"{self.prefix}r:{kind}:{key}"]
         with _redis_errors():
-            taken, *found = await self._lock_and_get(keys=keys, args=[token, _ms(ttl)])
-        if not taken:
-            return None, None
-        return token, _record(*found)
+            outcome = await self._lock_and_get(keys=keys, args=[token, _ms(ttl)])
+        return self._lock_outcome(token, outcome)
+
+    @staticmethod
+    def _lock_outcome(token: str, outcome: list) -> tuple[str | None, Record | None]:
+        """(token, record) from what the Lua `lock_and_get` returned, (None, None) when the lock was held."""
+        taken, *found = outcome
+        return (token, _record(*found)) if taken else (None, None)
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         args = self._fence_args(fence)

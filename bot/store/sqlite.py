@@ -23,7 +23,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterator
 
-from bot.store.base import Fence, LockLost, Record, StoreError, VersionConflict, Write
+from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -270,20 +270,31 @@ class SQLiteStore:
 
     # --- batched primitives: one transaction each ------------------------------------------------
 
-    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float) -> tuple[Record | None, bool]:
-        now = time.time()
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
+                           lock: LockRead | None = None) -> Claim:
+        asked_at, now = time.monotonic(), time.time()
         with self._transaction() as db:
             record = self._get_in(db, kind, key, now)
             if record is not None:
-                return record, False
-            return None, db.execute(self._CLAIM, (claim_key, _expiry(ttl, now), now)).rowcount == 1
+                return Claim(record, False)
+            if db.execute(self._CLAIM, (claim_key, _expiry(ttl, now), now)).rowcount != 1:
+                return Claim(None, False)
+            if lock is None:
+                return Claim(None, True)
+            token, locked = self._lock_and_get_in(db, lock.name, lock.ttl, lock.kind, lock.key, now)
+            return Claim(None, True, HeldLock(token, locked, asked_at) if token else None)
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
-        now, token = time.time(), secrets.token_hex(16)
         with self._transaction() as db:
-            if db.execute(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount != 1:
-                return None, None
-            return token, self._get_in(db, kind, key, now)
+            return self._lock_and_get_in(db, name, ttl, kind, key, time.time())
+
+    def _lock_and_get_in(self, db: sqlite3.Connection, name: str, ttl: float, kind: str, key: str,
+                         now: float) -> tuple[str | None, Record | None]:
+        """`acquire_lock_and_get` inside an open transaction."""
+        token = secrets.token_hex(16)
+        if db.execute(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount != 1:
+            return None, None
+        return token, self._get_in(db, kind, key, now)
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()

@@ -9,7 +9,8 @@ import random
 import pytest
 
 from bot.privacy import FieldCipher
-from bot.store.base import Fence, LockLost, LockTimeout, Record, StoreError, VersionConflict, Write, locked
+from bot.store.base import (Claim, Fence, LockLost, LockRead, LockTimeout, Record, StoreError, VersionConflict,
+                            Write, locked)
 from bot.store.repos import PAID, SUBMITTED, Applications, Roster, Sessions
 
 NOW = dt.datetime(2026, 9, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -209,22 +210,45 @@ async def test_incr(store):
 
 
 async def test_get_or_claim_claims_only_while_the_record_is_absent(store):
-    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == (None, True)
-    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == (None, False)  # claimed above
+    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == Claim(None, True)
+    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30) == Claim(None, False)  # claimed above
     await store.put("reply", "m2", {"text": "好"}, ttl=30)
-    record, claimed = await store.get_or_claim("reply", "m2", "inflight:m2", ttl=30)
-    assert record.data == {"text": "好"} and record.version == 1 and claimed is False
+    claim = await store.get_or_claim("reply", "m2", "inflight:m2", ttl=30)
+    assert claim == Claim(Record({"text": "好"}, 1), False)
     assert await store.claim("inflight:m2", ttl=30) is True  # the hit above claimed nothing
 
 
 async def test_get_or_claim_exactly_once_and_after_expiry(store):
     results = await asyncio.gather(*(store.get_or_claim("reply", "m", "inflight:m", ttl=0.2) for _ in range(20)))
-    assert [claimed for _record, claimed in results].count(True) == 1
-    assert all(record is None for record, _claimed in results)
+    assert [c.claimed for c in results].count(True) == 1
+    assert all(c.record is None and c.held is None for c in results)
     await store.put("reply", "gone", {"text": "x"}, ttl=0.2)
     await asyncio.sleep(0.3)
-    assert await store.get_or_claim("reply", "m", "inflight:m", ttl=30) == (None, True)  # claim expired
-    assert await store.get_or_claim("reply", "gone", "inflight:gone", ttl=30) == (None, True)  # record expired
+    assert await store.get_or_claim("reply", "m", "inflight:m", ttl=30) == Claim(None, True)  # claim expired
+    assert await store.get_or_claim("reply", "gone", "inflight:gone", ttl=30) == Claim(None, True)  # record expired
+
+
+async def test_get_or_claim_takes_the_lock_and_reads_only_for_the_claimant(store):
+    lock = LockRead("user:u", 30, "session", "u")
+    await store.put("session", "u", {"step": 1})
+    claim = await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30, lock=lock)
+    assert claim.claimed and claim.record is None
+    assert claim.held.token and claim.held.record == Record({"step": 1}, 1)
+    assert await store.acquire_lock("user:u", ttl=30) is None  # taken by the claim
+    # The lock is held now: the next message is claimed, but must wait for the lock (nothing read).
+    assert await store.get_or_claim("reply", "m2", "inflight:m2", ttl=30, lock=lock) == Claim(None, True)
+    # A retry of m1 claims nothing, so it takes no lock either; nor does a message already answered.
+    await store.release_lock("user:u", claim.held.token)
+    assert await store.get_or_claim("reply", "m1", "inflight:m1", ttl=30, lock=lock) == Claim(None, False)
+    await store.put("reply", "m3", {"text": "答"}, ttl=30)
+    assert (await store.get_or_claim("reply", "m3", "inflight:m3", ttl=30, lock=lock)).held is None
+    token = await store.acquire_lock("user:u", ttl=30)
+    assert token is not None  # both left the lock free
+    # A new guardian: the lock is taken with no session to read; its fence lets the commit through.
+    claim = await store.get_or_claim("reply", "n1", "inflight:n1", ttl=30, lock=LockRead("user:n", 30, "session", "n"))
+    assert claim.held.record is None
+    await store.put_and_release([Write("session", "n", {"step": 1}, expected_version=0)], claim.held.fence("user:n", 30))
+    assert await store.get("session", "n") == Record({"step": 1}, 1)
 
 
 async def test_put_and_release_writes_all_then_releases_the_lock(store):
