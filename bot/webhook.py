@@ -6,40 +6,43 @@ import secrets
 import time
 
 from aiohttp import web
-from wechatpy import parse_message
-
 from bot.pipeline import Pipeline
 from bot.turn import Incoming, Reply
 from integrations.wechat.crypto import DecryptError, MessageCrypto
 from integrations.wechat.reply import render_article, render_text
-from integrations.wechat.safexml import XmlRejected, parse_flat_xml  # noqa: F401
+from integrations.wechat.safexml import XmlRejected, parse_flat_xml
 from integrations.wechat.signature import verify
 
 log = logging.getLogger("bot.webhook")
 
 
-def to_incoming(xml: str) -> Incoming:
-    """Map a parsed wechatpy message or event to the bot's own `Incoming`."""
-    msg = parse_message(xml)
-    kind = (msg.type or "other").lower()
-    common = dict(user_id=msg.source or "", account=msg.target or "", create_time=int(msg.time or 0),
-                  msg_id=str(getattr(msg, "id", "") or ""))
+_MESSAGE_KINDS = ("text", "voice", "image", "location", "link", "video", "shortvideo", "file")
+
+
+def to_incoming(fields: dict[str, str]) -> Incoming:
+    """Map a message's fields, as `parse_flat_xml` read them, to the bot's own `Incoming`: the body is
+    parsed once, by the parser that refuses hostile XML. The field names are WeChat's (and wechatpy's)."""
+    kind = (fields.get("MsgType") or "").lower()
+    msg_id = fields.get("MsgId") or ""
+    common = dict(user_id=fields.get("FromUserName") or "", account=fields.get("ToUserName") or "",
+                  create_time=int(fields.get("CreateTime") or 0),  # not a number: the sender's fault (400)
+                  msg_id=str(int(msg_id)) if msg_id else "")
     if kind == "text":
-        return Incoming(kind="text", text=msg.content or "", **common)
+        return Incoming(kind="text", text=fields.get("Content") or "", **common)
     if kind == "voice":
-        return Incoming(kind="voice", text=(msg.recognition or "").strip(), media_id=msg.media_id or "", **common)
+        return Incoming(kind="voice", text=(fields.get("Recognition") or "").strip(),
+                        media_id=fields.get("MediaId") or "", **common)
     if kind == "image":
-        return Incoming(kind="image", media_id=msg.media_id or "", pic_url=msg.image or "", **common)
+        return Incoming(kind="image", media_id=fields.get("MediaId") or "", pic_url=fields.get("PicUrl") or "",
+                        **common)
     if kind == "event":
-        event = (msg.event or "").lower()
-        key = getattr(msg, "key", None) or getattr(msg, "scene_id", None) or getattr(msg, "url", None) or ""
-        if event == "subscribe_scan":  # wechatpy already stripped the qrscene_ prefix
-            event = "subscribe"
+        event = (fields.get("Event") or "").lower()
+        key = fields.get("EventKey") or ""  # CLICK's key, VIEW's url, SCAN's scene
+        if event == "subscribe" and key.startswith("qrscene_"):  # followed by scanning a parameter QR code
+            key = key[len("qrscene_"):]
         common["msg_id"] = ""  # events are deduplicated by user + CreateTime
-        return Incoming(kind="event", event=event, event_key=str(key), **common)
-    if kind in ("location", "link", "video", "shortvideo", "file"):
-        return Incoming(kind=kind, **common)
-    return Incoming(kind="other", **common)
+        return Incoming(kind="event", event=event, event_key=key, **common)
+    return Incoming(kind=kind if kind in _MESSAGE_KINDS else "other", **common)
 
 
 class WeChatWebhook:
@@ -95,10 +98,10 @@ class WeChatWebhook:
                 xml = self.crypto.decrypt(body, q.get("msg_signature", ""), timestamp, nonce)
             else:
                 xml = body.decode("utf-8")
-            fields = parse_flat_xml(xml)  # refuses DTDs, entities and malformed XML before wechatpy sees it
+            fields = parse_flat_xml(xml)  # refuses DTDs, entities and malformed XML
             if not fields.get("FromUserName") or not fields.get("MsgType"):
                 raise XmlRejected("missing FromUserName or MsgType")
-            incoming = to_incoming(xml)
+            incoming = to_incoming(fields)
         except DecryptError:
             return self._reject(403, "invalid msg_signature")
         except Exception as exc:  # XmlRejected, bad UTF-8, fields wechatpy cannot map: all the sender's fault

@@ -10,7 +10,6 @@ Per guardian only a small dict lives in `turn.session["enroll"]`:
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from typing import Any, Callable
 from bot.store.base import LockTimeout, StoreError, VersionConflict
 from bot.store.repos import STATUS_LABELS, record_handoff
 from dialogs import fields, hooks, render, submission
-from dialogs.forms import FormMachine, FormModel, FormSpec, Step, get_slot, holds, load_forms, set_slot
+from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, get_slot, holds, load_forms,
+                           set_slot)
 from dialogs.ports import LocalSubmitter, Submitter
 from dialogs.schools import DEFAULT_FILE, SchoolDirectory
 from dialogs.validators import MAX_INPUT, ValidationError, check_free_text, normalize, parse_yes_no
@@ -101,7 +101,7 @@ class EnrollmentDialogs:
 
     async def handle(self, turn: Any, understand: Callable[[str], Any]) -> DialogReply:
         state = turn.session.setdefault(ENROLL_KEY, {})
-        snapshot = copy.deepcopy(state)
+        snapshot = copy_json(state)
         text = normalize(turn.text) if turn.incoming.kind in ("text", "voice", "event") else ""
         try:
             reply = await self._dispatch(turn, state, text, understand)
@@ -198,7 +198,7 @@ class EnrollmentDialogs:
         slots: dict[str, Any] = {}
         last = state.get("last") or {}
         if prefill and last.get("scheme") == scheme:
-            slots = copy.deepcopy(last.get("slots") or {})
+            slots = copy_json(last.get("slots") or {})
         for path, value in (spec.settings.get("defaults") or {}).items():
             set_slot(slots, path, value)
         form = {"scheme": scheme, "state": spec.first, "slots": slots, "history": [], "fails": 0,
@@ -387,7 +387,7 @@ class EnrollmentDialogs:
     async def _accept(self, turn: Any, form: dict, spec: FormSpec, step: Step, updates: dict[str, Any],
                       text: str = "", understand: Callable | None = None) -> DialogReply:
         """Validate the new values with the step's checks, store them, and move on."""
-        slots = copy.deepcopy(form["slots"])
+        slots = copy_json(form["slots"])
         if any(get_slot(slots, path) not in (None, value) for path, value in updates.items()):
             hooks.clear(slots, step.clears)
         for path, value in updates.items():
@@ -602,7 +602,7 @@ class EnrollmentDialogs:
             log.exception("submitter failed for application %s", application["id"])
             told = await LocalSubmitter().submit(turn, application)
         state.pop("form", None)
-        state["last"] = {"scheme": spec.scheme, "slots": {k: copy.deepcopy(slots[k])
+        state["last"] = {"scheme": spec.scheme, "slots": {k: copy_json(slots[k])
                                                           for k in spec.settings.get("reuse", []) if k in slots}}
         state["after"] = True
         after = render.fill(spec.messages.get("after_submit", ""), slots)

@@ -1,13 +1,12 @@
 """Turning a confirmed form into a durable application record, and what goes with submitting it."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 from typing import Any
 
 from bot.store.repos import CANCELLED, EXPIRED, REJECTED
-from dialogs.forms import FormSpec, get_slot
+from dialogs.forms import FormSpec, copy_json, get_slot
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +21,12 @@ INTERNAL = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_not
 
 def record(slots: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """The application record; scheme-specific answers (bank, card, photo, renewal …) go to `details`."""
-    data = {key: copy.deepcopy(slots[key]) for key in STANDARD if key in slots}
+    data = {key: copy_json(slots[key]) for key in STANDARD if key in slots}
     data["district"] = slots.get("school_district") or slots.get("district") or ""
     data["exempt"] = bool(slots.get("exempt"))
     data["amount_fen"] = 0 if data["exempt"] else slots.get("amount_fen")
     data["submitted_at"] = now.isoformat(timespec="seconds")
-    data["details"] = {k: copy.deepcopy(v) for k, v in slots.items() if k not in STANDARD and k not in INTERNAL}
+    data["details"] = {k: copy_json(v) for k, v in slots.items() if k not in STANDARD and k not in INTERNAL}
     return data
 
 

@@ -194,12 +194,21 @@ def decrypt_fields(data: Any, cipher: FieldCipher) -> Any:
 
 
 def _map_secrets(node: Any, fn) -> Any:
-    """Copy JSON-like data in one walk, passing secret string fields through `fn` (no deepcopy)."""
-    if isinstance(node, dict):
-        return {key: fn(value) if key in SECRET_FIELDS and isinstance(value, str) and value
-                else _map_secrets(value, fn) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_map_secrets(item, fn) for item in node]
+    """Copy JSON-like data in one walk, passing secret string fields through `fn` (no deepcopy).
+    Runs twice per message over the whole session, so leaves are handled inline, not by a call each."""
+    if type(node) is dict:
+        out = {}
+        for key, value in node.items():
+            kind = type(value)
+            if kind is str:
+                out[key] = fn(value) if value and key in SECRET_FIELDS else value
+            elif kind is dict or kind is list:
+                out[key] = _map_secrets(value, fn)
+            else:
+                out[key] = value
+        return out
+    if type(node) is list:
+        return [_map_secrets(item, fn) if type(item) in (dict, list) else item for item in node]
     return node
 
 

@@ -1,11 +1,13 @@
 """School directory search and CSV import; every shipped form loads and routes."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from dialogs.forms import FormMachine, FormModel, load_forms
+from dialogs.forms import FormMachine, FormModel, copy_json, load_forms
 from dialogs.schools import SHANGHAI_DISTRICTS, SchoolDirectory, SchoolImportError, district_of, import_csv
 
 from tests.dialogs.conftest import POLICIES
@@ -65,3 +67,28 @@ def test_forms_route_through_their_machines():
     model = FormModel({"state": "school", "slots": {"roster": "missing", "roster_school_uploaded": True}})
     assert machine.advance(model) and model.state == "roster_missing_listed"
     assert machine.machine.models == []
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_like)
+def test_copy_json_is_a_deep_copy(data):
+    copied = copy_json(data)
+    assert copied == copy.deepcopy(data)
+    if isinstance(data, (dict, list)):  # changing the copy, at any depth, leaves the original alone
+        before = copy.deepcopy(data)
+        stack = [copied]
+        while stack:
+            node = stack.pop()
+            children = list(node.values()) if isinstance(node, dict) else list(node)
+            stack += [child for child in children if isinstance(child, (dict, list))]
+            if isinstance(node, dict):
+                node["changed"] = 1
+            else:
+                node.append(1)
+        assert data == before

@@ -18,8 +18,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.services import build_services
 from bot.store.base import StoreError
-from bot.turn import Reply, Turn
+from bot.turn import Incoming, Reply, Turn
 from bot.web.simulator import build_message_xml, read_reply, signed_query
+from bot.webhook import to_incoming
 from integrations.wechat.crypto import MessageCrypto
 from integrations.wechat.signature import sign
 from tests.wechat_client import WeChatSender, next_msg_id
@@ -137,6 +138,23 @@ async def test_every_message_kind_gets_an_answer(bot):
                 f"<Scale>15</Scale><Label>x</Label><MsgId>{next_msg_id()}</MsgId></xml>")
     resp = await sender.post_xml(location)
     assert "location" in read_reply(await resp.text(), None)
+
+
+def test_message_fields_map_to_incoming():
+    base = {"ToUserName": "gh_1", "FromUserName": "u", "CreateTime": "7"}
+    assert to_incoming(base | {"MsgType": "text", "Content": "你好", "MsgId": "42"}) == Incoming(
+        user_id="u", kind="text", text="你好", msg_id="42", create_time=7, account="gh_1")
+    scanned = to_incoming(base | {"MsgType": "event", "Event": "subscribe", "EventKey": "qrscene_school:S1"})
+    assert (scanned.kind, scanned.event, scanned.event_key, scanned.msg_id) == ("event", "subscribe", "school:S1", "")
+    view = to_incoming(base | {"MsgType": "event", "Event": "VIEW", "EventKey": "https://example.invalid/"})
+    assert (view.event, view.event_key) == ("view", "https://example.invalid/")
+    # Events nobody answers (a template message's delivery report) stay events: no reply text is sent.
+    report = to_incoming(base | {"MsgType": "event", "Event": "TEMPLATESENDJOBFINISH", "Status": "success"})
+    assert (report.kind, report.event) == ("event", "templatesendjobfinish")
+    assert to_incoming(base | {"MsgType": "location", "MsgId": "43"}).kind == "location"
+    assert to_incoming(base | {"MsgType": "device_text", "MsgId": "44"}).kind == "other"
+    with pytest.raises(ValueError):  # the webhook answers 400
+        to_incoming(base | {"MsgType": "text", "Content": "x", "MsgId": "not-a-number"})
 
 
 async def test_same_msgid_three_times_advances_once_with_identical_replies(bot):

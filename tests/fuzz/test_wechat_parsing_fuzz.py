@@ -32,7 +32,7 @@ def test_any_text_round_trips_through_message_xml(user, text):
         # Only characters XML 1.0 cannot carry (control characters) may be refused.
         assert any(ord(c) < 0x20 and c not in "\t\n\r" or c in "\ufffe\uffff" for c in user + text)
         return
-    incoming = to_incoming(xml)
+    incoming = to_incoming(fields)
     assert incoming.kind == "text"
     assert fields["MsgType"] == "text"
 
