@@ -2,7 +2,10 @@
 
 The stdlib `sqlite3` is called synchronously inside the async methods: every statement takes
 microseconds, so hopping to a thread would cost more than it saves. One connection per store;
-several processes may open the same file (WAL mode, busy timeout, BEGIN IMMEDIATE for writes).
+several processes may open the same file (WAL mode, BEGIN IMMEDIATE for writes). When another process
+holds the write lock, the store waits with `asyncio.sleep` and tries again (`_retry_busy`) instead of
+letting SQLite's busy handler sleep: that sleep (1 ms, then longer) would stall the whole event loop —
+every guardian this worker serves — for a lock held a few dozen microseconds.
 
 Expiry uses wall-clock time (`time.time()`), shared by all processes; expired rows are invisible at
 once and purged lazily.
@@ -13,6 +16,7 @@ few hundred stalled the event loop — and every guardian waiting on it — for 
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -21,7 +25,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 
@@ -42,6 +46,8 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 _LIVE = "(r.expires_at IS NULL OR r.expires_at > ?)"
 _PURGE_EVERY = 60.0  # seconds between lazy purges of expired rows
 _BUSY_TIMEOUT_MS = 3000  # another process holding the write lock; transactions are short
+_BUSY_FIRST_WAIT = 0.0002  # seconds before the first retry of a locked database; doubled up to …
+_BUSY_LONGEST_WAIT = 0.005
 _CHECKPOINT_EVERY = 0.25  # seconds between the checkpoint thread's passes
 # Pages the log may hold before a commit checkpoints it itself, as a backstop should the thread fall
 # behind (SQLite's default is 1 000; at ~8 pages per message the thread keeps it far below this).
@@ -52,6 +58,31 @@ def _expiry(ttl: float | None, now: float) -> float | None:
     return None if ttl is None else now + max(ttl, 0.001)
 
 
+T = TypeVar("T")
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds the lock this statement needs (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
+
+
+async def _retry_busy(attempt: Callable[[], T]) -> T:
+    """`attempt()`, tried again while the database is locked by another process, yielding to the event
+    loop in between; StoreError after _BUSY_TIMEOUT_MS or on any other sqlite error."""
+    deadline, wait = time.monotonic() + _BUSY_TIMEOUT_MS / 1000, _BUSY_FIRST_WAIT
+    while True:
+        try:
+            return attempt()
+        except sqlite3.Error as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise StoreError(f"sqlite: {exc}") from exc
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, _BUSY_LONGEST_WAIT)
+
+
 class SQLiteStore:
     """`Store` on a single SQLite file (see bot.store.base for the contract)."""
 
@@ -60,10 +91,9 @@ class SQLiteStore:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000,
-                                       check_same_thread=False)
-            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout=0: a locked database raises at
+            # once and `_retry_busy` waits without blocking the event loop.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
             self._prepare()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"无法打开数据库 {path}: {exc}") from exc
@@ -91,14 +121,12 @@ class SQLiteStore:
                     self._db.execute("ROLLBACK")
                 time.sleep(0.02)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so read-check-write is atomic
-        across processes too. sqlite errors become StoreError; VersionConflict passes through."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: {exc}") from exc
+        across processes too. sqlite errors become StoreError; VersionConflict passes through.
+        The body must not await: the connection is shared by every coroutine of this process."""
+        await _retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"))
         try:
             yield self._db
             self._db.execute("COMMIT")
@@ -109,34 +137,32 @@ class SQLiteStore:
                 raise StoreError(f"sqlite: {exc}") from exc
             raise
 
-    def _run(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
-        """One autocommitted statement, errors mapped to StoreError."""
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: {exc}") from exc
+    async def _run(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """One autocommitted statement, run to completion (so a write releases the lock at once): its rows."""
+        return await _retry_busy(lambda: self._db.execute(sql, params).fetchall())
+
+    async def _changes(self, sql: str, params: tuple | list = ()) -> int:
+        """One autocommitted write (no RETURNING): the number of rows it changed."""
+        return await _retry_busy(lambda: self._db.execute(sql, params).rowcount)
 
     # --- records -------------------------------------------------------------------------------
 
     async def get(self, kind: str, key: str) -> Record | None:
-        return self._get_in(self._db, kind, key, time.time())
+        return await _retry_busy(lambda: self._get_in(self._db, kind, key, time.time()))
 
     @staticmethod
     def _get_in(db: sqlite3.Connection, kind: str, key: str, now: float) -> Record | None:
-        """`get`, also inside an open transaction."""
-        try:
-            row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
-                             (kind, key, now)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: {exc}") from exc
+        """`get`, also inside an open transaction (sqlite errors are mapped by the caller)."""
+        row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                         (kind, key, now)).fetchone()
         return Record(json.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
         now = time.time()
-        with self._transaction() as db:
+        async with self._transaction() as db:
             version = self._put_in(db, kind, key, data, expected_version, index, ttl, now)
-        self._maybe_purge(now)
+        await self._maybe_purge(now)
         return version
 
     @staticmethod
@@ -163,7 +189,7 @@ class SQLiteStore:
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
         now = time.time()
-        with self._transaction() as db:
+        async with self._transaction() as db:
             for key, data, index in items:
                 row = db.execute(
                     f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
@@ -184,7 +210,7 @@ class SQLiteStore:
 
     async def delete(self, kind: str, key: str) -> bool:
         now = time.time()
-        with self._transaction() as db:
+        async with self._transaction() as db:
             live = db.execute(f"SELECT 1 FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
                               (kind, key, now)).fetchone()
             db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
@@ -213,18 +239,18 @@ class SQLiteStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(int(limit), 0))
-        return [(key, Record(json.loads(data), version)) for key, data, version in self._run(sql, params)]
+        return [(key, Record(json.loads(data), version)) for key, data, version in await self._run(sql, params)]
 
     async def count(self, kind: str, **index: str) -> int:
         sql, params, _order = self._select("COUNT(*)", kind, index)
-        return self._run(sql, params).fetchone()[0]
+        return (await self._run(sql, params))[0][0]
 
-    def _maybe_purge(self, now: float) -> None:
+    async def _maybe_purge(self, now: float) -> None:
         """Delete expired rows now and then (they are already invisible to every read)."""
         if now - self._last_purge < _PURGE_EVERY:
             return
         self._last_purge = now
-        with self._transaction() as db:
+        async with self._transaction() as db:
             db.execute("DELETE FROM record_index WHERE (kind, key) IN "
                        "(SELECT kind, key FROM records WHERE expires_at <= ?)", (now,))
             db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
@@ -244,28 +270,28 @@ class SQLiteStore:
 
     async def claim(self, key: str, ttl: float) -> bool:
         now = time.time()
-        return self._run(self._CLAIM, (key, _expiry(ttl, now), now)).rowcount == 1
+        return await self._changes(self._CLAIM, (key, _expiry(ttl, now), now)) == 1
 
     async def release_claim(self, key: str) -> None:
-        self._run("DELETE FROM claims WHERE key = ?", (key,))
+        await self._run("DELETE FROM claims WHERE key = ?", (key,))
 
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         now, token = time.time(), secrets.token_hex(16)
-        return token if self._run(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)).rowcount == 1 else None
+        return token if await self._changes(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)) == 1 else None
 
     async def release_lock(self, name: str, token: str) -> bool:
-        return self._run(self._RELEASE_LOCK, (name, token, time.time())).rowcount == 1
+        return await self._changes(self._RELEASE_LOCK, (name, token, time.time())) == 1
 
     async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
         now = time.time()
         expired = "(counters.expires_at IS NOT NULL AND counters.expires_at <= ?)"
-        rows = self._run(
+        rows = await self._run(
             "INSERT INTO counters (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             f"value = CASE WHEN {expired} THEN excluded.value ELSE counters.value + excluded.value END, "
             f"expires_at = CASE WHEN {expired} THEN excluded.expires_at ELSE counters.expires_at END "
             "RETURNING value",
             (name, int(amount), _expiry(ttl, now), now, now),
-        ).fetchall()  # fetch everything so the statement finishes and releases the write lock
+        )
         return rows[0][0]
 
     # --- batched primitives: one transaction each ------------------------------------------------
@@ -273,7 +299,7 @@ class SQLiteStore:
     async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
                            lock: LockRead | None = None) -> Claim:
         asked_at, now = time.monotonic(), time.time()
-        with self._transaction() as db:
+        async with self._transaction() as db:
             record = self._get_in(db, kind, key, now)
             if record is not None:
                 return Claim(record, False)
@@ -285,7 +311,7 @@ class SQLiteStore:
             return Claim(None, True, HeldLock(token, locked, asked_at) if token else None)
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
-        with self._transaction() as db:
+        async with self._transaction() as db:
             return self._lock_and_get_in(db, name, ttl, kind, key, time.time())
 
     def _lock_and_get_in(self, db: sqlite3.Connection, name: str, ttl: float, kind: str, key: str,
@@ -298,15 +324,15 @@ class SQLiteStore:
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()
-        with self._transaction() as db:  # a VersionConflict rolls back every write; the lock stays
+        async with self._transaction() as db:  # a VersionConflict rolls back every write; the lock stays
             self._check_fence(db, fence, now)
             for w in writes:
                 self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
             db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now))
-        self._maybe_purge(now)
+        await self._maybe_purge(now)
 
     async def ping(self) -> None:
-        self._run("SELECT 1").fetchone()
+        await self._run("SELECT 1")
 
     async def close(self) -> None:
         if self._checkpointer:
