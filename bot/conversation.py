@@ -155,6 +155,7 @@ class Router:
             return  # one write per ten minutes is precise enough for a 48-hour window
         await turn.services.subscribers.touch(turn.user_id, now, **fields)
         turn.session["touched_at"] = now.isoformat(timespec="seconds")
+        turn.interaction_recorded = True
 
 
 def fit_before(answer: str, resume: str) -> str:

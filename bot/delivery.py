@@ -111,7 +111,9 @@ async def deliver(services: Services, openid: str, text: str) -> DeliveryResult:
 
 
 async def flush_pending(services: Services, openid: str) -> int:
-    """The guardian just wrote (a new 48-hour window): send what was held for them. Returns the count sent."""
+    """The guardian just wrote (a new 48-hour window): send what was held for them. Returns the count sent.
+    A transient failure hands the message to the `retry_undelivered` sweep; the rest keep their order
+    and wait for the guardian's next recorded interaction."""
     api = wechat_api(services)
     if api is None:
         return 0
@@ -121,8 +123,11 @@ async def flush_pending(services: Services, openid: str) -> int:
         if result.ok:
             await services.store.delete(UNDELIVERED_KIND, key)
             sent += 1
-        elif result.status in (RETRY, PAUSED, HELD):
-            break  # keep the rest in order for the next attempt
+        elif result.status in (RETRY, PAUSED):
+            await _requeue(services, key, rec.data, result)
+            break
+        elif result.status == HELD:
+            break
         else:
             await _give_up(services, key, rec.data, result)
     return sent
@@ -144,9 +149,14 @@ async def retry_undelivered(services: Services) -> None:
             elif data.get("attempts", 1) + 1 >= MAX_RETRIES or result.status not in (RETRY,):
                 await _give_up(services, key, data, result)
             else:
-                data.update(attempts=data.get("attempts", 1) + 1, errcode=result.errcode)
-                await services.store.put(UNDELIVERED_KIND, key, data, index={"user": data["user"], "status": result.status},
-                                         ttl=UNDELIVERED_TTL)
+                await _requeue(services, key, data, result)
+
+
+async def _requeue(services: Services, key: str, data: dict[str, Any], result: DeliveryResult) -> None:
+    """Another attempt failed for a transient reason: count it; the sweep tries again (status RETRY/PAUSED)."""
+    data.update(attempts=data.get("attempts", 1) + 1, errcode=result.errcode, status=result.status)
+    await services.store.put(UNDELIVERED_KIND, key, data, index={"user": data["user"], "status": result.status},
+                             ttl=UNDELIVERED_TTL)
 
 
 async def _keep(services: Services, openid: str, text: str, result: DeliveryResult, now: str) -> None:

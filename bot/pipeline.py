@@ -125,7 +125,9 @@ class Pipeline:
         await self._count_message(f"stats:messages:{turn.now:%Y-%m-%d}")
         for followup in turn.followups + reply.followups:
             self._spawn(self._run_followup(followup))
-        if self.on_guardian_message is not None:  # a new 48-hour window: send what WeChat refused earlier
+        if self.on_guardian_message is not None and turn.interaction_recorded:
+            # A new 48-hour window: send what WeChat refused earlier. Asked once per recorded interaction
+            # (at most every ten minutes per guardian), not on every message: it costs a store query.
             self._spawn(self._run_followup(lambda services: self.on_guardian_message(services, incoming.user_id)))
         return reply
 

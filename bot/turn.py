@@ -61,6 +61,9 @@ class Turn:
     services: "Services"
     now: dt.datetime
     followups: list[Any] = field(default_factory=list)
+    # Set when this message was written down as the guardian's latest interaction (a follow, or the first
+    # message in ten minutes): WeChat's 48-hour window restarts, so messages it refused can go now.
+    interaction_recorded: bool = False
 
     @property
     def user_id(self) -> str:

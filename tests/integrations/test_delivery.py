@@ -7,8 +7,11 @@ import argparse
 import pytest
 
 from bot.delivery import deliver, flush_pending, retry_undelivered, wechat_api
+from bot.components import build_router
 from bot.fulfilment import Fulfilment
+from bot.pipeline import Pipeline
 from bot.store.repos import AWAITING_PAYMENT
+from bot.turn import Incoming
 from integrations.wechat import cli
 from integrations.wechat.templates import TemplateNotice
 from tests.fakes.wechat_api import FakeWeChatAPI
@@ -69,6 +72,47 @@ async def test_outside_window_a_template_notice_goes_now_and_the_full_text_when_
     fake.heal_openid("o-away")  # they wrote: the window is open again, and the whole text goes now
     assert await flush_pending(api_bot.services, "o-away") == 1
     assert fake.texts_to("o-away") == [text]
+
+
+async def test_held_messages_go_when_the_guardian_next_writes_looked_up_once_per_interaction(api_bot, fake):
+    services = api_bot.services
+    fake.fail_openid("o-away", 45015)
+    await deliver(services, "o-away", "预审通过！请缴费")
+    fake.heal_openid("o-away")
+    looked_up = []
+
+    async def flush(services, openid):
+        looked_up.append(openid)
+        return await flush_pending(services, openid)
+
+    pipeline = Pipeline(services, build_router(services), on_guardian_message=flush)
+
+    async def says(text: str, msg_id: int) -> None:
+        await pipeline.handle(Incoming(user_id="o-away", kind="text", text=text, msg_id=str(msg_id)))
+        await pipeline.drain(5)
+
+    await says("你好", 9001)
+    assert fake.texts_to("o-away") == ["预审通过！请缴费"] and looked_up == ["o-away"]
+    await says("参保截止时间", 9002)
+    assert looked_up == ["o-away"]  # the same interaction: no second look-up
+    api_bot.clock.advance(minutes=11)
+    await says("要带什么材料", 9003)
+    assert looked_up == ["o-away", "o-away"]
+    assert fake.texts_to("o-away") == ["预审通过！请缴费"]  # sent once
+
+
+async def test_a_transient_failure_while_flushing_hands_the_message_to_the_sweep(api_bot, fake):
+    wechat_api(api_bot.services).backoff = 0.01
+    fake.fail_openid("o-away", 45015)
+    for text in ("一", "二"):
+        await deliver(api_bot.services, "o-away", text)
+    fake.heal_openid("o-away")
+    fake.fail_next(5, http_status=500)
+    assert await flush_pending(api_bot.services, "o-away") == 0
+    await retry_undelivered(api_bot.services)  # the guardian need not write again for the first
+    assert fake.texts_to("o-away") == ["一"]
+    assert await flush_pending(api_bot.services, "o-away") == 1  # the next interaction sends the rest
+    assert fake.texts_to("o-away") == ["一", "二"]
 
 
 async def test_without_a_template_or_for_other_refusals_nothing_else_is_sent(api_bot, fake):
