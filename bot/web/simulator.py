@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.services import Services
 from integrations.wechat.crypto import MessageCrypto
-from integrations.wechat.safexml import parse_flat_xml
+from integrations.wechat.safexml import parse_flat_xml, xml_chars
 from integrations.wechat.signature import sign
 
 PAGE = Path(__file__).parent / "static" / "simulator.html"
@@ -76,12 +76,16 @@ def setup_simulator(app: web.Application, services: Services) -> None:
         try:
             data = await request.json()
         except ValueError:
+            data = None
+        if not isinstance(data, dict):
             return web.json_response({"error": "请求格式错误"}, status=400)
-        user = str(data.get("user") or "")[:64]
+        # What a WeChat client cannot send (control characters, lone surrogates) never reaches the webhook.
+        field = lambda name: xml_chars(str(data.get(name) or ""))  # noqa: E731
+        user = field("user")[:64]
         if not user:
             return web.json_response({"error": "缺少 user"}, status=400)
-        xml = build_message_xml(user, text=str(data.get("text") or "")[:MAX_TEXT], event=str(data.get("event") or ""),
-                                key=str(data.get("key") or ""), msg_id=next(counter), kind=str(data.get("kind") or ""))
+        xml = build_message_xml(user, text=field("text")[:MAX_TEXT], event=field("event"), key=field("key"),
+                                msg_id=next(counter), kind=field("kind"))
         params, body = signed_query(settings.wechat_token, xml, aes)
         url = f"{request.scheme}://{request.host}/wechat"
         async with aiohttp.ClientSession() as http:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import re
 import time
 
+from integrations.wechat.safexml import xml_chars
+
 TEXT_LIMIT_BYTES = 2000  # WeChat truncates text replies past about 2 048 bytes
 
 
 def _cdata(value: str) -> str:
+    value = xml_chars(value)
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
@@ -36,7 +39,7 @@ def render_text(to_user: str, from_user: str, text: str, now: int | None = None)
     return (
         f"<xml><ToUserName>{_cdata(to_user)}</ToUserName><FromUserName>{_cdata(from_user)}</FromUserName>"
         f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{_cdata(clip_text(text))}</Content></xml>"
+        f"<Content>{_cdata(clip_text(xml_chars(text)))}</Content></xml>"
     )
 
 

@@ -5,6 +5,7 @@ external entities / XXE) or malformed XML is refused outright.
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from defusedxml import DefusedXmlException
@@ -13,6 +14,18 @@ from defusedxml.ElementTree import fromstring
 
 class XmlRejected(ValueError):
     """The body is not the plain XML WeChat sends."""
+
+
+# Characters XML 1.0 cannot carry, not even in CDATA: control characters, U+FFFE/U+FFFF, and lone
+# surrogates (which cannot even be encoded as UTF-8).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_chars(text: str) -> str:
+    """`text` without the characters XML cannot carry: what we put into XML we build ourselves (replies,
+    the simulator's messages), where text typed anywhere could otherwise make the whole document
+    unreadable — or fail to encode."""
+    return _NOT_XML.sub("", text)
 
 
 def parse_flat_xml(body: bytes | str) -> dict[str, str]:

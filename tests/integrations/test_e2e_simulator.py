@@ -94,3 +94,28 @@ async def test_reply_is_not_held_up_by_a_hanging_payment_platform(tmp_path, sqli
             assert "weixin://wxpay" in await _wait_for(client, user, "点击这里去缴费", seen)
         finally:
             await client.close()
+
+
+async def test_the_simulator_takes_any_text_and_refuses_what_is_not_a_message(tmp_path, sqlite_store):
+    client, _services, _child_id = await _start(tmp_path, sqlite_store)
+    try:
+        # Characters no WeChat client sends (control characters, a lone surrogate from a JSON escape)
+        # are dropped before the message is built: the guardian still gets an answer, not a 500 or a 502.
+        resp = await client.post("/simulator/send", data='{"user": "o-sim-odd", "text": "\\u0000\\ud800\\u0001帮助"}',
+                                 headers={"Content-Type": "application/json"})
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["reply"]
+        for body in ("[1, 2]", '"text"', "{broken"):
+            resp = await client.post("/simulator/send", data=body, headers={"Content-Type": "application/json"})
+            assert resp.status == 400 and "请求格式错误" in (await resp.json())["error"]
+    finally:
+        await client.close()
+
+
+def test_replies_never_carry_characters_xml_cannot():
+    from integrations.wechat.reply import render_text
+    from integrations.wechat.safexml import parse_flat_xml
+
+    # A reply that echoes odd input (a school keyword, say) must still be XML WeChat can read.
+    fields = parse_flat_xml(render_text("o-1", "gh", "没有找到与“\x00\x0b\ufffe\ud800北京东路”相近的学校"))
+    assert fields["Content"] == "没有找到与“北京东路”相近的学校"
