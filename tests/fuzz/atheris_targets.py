@@ -99,6 +99,15 @@ VOCABULARY = (
 )
 
 
+OTHER_MESSAGES = (
+    *(("event", "click", key) for key in ("ENROLL", "PROGRESS", "HUMAN", "FAQ_FEE", "FAQ_REIMBURSE", "FAQ_DEADLINE",
+                                         "FAQ_MATERIALS", "FAQ_CONTACTS", "UNKNOWN")),
+    ("event", "subscribe", ""), ("event", "subscribe", "school:3101010001"), ("event", "scan", "school:9999"),
+    ("event", "unsubscribe", ""), ("event", "view", "https://example.invalid/"), ("image", "", ""),
+    ("voice", "", ""), ("location", "", ""),
+)
+
+
 class ConversationTarget:
     """One new guardian per input, on one store and router built once."""
 
@@ -123,14 +132,19 @@ class ConversationTarget:
         prompt = ""
         for _ in range(self.MAX_MESSAGES):  # a message per byte or so, while the input lasts
             choice = provider.ConsumeIntInRange(0, 9)
+            msg_id = str(next(self.msg_ids))
             if choice < 5:
                 text = guardian.answer(prompt) if prompt else "我要参保少儿住院互助基金"
-            elif choice < 8:
+            elif choice < 7:
                 text = VOCABULARY[provider.ConsumeIntInRange(0, len(VOCABULARY) - 1)]
             else:
                 text = provider.ConsumeUnicodeNoSurrogates(provider.ConsumeIntInRange(0, 300))
-            reply = await self.pipeline.handle(Incoming(user_id=user, kind="text", text=text,
-                                                        msg_id=str(next(self.msg_ids))))
+            incoming = Incoming(user_id=user, kind="text", text=text, msg_id=msg_id)
+            if choice == 9:  # a menu click, a follow or scan with a school's QR code, a picture or a voice message
+                kind, event, key = OTHER_MESSAGES[provider.ConsumeIntInRange(0, len(OTHER_MESSAGES) - 1)]
+                incoming = Incoming(user_id=user, kind=kind, event=event, event_key=key, create_time=int(msg_id),
+                                    msg_id="" if kind == "event" else msg_id, text="我要参保" if kind == "voice" else "")
+            reply = await self.pipeline.handle(incoming)
             prompt = reply.text if reply else ""
             assert FAILED_TURN not in prompt, (text, prompt)
             sent = parse_flat_xml(render_text(user, "gh", prompt))["Content"]  # what WeChat would show
@@ -158,7 +172,8 @@ def seeds(name: str) -> list[bytes]:
                     "<MsgType>voice</MsgType><MediaId>m</MediaId><Recognition>我要参保</Recognition><MsgId>3</MsgId></xml>"]
         return [m.encode() for m in messages]
     if name == "validators":
-        return [t.encode() for t in ("310101201810030012", "13900000001", "6222021000000000018", "张三", "2018-10-03")]
+        child_id = v.generate_id_number(dt.date(2018, 10, 3), "男", seq=1)  # fictional, checksum right
+        return [t.encode() for t in (child_id, "13900000001", "6222021000000000018", "张三", "2018-10-03")]
     return [bytes(64), bytes(range(256)) * 2]  # all zeros: the guardian answers every prompt
 
 
