@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bot.privacy import redact
 from bot.store.base import LockTimeout, StoreError, VersionConflict
 from bot.store.repos import STATUS_LABELS, record_handoff
 from dialogs import fields, hooks, render, submission
@@ -528,7 +529,7 @@ class EnrollmentDialogs:
         if not hits:
             where = f"{district}" if district else "名录"
             return await self._reject(turn, form, spec, step, text, understand, ValidationError(
-                f"在{where}没有找到与“{query}”相近的学校。请换个关键字（如学校名称中的路名），"
+                f"在{where}没有找到与“{redact(query)}”相近的学校。请换个关键字（如学校名称中的路名），"
                 "或回复“上一步”重新选择区。"))
         if len(hits) == 1 and (hits[0].name == query or query in hits[0].name):
             return await self._choose_school(turn, form, spec, hits[0])

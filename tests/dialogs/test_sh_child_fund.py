@@ -164,6 +164,8 @@ async def test_names_phones_schools_and_three_strikes(chat, roster):
     for text in ["1", CHILD_ID, "是", "静安", "联航路4号", "1", "否", "黄浦"]:
         await chat.say(text)
     assert "没有找到" in await chat.say("不存在的学校")
+    pasted = await chat.say(CHILD_ID)  # the ID number pasted where the school was asked: never echoed in full
+    assert "没有找到" in pasted and CHILD_ID not in pasted and f"*****{CHILD_ID[-4:]}" in pasted
     assert "已选择" in await chat.say("北京东路")
     await chat.say("韩大明")
     assert "只能包含数字" in await chat.say("1761234abcd")

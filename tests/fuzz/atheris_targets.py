@@ -99,6 +99,7 @@ VOCABULARY = (
 )
 
 
+SCHEME_MENU = "请问要为孩子办理哪一项"
 OTHER_MESSAGES = (
     *(("event", "click", key) for key in ("ENROLL", "PROGRESS", "HUMAN", "FAQ_FEE", "FAQ_REIMBURSE", "FAQ_DEADLINE",
                                          "FAQ_MATERIALS", "FAQ_CONTACTS", "UNKNOWN")),
@@ -133,8 +134,10 @@ class ConversationTarget:
         for _ in range(self.MAX_MESSAGES):  # a message per byte or so, while the input lasts
             choice = provider.ConsumeIntInRange(0, 9)
             msg_id = str(next(self.msg_ids))
-            if choice < 5:
-                text = guardian.answer(prompt) if prompt else "我要参保少儿住院互助基金"
+            if choice < 5 and SCHEME_MENU in prompt:  # any of the five schemes' forms
+                text = str(provider.ConsumeIntInRange(1, 5))
+            elif choice < 5:
+                text = guardian.answer(prompt) if prompt else "我要参保"
             elif choice < 7:
                 text = VOCABULARY[provider.ConsumeIntInRange(0, len(VOCABULARY) - 1)]
             else:
