@@ -5,7 +5,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from bot.privacy import mask_id, mask_phone
+from bot.privacy import mask_id, mask_phone, redact
 from dialogs.fields import menu_link, numbered
 from dialogs.forms import FormSpec, Step, get_slot, holds
 from dialogs.schools import SHANGHAI_DISTRICTS
@@ -29,7 +29,7 @@ def show(path: str, value: Any, how: str = "") -> str:
         return value
     if isinstance(value, dict):
         return "已上传" if value.get("media_id") or value.get("pic_url") else ""
-    return str(value)
+    return redact(str(value))  # free text may hold a number typed in the wrong place
 
 
 def fill(template: str, slots: dict[str, Any]) -> str:

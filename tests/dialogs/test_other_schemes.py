@@ -131,6 +131,14 @@ async def test_beijing_exempt_child_skips_the_bank(chat):
     assert "免缴" in confirm and "扣款银行" not in confirm
 
 
+async def test_a_number_typed_into_a_free_text_field_is_shown_masked(chat):
+    # The ID number pasted where the school's name was asked is kept as typed (free text), but going
+    # back shows it masked, like every personal number the bot repeats.
+    await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", KID)
+    back = await chat.say("上一步")
+    assert f"当前：*****{KID[-4:]}" in back and KID not in back
+
+
 async def test_beijing_not_in_any_category(chat):
     reply = await run(chat, "参保:bj-child-student", "同意", "11")
     assert "不属于" in reply and not chat.dialogs.is_active(await chat.session())
