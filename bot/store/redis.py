@@ -345,8 +345,10 @@ class RedisStore:
             claimed, *rest = await self._get_or_claim(keys=keys, args=args)
         if not claimed:
             return Claim(_record(*rest), False)
-        locked = self._lock_outcome(token, rest[0]) if rest else (None, None)
-        return Claim(None, True, HeldLock(locked[0], locked[1], asked_at) if locked[0] else None)
+        if lock is None:
+            return Claim(None, True)
+        taken, record = self._lock_outcome(token, rest[0])
+        return Claim(None, True, HeldLock(taken, record, asked_at) if taken else None)
 
     async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
         token = secrets.token_hex(16)

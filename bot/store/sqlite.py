@@ -62,11 +62,10 @@ T = TypeVar("T")
 
 
 def _busy(exc: sqlite3.Error) -> bool:
-    """Another connection holds the lock this statement needs (SQLITE_BUSY or SQLITE_LOCKED)."""
+    """Another connection holds the lock this statement needs (SQLITE_BUSY or SQLITE_LOCKED). Errors the
+    sqlite3 module raises itself (a closed connection…) carry no SQLite error code."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return "locked" in str(exc)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 async def _retry_busy(attempt: Callable[[], T]) -> T:
@@ -104,9 +103,9 @@ class SQLiteStore:
             weakref.finalize(self, self._checkpointer.stopping.set)  # a store dropped without close()
 
     def _prepare(self) -> None:
-        """WAL mode and the schema. Several processes opening a new file at once can see "database
-        is locked" here even with a busy timeout (switching the journal mode does not always wait),
-        so the first steps are retried for a few seconds."""
+        """WAL mode and the schema. Several processes opening a new file at once can find it locked
+        (the connection has no busy timeout), so the first steps are retried for a few seconds — with
+        time.sleep: this runs once, in the constructor, before any guardian is served."""
         deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
         while True:
             try:
@@ -115,7 +114,7 @@ class SQLiteStore:
                 self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                if not _busy(exc) or time.monotonic() >= deadline:
                     raise
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
@@ -359,12 +358,12 @@ class _Checkpointer:
         try:
             db = sqlite3.connect(self._path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000,
                                  check_same_thread=False)
-            while not self.stopping.wait(_CHECKPOINT_EVERY):
+            last = False
+            while not last:  # a pass every _CHECKPOINT_EVERY seconds, and a last one on stop
+                last = self.stopping.wait(_CHECKPOINT_EVERY)
                 with contextlib.suppress(sqlite3.Error):  # busy or locked now: the next pass will do
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.passes += 1
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             pass  # cannot open: commits still checkpoint at _COMMIT_CHECKPOINT_PAGES
         finally:

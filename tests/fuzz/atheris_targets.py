@@ -76,7 +76,8 @@ CHECKS = (
 
 class ValidatorsTarget:
     def __init__(self) -> None:
-        self.nlu = None  # built on first use: loading the lexicon is slow and not what is fuzzed
+        settings = Settings()
+        self.nlu = Nlu.load(settings.policies_dir, Path(tempfile.mkdtemp(prefix="fuzz-jieba-")))
 
     def __call__(self, data: bytes) -> None:
         provider = atheris.FuzzedDataProvider(data)
@@ -86,9 +87,6 @@ class ValidatorsTarget:
                 check(text)
             except ValidationError as exc:
                 assert CJK.search(str(exc)), repr(exc)
-        if self.nlu is None:
-            settings = Settings()
-            self.nlu = Nlu.load(settings.policies_dir, Path(tempfile.mkdtemp(prefix="fuzz-jieba-")))
         self.nlu.understand(text, {})
 
 
