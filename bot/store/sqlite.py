@@ -164,44 +164,32 @@ class SQLiteStore:
         await self._maybe_purge(now)
         return version
 
-    @staticmethod
-    def _check_fence(db: sqlite3.Connection, fence: Fence, now: float) -> None:
-        """LockLost unless the fence's lock is held by its token. A write here commits within the call or
-        not at all, so a fence's lateness matters only to a networked store (one that may run a write
-        after the sender timed out)."""
-        if db.execute("SELECT 1 FROM locks WHERE name = ? AND token = ? AND expires_at > ?",
-                      (fence.lock_name, fence.token, now)).fetchone() is None:
-            raise LockLost(f"lock {fence.lock_name} is no longer held")
+    # A put in one statement: an expired record counts as absent (its version starts again at 1).
+    _UPSERT = ("INSERT INTO records (kind, key, data, version, expires_at) VALUES (?, ?, ?, 1, ?) "
+               "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, "
+               "version = CASE WHEN records.expires_at IS NULL OR records.expires_at > ? "
+               "THEN records.version + 1 ELSE 1 END RETURNING version")
 
     def _put_in(self, db: sqlite3.Connection, kind: str, key: str, data: dict[str, Any],
                 expected_version: int | None, index: dict[str, str] | None, ttl: float | None, now: float) -> int:
-        """`put` inside an open transaction."""
+        """`put` inside an open transaction. A VersionConflict is raised after the write: the caller's
+        transaction rolls it back."""
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        row = db.execute(
-            f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
-        ).fetchone()
-        current = row[0] if row else 0  # an expired record counts as absent
-        if expected_version is not None and expected_version != current:
-            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {current}")
-        self._write(db, kind, key, payload, current + 1, index, _expiry(ttl, now))
-        return current + 1
+        version = db.execute(self._UPSERT, (kind, key, payload, _expiry(ttl, now), now)).fetchone()[0]
+        if expected_version is not None and expected_version != version - 1:
+            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {version - 1}")
+        self._replace_index(db, kind, key, index)
+        return version
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
         now = time.time()
         async with self._transaction() as db:
             for key, data, index in items:
-                row = db.execute(
-                    f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}", (kind, key, now)
-                ).fetchone()
-                payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-                self._write(db, kind, key, payload, (row[0] if row else 0) + 1, index, None)
+                self._put_in(db, kind, key, data, None, index, None, now)
 
     @staticmethod
-    def _write(db: sqlite3.Connection, kind: str, key: str, payload: str, version: int,
-               index: dict[str, str] | None, expires_at: float | None) -> None:
+    def _replace_index(db: sqlite3.Connection, kind: str, key: str, index: dict[str, str] | None) -> None:
         """A put replaces the whole record, its index values included (None → no index)."""
-        db.execute("INSERT OR REPLACE INTO records (kind, key, data, version, expires_at) VALUES (?, ?, ?, ?, ?)",
-                   (kind, key, payload, version, expires_at))
         db.execute("DELETE FROM record_index WHERE kind = ? AND key = ?", (kind, key))
         if index:
             db.executemany("INSERT INTO record_index (kind, field, value, key) VALUES (?, ?, ?, ?)",
@@ -324,10 +312,13 @@ class SQLiteStore:
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()
         async with self._transaction() as db:  # a VersionConflict rolls back every write; the lock stays
-            self._check_fence(db, fence, now)
+            # Releasing first is the fence check: it deletes the lock only while its token holds it, and
+            # a LockLost or VersionConflict rolls the release back with the writes. A write here commits
+            # within the call or not at all, so a fence's lateness matters only to a networked store.
+            if db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now)).rowcount != 1:
+                raise LockLost(f"lock {fence.lock_name} is no longer held")
             for w in writes:
                 self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
-            db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now))
         await self._maybe_purge(now)
 
     async def ping(self) -> None:

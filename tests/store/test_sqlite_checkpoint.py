@@ -14,7 +14,7 @@ def _main_file_count(path) -> int:
     db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         return db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    except sqlite3.OperationalError:  # not even the schema is in the file yet
+    except sqlite3.Error:  # not even the schema is in the file yet, or a checkpoint is writing it
         return -1
     finally:
         db.close()
