@@ -2,7 +2,8 @@
 
 The state dict (stored in the guardian's session) holds only: the scheme and city talked about,
 a pending question we asked ({"intent", "need", "slots", "options"}), the last computed answer's
-intent and facts ({"intent", "slots"}, so "那门诊呢" can change one thing) and the numbered menu shown.
+intent and facts ({"intent", "slots"}, so "那门诊呢" can change one thing), what the guardian has said
+about the child ("child": age, school stage, hukou…) and the numbered menu shown.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "p
 RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}  # answers computed from facts a follow-up may change
 REFINEMENT_LENGTH = 12
+# Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
+# one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
+CATEGORY_FACTS = {"age", "birth_date", "school_stage", "in_school", "person_group", "full_time", "employed"}
 SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
 
 
@@ -94,12 +98,17 @@ class QuestionAnswerer:
         state.pop("menu", None)
         last = state.pop("last", None) or {}
         intent, slots = u.intent, dict(u.slots)
+        carried: dict = {}  # facts from the question this message continues
         if pending and intent == pending.get("intent"):
-            slots = {**(pending.get("slots") or {}), **slots}
+            carried = pending.get("slots") or {}
+            slots = {**carried, **slots}
             self._fill_bare_reply(u.text, pending, slots)
         elif last and self._refines(u, last):
             # "那门诊呢" / "那外地户口呢" after an answer: the same question with one thing changed.
-            intent, slots = last["intent"], {**(last.get("slots") or {}), **slots}
+            carried = last.get("slots") or {}
+            intent, slots = last["intent"], {**carried, **slots}
+        said = {k: v for k, v in slots.items() if k in u.slots or k not in carried}  # this message's own facts
+        slots = self._with_child_facts(intent, slots, said, state)
         if intent in SMALLTALK:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:
@@ -107,6 +116,10 @@ class QuestionAnswerer:
         topics = self._topics(intent, u)
         choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics))
         if choice.scheme is None:
+            if slots.get("city") in self.chooser.by_city and slots["city"] != state.get("city"):
+                # "那上海的呢" after Ningbo: the conversation has moved to Shanghai even before its scheme is picked
+                state["city"] = slots["city"]
+                state.pop("scheme", None)
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS}
             state["pending"] = {"intent": intent, "need": ["scheme"], "slots": kept, "options": choice.options}
             return Answer(choice.question, intent, slots, confident=False)
@@ -155,6 +168,19 @@ class QuestionAnswerer:
         masked = self.nlu.slots.extract(text)[1].replace(MASK, " ")
         return self.index.distinctive_scheme(masked)
 
+    def _with_child_facts(self, intent: str, slots: dict, said: dict, state: dict) -> dict:
+        """Remember what the guardian says about the child (`said`: this message's facts) in any question;
+        a fee, eligibility or bill question is answered with it unless it says otherwise itself."""
+        told = {k: v for k, v in said.items() if k in self.fact_names or k in CATEGORY_FACTS}
+        known = state.get("child") or {}
+        if told.keys() & CATEGORY_FACTS:
+            known = {k: v for k, v in known.items() if k not in CATEGORY_FACTS}
+            slots = {k: v for k, v in slots.items() if k not in CATEGORY_FACTS or k in told}
+        known = {**known, **told}
+        if known:
+            state["child"] = known
+        return {**known, **slots} if intent in REFINABLE else slots
+
     @staticmethod
     def _same_question_again(pending: dict, intent: str, ask: Ask, slots: dict) -> bool:
         """The reply added a fact ("三级医院") but not the one asked for: ask just that again, briefly."""
@@ -195,6 +221,8 @@ class QuestionAnswerer:
             if picked:
                 slots["scheme_candidates"], slots["scheme"] = [picked], picked
                 slots["city"] = self.chooser.city_of(picked)
+            elif not slots.keys() & PLACE_SLOTS and pending.get("options"):
+                slots["scheme_candidates"] = list(pending["options"])  # "孩子三岁": still one of those we offered
             return
         if not need or need in slots:
             return

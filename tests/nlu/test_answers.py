@@ -388,3 +388,25 @@ def test_a_reply_that_adds_another_fact_gets_the_question_again_briefly(qa, now)
     assert "报销标准" in qa.answer("上海居民医保住院报多少", state, now).text
     assert qa.answer("三级医院", state, now).text == "好的。请告诉我医疗费用总额（元）。"
     assert "三级医疗机构报销比例60%" in qa.answer("2万", state, now).text  # the level was kept
+
+
+def test_what_was_said_about_the_child_carries_to_later_questions(qa, now):
+    """"初一" told in a how-to question answers the fee question after it; a new age replaces the stage."""
+    state: dict = {}
+    qa.answer("我家孩子今年上初一，在宁波，医保怎么交", state, now)
+    assert "220" in qa.answer("要交多少钱", state, now).text  # 中小学生, not every tier
+    qa.answer("二宝三岁了", state, now)
+    reply = qa.answer("交多少钱", state, now).text
+    assert "500" in reply and "220" not in reply  # 婴幼儿 now
+
+
+def test_a_city_named_while_its_scheme_is_asked_stays_the_conversations_city(qa, now):
+    """"那上海的呢" after Ningbo asks which Shanghai scheme; a reply that picks none is not answered with
+    Ningbo's rules but asked again, with the facts it brought kept."""
+    state: dict = {}
+    assert "220" in qa.answer("宁波初一学生医保交多少钱", state, now).text
+    assert "少儿住院互助基金" in qa.answer("那上海的呢", state, now).text
+    reply = qa.answer("孩子三岁", state, now).text
+    assert "宁波" not in reply and "少儿住院互助基金" in reply and state["city"] == "上海"
+    assert state["pending"]["slots"]["age"] == 3
+    assert "150" in qa.answer("1", state, now).text
