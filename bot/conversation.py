@@ -63,6 +63,8 @@ class Router:
             result = await self.dialogs.handle(turn, self.nlu.understand)
             if result.digression:
                 answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now)
+                if not result.text:  # no form to come back to (one that just ended): a plain answer
+                    return Reply(text=answer.text)
                 answer_text = answer.text.replace(ENROLL_HINT, "").rstrip()  # they are enrolling already
                 return Reply(text=f"{fit_before(answer_text, result.text)}\n\n{result.text}")
             return Reply(text=result.text)

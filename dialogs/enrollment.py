@@ -38,6 +38,7 @@ RESTART = {"重新开始", "重来", "重新填写", "从头开始"}
 BACK = {"上一步", "返回", "返回上一步", "上一个"}
 HUMAN = {"转人工", "人工", "人工客服", "找人工", "人工服务"}
 PROGRESS = {"进度", "办件进度", "查进度", "查询进度", "申请进度"}
+ENDED_HINT = "如果刚才选错或填错了，回复“上一步”返回修改，已填写的信息都还在。"
 AGAIN = {"再办一个", "再办一份", "再给一个孩子办", "再办一个孩子", "继续办下一个"}
 CONTINUE = {"继续", "继续办理", "接着办", "是", "好", "好的", "继续吧"}
 REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
@@ -70,7 +71,7 @@ class EnrollmentDialogs:
 
     def is_active(self, session: dict) -> bool:
         state = session.get(ENROLL_KEY) or {}
-        return bool(state.get("form") or state.get("choosing") or state.get("reminder") or state.get("after"))
+        return any(state.get(k) for k in ("form", "choosing", "reminder", "after", "ended"))
 
     def school_name(self, code: str) -> str:
         """Name of a school in the directory ("" when unknown): the router greets QR-code scans with it."""
@@ -86,6 +87,7 @@ class EnrollmentDialogs:
     async def start(self, turn: Any, scheme: str | None) -> DialogReply:
         state = turn.session.setdefault(ENROLL_KEY, {})
         state.pop("after", None)
+        state.pop("ended", None)
         form = state.get("form")
         if form and form["scheme"] in self.forms:
             spec = self.forms[form["scheme"]]
@@ -112,7 +114,7 @@ class EnrollmentDialogs:
             log.exception("enrollment dialog failed; state restored")
             turn.session[ENROLL_KEY] = snapshot
             return DialogReply("抱歉，刚才这条消息没有处理好，已填写的信息都还在。请再发一次，或回复“转人工”。")
-        if not any(state.get(k) for k in ("form", "choosing", "reminder", "after", "last")):
+        if not any(state.get(k) for k in ("form", "choosing", "reminder", "after", "ended", "last")):
             turn.session.pop(ENROLL_KEY, None)
         return reply
 
@@ -129,6 +131,8 @@ class EnrollmentDialogs:
             return await self._handle_form(turn, state, text, understand)
         if state.get("after"):
             return await self._handle_after(turn, state, text, understand)
+        if state.get("ended"):
+            return await self._handle_ended(turn, state, text, understand)
         return DialogReply("", digression=True)
 
     async def progress(self, turn: Any) -> str:
@@ -246,6 +250,19 @@ class EnrollmentDialogs:
         if getattr(understood, "intent", "") == "enroll":
             return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
         return DialogReply("如需为其他孩子办理，回复“再办一个”。", digression=True)
+
+    async def _handle_ended(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
+        """The message right after a form ended at a dead end (a school without the child on its roster,
+        an answer that rules the child out): 上一步 or 修改… reopens it with everything filled in, since
+        the answer that ended it may simply have been a slip (the wrong school picked from a list)."""
+        form = state.pop("ended")
+        if form.get("scheme") in self.forms and (text in BACK or text.startswith(("修改", "更改"))):
+            state["form"] = form
+            return await self._command(turn, state, form, self.forms[form["scheme"]], text)
+        understood = self._understand(understand, text)
+        if getattr(understood, "intent", "") == "enroll":
+            return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
+        return DialogReply("", digression=True)
 
     def _resume_hint(self, state: dict) -> str:
         form = state.get("form")
@@ -487,8 +504,9 @@ class EnrollmentDialogs:
         if step.type == "confirm":
             return render.confirmation(spec, step, slots)
         current = ""
-        if show_current and step.slot and get_slot(slots, step.slot) is not None:
-            current = f"（当前：{render.show(step.slot, get_slot(slots, step.slot)) or '已填写'}）\n"
+        shown = "school_name" if step.type == "school" else step.slot  # the school's name, not its code
+        if show_current and shown and get_slot(slots, shown) is not None:
+            current = f"（当前：{render.show(shown, get_slot(slots, shown)) or '已填写'}）\n"
         if step.type == "district" and step.params.get("scene") and not form.get("scene_offered"):
             school = self.schools.get(turn.session.get("scene_school") or "")
             form["scene_offered"] = True
@@ -571,8 +589,8 @@ class EnrollmentDialogs:
     async def _end(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
         await hooks.run(step.compute, self._ctx(turn, spec, form["slots"]))
         state = turn.session.setdefault(ENROLL_KEY, {})
-        state.pop("form", None)
-        return DialogReply(render.fill(step.prompt, form["slots"]))
+        state["ended"] = state.pop("form", None) or form
+        return DialogReply(render.fill(step.prompt, form["slots"]).rstrip() + "\n" + ENDED_HINT)
 
     async def _submit(self, turn: Any, form: dict, spec: FormSpec) -> DialogReply:
         slots = form["slots"]

@@ -73,6 +73,11 @@ class Chat:
     async def session(self) -> dict:
         return (await self.services.sessions.load(self.user))[0]
 
+    async def form_open(self) -> bool:
+        """A form is being filled (one that ended at a dead end stays reopenable for one message, but
+        is no longer open)."""
+        return bool(((await self.session()).get("enroll") or {}).get("form"))
+
 
 @pytest.fixture(scope="session")
 def engine() -> RuleEngine:

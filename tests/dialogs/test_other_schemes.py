@@ -52,8 +52,21 @@ async def test_ningbo_too_old_is_refused_and_nothing_lost(chat):
 async def test_ningbo_hukou_outside_goes_the_employer_route(chat, services):
     reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "否")
     assert "单位" in reply and "区医疗保障管理中心" in reply
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
     assert await services.applications.for_user(chat.user) == []
+
+
+async def test_a_slip_that_ended_the_form_is_taken_back_with_everything_kept(chat, services):
+    """"否" tapped by mistake for the hukou ends the form at the employer route: 上一步 right after reopens
+    it at that question, shown as answered, and the guardian goes on without typing anything again."""
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "否")
+    assert "区医疗保障管理中心" in reply and "回复“上一步”返回修改" in reply and not await chat.form_open()
+    back = await chat.say("上一步")
+    assert back.startswith("（当前：否）") and await chat.form_open()
+    confirm = await run(chat, "是", "王大", "13912345678")
+    assert "王小丫" in confirm and "个人缴费：220元" in confirm
+    await chat.say("确认提交")
+    assert len(await services.applications.for_user(chat.user)) == 1
 
 
 async def test_ningbo_only_on_days_1_to_27(chat, services, clock):
@@ -61,7 +74,7 @@ async def test_ningbo_only_on_days_1_to_27(chat, services, clock):
     reply = await chat.say("参保:nb-civil-servant-children")
     assert "2026年10月1日" in reply and "提醒我" in reply
     await chat.say("不用")
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
     assert (await services.subscribers.get(chat.user)) is None
 
 
@@ -122,7 +135,7 @@ async def test_beijing_card_must_be_in_the_childs_name(chat):
     reply = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", "北京明华中学", "否", "2",
                       card_number(), "否")
     assert "以赵小北的名字开立" in reply
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
 
 
 async def test_beijing_exempt_child_skips_the_bank(chat):
@@ -141,7 +154,7 @@ async def test_a_number_typed_into_a_free_text_field_is_shown_masked(chat):
 
 async def test_beijing_not_in_any_category(chat):
     reply = await run(chat, "参保:bj-child-student", "同意", "11")
-    assert "不属于" in reply and not chat.dialogs.is_active(await chat.session())
+    assert "不属于" in reply and not await chat.form_open()
 
 
 # ---- Shanghai resident students ------------------------------------------------------------------

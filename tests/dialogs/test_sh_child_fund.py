@@ -25,7 +25,7 @@ async def to_confirm(chat: Chat, child_id: str = CHILD_ID, hardship: str = "否"
     for text in ["参保:sh-child-fund", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1",
                  hardship, "黄浦", "北京东路", "韩大明", "17612342353"]:
         reply = await chat.say(text)
-        if not chat.dialogs.is_active(await chat.session()):
+        if not await chat.form_open():
             break
     return reply
 
@@ -66,12 +66,19 @@ async def test_child_missing_from_uploaded_roster_is_sent_to_the_school(chat, se
     reply = await to_confirm(chat, child_id=other)
     assert f"“{SCHOOL}”上传的在籍名册中没有查到" in reply and "联系就读学校线下办理参保" in reply
     assert await services.applications.for_user(chat.user) == []
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
 
 
 async def test_school_without_roster_still_sends_guardian_to_school(chat, services):
     reply = await to_confirm(chat)
     assert "还没有上传" in reply and SCHOOL in reply and "联系就读学校线下办理参保" in reply
+
+
+async def test_after_a_dead_end_other_messages_are_answered_and_the_form_stays_closed(chat, services):
+    assert "还没有上传" in await to_confirm(chat)
+    assert (await chat.say("报销多少钱")) == "（回答）\n\n"  # the router answers; no form to come back to
+    assert "（回答）" in await chat.say("上一步") and not await chat.form_open()  # only right after the end
+    assert "请问要为孩子办理哪一项" in await chat.say("我要参保")  # a fresh start, as usual
 
 
 async def test_roster_school_of_record_replaces_a_wrong_choice(chat, services):
@@ -102,7 +109,7 @@ async def test_commands_back_modify_cancel_restart(chat, services, roster):
     assert "当前：139****5678" in await chat.say("上一步")  # back from 确认 → the last question
     assert "参保信息确认" in await chat.say("13912345678")
     assert "取消" in await chat.say("取消")
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
     await chat.say("参保:sh-child-fund")
     await chat.say("同意")
     await chat.say("韩小明")
@@ -192,7 +199,7 @@ async def test_abandoned_form_resumes_then_expires(chat, services, clock):
     clock.advance(days=8)
     reply = await chat.say("1")
     assert "超过7天" in reply
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
 
 
 async def test_out_of_window_offers_a_reminder(chat, services, clock):
@@ -262,7 +269,7 @@ async def test_changed_id_number_is_checked_against_the_roster_again(chat, servi
     await chat.say("修改证件号码")
     other = generate_id_number(dt.date(2017, 4, 5), "女", seq=20)
     reply = await chat.say(other)
-    assert "没有查到" in reply and not chat.dialogs.is_active(await chat.session())
+    assert "没有查到" in reply and not await chat.form_open()
 
 
 async def test_window_closing_mid_form_does_not_submit(chat, services, clock, roster):
@@ -280,7 +287,7 @@ async def test_declining_to_resume_drops_the_draft(chat, clock):
     clock.advance(hours=1)
     assert "继续吗" in await chat.say("你好")
     assert "已放弃" in await chat.say("不用")
-    assert not chat.dialogs.is_active(await chat.session())
+    assert not await chat.form_open()
 
 
 @pytest.mark.parametrize("id_type, good, bad, hint", [

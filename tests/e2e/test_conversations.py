@@ -119,6 +119,23 @@ async def test_ningbo_enrolment_to_tax_payment_steps(bot):
     assert_masked(g)
 
 
+async def test_a_form_ended_by_a_slip_is_reopened_and_a_question_after_it_answered_plainly(bot):
+    sender, services = await bot()
+    g = Guardian(sender, "o-nb-2")
+    await g.tap(await g.say("我要参保"), "宁波")
+    ended = await g.say("好的", "王小丫", NB_KID, "是", "否")  # 户籍不在宁波大市: the employer route
+    assert "上一步" in ended
+    assert (await g.say("上一步")).startswith("（当前：否）")
+    assert "监护人" in await g.say("是")
+    g2 = Guardian(sender, "o-nb-3")
+    await g2.tap(await g2.say("我要参保"), "宁波")
+    await g2.say("好的", "王小丫", NB_KID, "是", "否")
+    answer = await g2.say("宁波医保交多少钱")  # answered as any question, not as part of a form
+    assert "220" in answer and "我们继续" not in answer
+    assert answer.endswith("回复「参保」开始办理。")  # no form is open: the hint to start one is kept
+    assert_masked(g)
+
+
 async def test_xuancheng_first_enrolment_with_id_photo(bot):
     sender, services = await bot()
     g = Guardian(sender, "o-xc-1")
