@@ -8,6 +8,9 @@ from bot.answers.retrieval import CALENDAR_TOPIC
 
 
 GENERIC_WORDS = ("参保", "医保", "办理", "参加")
+# "什么时候生效" asks when cover starts, not when to enrol: answered with the benefit period first.
+COVER_WORDS = ("生效", "享受待遇", "待遇开始", "开始享受", "开始报销", "开始能报", "起保", "待遇期", "保障期",
+               "保到什么时候", "保到哪天", "能用医保")
 
 
 def deadline(ctx: Ctx) -> Composed:
@@ -17,12 +20,28 @@ def deadline(ctx: Ctx) -> Composed:
     drop = [*ctx.intent_words, *ctx.pack.aliases, ctx.pack.short_name, *GENERIC_WORDS]
     specific = relevant_lines(ctx, None, limit=2, drop=drop)
     lines = [line.text for line in specific if line.text not in info.explanation]
+    cover = _cover(ctx, info) if any(w in ctx.text for w in COVER_WORDS) else ""
+    if cover:
+        lines = []  # lines picked by the question's other words (交了…) answer something else
     hint = ENROLL_HINT if info.current is not None else ""
     until = ""
     if info.current is None and info.next is not None:
         days = (info.next.start.date() - ctx.today).days
         until = f"距下一次开始还有{days}天（今天是{day(ctx.today)}）。" if days > 0 else ""
-    return Composed(join(*lines, info.explanation, until, _upcoming(ctx, lines), hint))
+    return Composed(join(cover, *lines, info.explanation, until, _upcoming(ctx, lines), hint))
+
+
+def _cover(ctx: Ctx, info) -> str:
+    """When cover bought in the current (or next) window starts and ends."""
+    window = info.current or info.next
+    enrolled = window.start.date() if window else ctx.today
+    period = ctx.engine.benefit_period(ctx.scheme, enrolled)
+    if not period or period[0] < enrolled:
+        return ""  # cover that would begin before the payment (宁波's monthly windows): the seed does not say
+    start, end = period
+    which = "这一期" if info.current else "下一期"
+    return (f"{which}参保缴费成功后，{start.year}年{day(start)}至{end.year}年{day(end)}享受待遇"
+            f"（{ctx.pack.short_name}）。")
 
 
 UPCOMING = 4  # dated milestones listed after the window

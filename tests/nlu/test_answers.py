@@ -410,3 +410,26 @@ def test_a_city_named_while_its_scheme_is_asked_stays_the_conversations_city(qa,
     assert "宁波" not in reply and "少儿住院互助基金" in reply and state["city"] == "上海"
     assert state["pending"]["slots"]["age"] == 3
     assert "150" in qa.answer("1", state, now).text
+
+
+@pytest.mark.parametrize("question, cover", [
+    ("一小交了钱什么时候开始能报", "这一期参保缴费成功后，2027年1月1日至2027年12月31日享受待遇"),  # 9–11月 pays for next year
+    ("上海居民医保什么时候生效", "下一期参保缴费成功后，2027年1月1日至2027年12月31日享受待遇"),  # declared Nov–Dec
+])
+def test_when_cover_starts_is_answered_first(qa, now, question, cover):
+    assert qa.answer(question, {}, now).text.startswith(cover)
+
+
+def test_when_the_fund_starts_outside_its_window_names_the_next_school_year(qa):
+    import datetime as dt
+
+    from bot.clock import SHANGHAI
+
+    reply = qa.answer("少儿基金交了以后什么时候生效", {}, dt.datetime(2026, 11, 28, 10, tzinfo=SHANGHAI)).text
+    assert reply.startswith("下一期参保缴费成功后，2027年9月1日至2028年8月31日享受待遇")
+    assert "不予退回" not in reply  # "交了" no longer pulls in the refund rule
+
+
+def test_no_cover_dates_the_seed_does_not_give(qa, now):
+    """Ningbo's monthly windows: the pack's calendar-year period would start before the payment."""
+    assert "享受待遇" not in qa.answer("宁波医保交了什么时候生效", {}, now).text

@@ -19,6 +19,7 @@ CASES = [
     ("北京一小免缴有哪些人", "fee"),  # who is exempt from paying: a fee question, not eligibility
     ("孤儿能免交吗", "fee"),
     ("孩子15岁没上学能参保不", "eligibility"),
+    ("孩子在北京上学户口在河北能办一小吗", "eligibility"),
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
     ("哪些孩子可以参加少儿基金", "eligibility"),
