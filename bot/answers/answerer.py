@@ -135,12 +135,15 @@ class QuestionAnswerer:
         text = composed.text
         if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
             text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
-        if choice.guessed:  # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
-            note = f"（以上按{pack.short_name}回答；如果不是，请告诉我城市或医保名称。）"
-            text = join(clip(text, MAX_REPLY - len(note) - 1), note)
-        else:
-            text = clip(text)
+        # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
+        text = self._say_whose(text, pack) if choice.guessed else clip(text)
         return Answer(text, intent, slots, composed.confident, choice.scheme)
+
+    @staticmethod
+    def _say_whose(text: str, pack: Any) -> str:
+        """An answer whose scheme was guessed from the question's words alone, saying so."""
+        note = f"（以上按{pack.short_name}回答；如果不是，请告诉我城市或医保名称。）"
+        return join(clip(text, MAX_REPLY - len(note) - 1), note)
 
     def _ctx(self, intent: str, scheme: str, slots: dict, u: Understanding, now: dt.datetime,
              topics: list[str]) -> Ctx:
@@ -269,13 +272,17 @@ class QuestionAnswerer:
 
     def _unclear(self, u: Understanding, slots: dict, state: dict, now: dt.datetime) -> Answer:
         place = self.chooser.choose(slots, {}, u.text) if slots.keys() & {"city", "scheme_candidates"} else None
-        scheme = place.scheme if place else (state.get("scheme") or self._distinctive_scheme(u.text))
+        scheme = place.scheme if place else state.get("scheme")
+        guessed = not scheme
+        if guessed:
+            scheme = self._distinctive_scheme(u.text)
         if scheme in self.engine.scheme_ids:
             found = procedures.lookup(self._ctx(UNCLEAR, scheme, slots, u, now, []))
             if found:  # the words match a line of the pack even if the intent is unclear
                 pack = self.engine.pack(scheme)
                 state["scheme"], state["city"] = scheme, pack.city
-                return Answer(clip(found.text), UNCLEAR, slots, confident=False, scheme=scheme)
+                text = self._say_whose(found.text, pack) if guessed else clip(found.text)
+                return Answer(text, UNCLEAR, slots, confident=False, scheme=scheme)
         guesses = [name for name, score in u.candidates if score >= 0.12 and name not in SMALLTALK]
         menu = (guesses + [m for m in self.nlu.catalogue.fallback_menu if m not in guesses])[:6]
         state["menu"] = menu

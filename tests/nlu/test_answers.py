@@ -433,3 +433,12 @@ def test_when_the_fund_starts_outside_its_window_names_the_next_school_year(qa):
 def test_no_cover_dates_the_seed_does_not_give(qa, now):
     """Ningbo's monthly windows: the pack's calendar-year period would start before the payment."""
     assert "享受待遇" not in qa.answer("宁波医保交了什么时候生效", {}, now).text
+
+
+def test_a_line_found_for_an_unclear_question_also_says_whose_rules(qa, now):
+    """No intent, no place: the line comes from the one pack whose words match, and the reply says so."""
+    state: dict = {}
+    reply = qa.answer("怎么查是否参保成功", state, now).text
+    assert reply.startswith("北京“一小”医保") and reply.endswith("如果不是，请告诉我城市或医保名称。）")
+    assert "如果不是" not in qa.answer("北京一小怎么查是否参保成功", {}, now).text
+    assert "如果不是" not in qa.answer("怎么查是否参保成功", state, now).text  # Beijing is now remembered
