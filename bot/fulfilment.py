@@ -3,6 +3,8 @@ between the dialogs (Submitter port) and the outside world (integrations.enrollm
 
     submitted ──预审──▶ pre_approved ──order──▶ awaiting_payment ──paid──▶ paid ──▶ done
         └──▶ rejected                 (exempt: pre_approved ──▶ paid ──▶ done)   └─deadline─▶ expired
+    A scheme paid through its own channel (pack `payment.channel: external`) stops at pre_approved: the guardian
+    is told how to pay there, and no order or link of ours competes with it.
 
 Everything slow runs in follow-ups after the reply; every outcome reaches the guardian by message
 (`bot.delivery.deliver`). Amounts come only from the application (`amount_fen`, computed by the
@@ -136,8 +138,21 @@ class Fulfilment:
             return
         if app.get("exempt"):
             await self._finish_exempt(app)
+        elif self._external_payment(app):
+            await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n"
+                                  f"缴费方式：{self._external_payment(app)}")
         else:
             await self.issue_order(app)
+
+    def _external_payment(self, app: dict[str, Any]) -> str:
+        """How a scheme paid through its own channel (bank deduction, the tax app, the school) is paid;
+        "" when the guardian pays through our link. Such an application stays 预审通过: no order is made
+        (a second way to pay would invite paying twice) and we hear of no payment."""
+        try:
+            channel, how = self.engine.payment_channel(app["scheme"])
+        except Exception:  # noqa: BLE001 - an unknown scheme is paid online, as before
+            return ""
+        return how if channel == "external" else ""
 
     async def _finish_exempt(self, app: dict[str, Any]) -> None:
         now = self.services.clock.now()
@@ -249,7 +264,7 @@ class Fulfilment:
         for app in await self.services.applications.by_status(PRE_APPROVED):
             if app.get("exempt"):
                 await self._finish_exempt(app)
-            else:
+            elif not self._external_payment(app):
                 await self.issue_order(app)  # expires it when its deadline has passed
         for app in await self.services.applications.by_status(SUBMITTED):
             submitted = _parse(app.get("submitted_at") or app.get("created_at"))
@@ -279,7 +294,8 @@ class Fulfilment:
                 until = f"请在 {_when(deadline)} 前" if deadline else "请尽快"
                 return f'{until}完成缴费（{yuan(order["amount_fen"])}元）：<a href="{order["pay_url"]}">去缴费</a>'
         if status == PRE_APPROVED:
-            return "预审已通过，缴费链接正在生成，稍后通过消息发送。"
+            how = self._external_payment(app)
+            return f"缴费方式：{how}" if how else "预审已通过，缴费链接正在生成，稍后通过消息发送。"
         if status == SUBMITTED:
             return "正在预审，结果会通过消息通知您。"
         if status == REJECTED and app.get("review_reason"):

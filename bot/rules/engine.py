@@ -97,5 +97,11 @@ class RuleEngine:
             return []
         return calendar.schedule(pack, year) if 1900 <= year <= 2200 else []
 
+    def payment_channel(self, scheme_id: str) -> tuple[str, str]:
+        """("online", "") when the guardian pays through our link after 预审; ("external", how) when the
+        scheme is paid through its own channel (bank deduction, the tax app, the school)."""
+        spec = self.pack(scheme_id).raw.get("payment") or {}
+        return spec.get("channel", "online"), spec.get("how", "")
+
     def benefit_period(self, scheme_id: str, enrolled_on: dt.date) -> tuple[dt.date, dt.date] | None:
         return calendar.benefit_period(self.pack(scheme_id), _as_date(enrolled_on))

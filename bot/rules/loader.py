@@ -19,7 +19,8 @@ from bot.yamlio import load_yaml
 TOPICS = ("materials", "steps", "channels", "payment", "payment_failure", "refund", "contacts",
           "aftercare", "progress", "hospitals", "special_cases")
 TOP_KEYS = {"id", "name", "short_name", "aliases", "city", "seed", "parameters", "eligibility", "fees",
-            "benefits", "calendar", "procedures", "notes"}
+            "benefits", "calendar", "procedures", "notes", "payment"}
+PAYMENT_CHANNELS = ("online", "external")
 RESULTS = ("eligible", "not_eligible")
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -110,6 +111,7 @@ def load_pack(file: Path, raw: Any = None) -> SchemePack:
     _fees(c, raw.get("fees"), parameters)
     _benefits(c, raw.get("benefits"), parameters)
     _calendar(c, raw.get("calendar"))
+    _payment(c, raw.get("payment"))
     procedures = _procedures(c, raw["procedures"])
     return SchemePack(id=raw["id"], name=raw["name"], short_name=raw["short_name"], aliases=list(raw["aliases"]),
                       city=raw["city"], seed=raw["seed"], procedures=procedures, parameters=parameters,
@@ -242,6 +244,20 @@ def _benefits(c: _Checker, node: Any, parameters: dict[str, Parameter]) -> None:
             path = f"benefits.inpatient_standard_conditions.conditions[{i}]"
             c.mapping(cond, path, ("name", "aliases"))
             c.items(cond["aliases"], f"{path}.aliases")
+
+
+def _payment(c: _Checker, node: Any) -> None:
+    """How a pre-approved application is paid: `online` (our payment link) or `external` (a channel of the
+    scheme's own — bank deduction, the tax app, the school — described by `how`)."""
+    if node is None:
+        return
+    c.mapping(node, "payment", ("channel",), {"channel", "how", "source"})
+    if node["channel"] not in PAYMENT_CHANNELS:
+        c.fail("payment.channel", f"应为 {' 或 '.join(PAYMENT_CHANNELS)}")
+    if node["channel"] == "external":
+        if "how" not in node:
+            c.fail("payment.how", "external 缴费须写明缴费方式")
+        c.text(node["how"], "payment.how")
 
 
 def _calendar(c: _Checker, node: Any) -> None:

@@ -30,7 +30,8 @@ class Bot:
         self.services, self.fulfilment = services, fulfilment
         self.clock: Clock = services.clock
 
-    async def enrol_child(self, user: str = "", *, on_roster: bool = True, **fields: Any) -> dict[str, Any]:
+    async def enrol_child(self, user: str = "", *, on_roster: bool = True, scheme: str = SCHEME,
+                          **fields: Any) -> dict[str, Any]:
         """Store an application as the dialog does (status submitted); the child is put on the roster."""
         n = next(_seq)
         user = user or f"o-guardian-{n}"
@@ -44,7 +45,7 @@ class Bot:
                 "exempt": False, "details": {"in_school": True, "school_city": "上海", "school_stage": "primary",
                                             "roster_uploaded": True, "employee_insurance": False}}
         data.update(fields)
-        return await self.services.applications.create(user, SCHEME, data, self.clock.now())
+        return await self.services.applications.create(user, scheme, data, self.clock.now())
 
     async def _roster_entries(self) -> list[dict[str, Any]]:
         rows = await self.services.store.query("roster", school_code=SCHOOL)

@@ -6,7 +6,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from bot.fulfilment import expire_overdue
-from bot.store.repos import AWAITING_PAYMENT, DONE, EXPIRED, REJECTED, SUBMITTED
+from bot.store.repos import AWAITING_PAYMENT, DONE, EXPIRED, PRE_APPROVED, REJECTED, SUBMITTED
 
 
 async def _pay_via_checkout(http, link: str):
@@ -141,6 +141,20 @@ async def test_exempt_application_skips_payment(bot):
     assert await bot.fulfilment.orders.get(app["id"]) is None
     [message] = await bot.messages(app["user_id"])
     assert "免予缴费" in message and "已办结" in message
+
+
+async def test_a_scheme_paid_through_its_own_channel_gets_no_link_of_ours(bot):
+    """Beijing's 一小 is paid by bank deduction: 预审通过 says how, and no order or pay link competes with
+    the deduction (a guardian could otherwise pay twice), not even from the sweep."""
+    app = await bot.enrol_child(scheme="bj-child-student", amount_fen=16000, school_code="", school_name="")
+    await bot.submit(app)
+    assert await bot.status(app["id"]) == PRE_APPROVED
+    [message] = await bot.messages(app["user_id"])
+    assert "预审通过" in message and "缴费方式：银行扣款" in message and "<a href" not in message
+    await expire_overdue(bot.services)
+    assert await bot.fulfilment.orders.get(app["id"]) is None and len(await bot.messages(app["user_id"])) == 1
+    note = await bot.fulfilment.progress_note(await bot.services.applications.get(app["id"]))
+    assert note.startswith("缴费方式：银行扣款") and "链接" not in note
 
 
 async def test_simulator_outbox_route_takes_messages_once(bot, http):

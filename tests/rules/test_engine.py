@@ -215,3 +215,13 @@ def test_facts_that_are_not_a_mapping(engine, junk):
 @pytest.mark.parametrize("year", ["abc", None, -1, 99999])
 def test_schedule_with_a_bad_year(engine, year):
     assert engine.schedule("bj-child-student", year) == []
+
+
+def test_only_the_shanghai_fund_is_paid_through_our_link(engine):
+    """Each seed's own payment channel: 一网通办's 24-hour online payment for the fund; bank deduction, the tax
+    app or the school's collective payment for the others."""
+    channels = {sid: engine.payment_channel(sid) for sid in engine.scheme_ids}
+    assert channels.pop("sh-child-fund") == ("online", "")
+    assert {channel for channel, _how in channels.values()} == {"external"}
+    assert "银行扣款" in channels["bj-child-student"][1] and "宁波税务" in channels["nb-civil-servant-children"][1]
+    assert "学校" in channels["sh-resident-student"][1] and "税务系统" in channels["xc-hfut-college"][1]

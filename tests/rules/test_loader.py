@@ -82,6 +82,8 @@ def test_yaml_syntax_error_names_file_and_line(policies):
     ("sh-child-fund", lambda d: d["calendar"]["relative_deadlines"][0].pop("hours"),
      "calendar.relative_deadlines[0]", "hours"),
     ("sh-child-fund", lambda d: d["procedures"].update(unknown_topic=[]), "procedures.unknown_topic", "未知的键"),
+    ("sh-child-fund", lambda d: d["payment"].update(channel="cash"), "payment.channel", "online"),
+    ("bj-child-student", lambda d: d["payment"].pop("how"), "payment.how", "缴费方式"),
     ("sh-child-fund", lambda d: d["procedures"]["contacts"][0].update(lines=[]),
      "procedures.contacts[0].lines", "非空列表"),
     ("xc-hfut-college", lambda d: d["fees"]["tiers"][0].update(param="missing"), "fees.tiers[0].param", "不存在"),
