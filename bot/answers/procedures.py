@@ -6,11 +6,14 @@ that very line first, and "扣款后什么时候能查到结果" also finds the 
 """
 from __future__ import annotations
 
+import re
+
 from bot.answers.context import Composed, Ctx
 from bot.answers.format import join
 from bot.answers.policy_text import source_note
 from bot.answers.retrieval import STRONG, Line
 
+NUMBERED = re.compile(r"\d+[.、．]")  # a step of a numbered list ("1. 填写参保人信息…")
 BUDGET = 430  # characters of procedure text; the rest of the 600 is heading and next step
 MAIN_TOPIC_PRIOR = 3.0
 OTHER_TOPIC_PRIOR = 1.5
@@ -38,16 +41,29 @@ def _prior(line: Line, topics: list[str]) -> float:
     return OTHER_TOPIC_PRIOR if line.topic in topics else 0.0
 
 
+def _cost(line: Line, chosen: list[Line]) -> int:
+    return len(line.text) + 3 + (0 if any(c.title == line.title for c in chosen) else len(line.title) + 3)
+
+
 def _select(ranked: list[tuple[float, Line]], budget: int) -> list[Line]:
+    """The best lines that fit the budget. A numbered step comes with the steps before it: "2. … 3. …"
+    alone reads as a list with its start cut off."""
+    lines = [line for _, line in ranked]
     chosen: list[Line] = []
     size = 0
     for score, line in ranked:
         if score < MIN_SCORE:
             break
-        cost = len(line.text) + 3 + (0 if any(c.title == line.title for c in chosen) else len(line.title) + 3)
+        if line in chosen:
+            continue
+        group = [line]
+        if NUMBERED.match(line.text):
+            group = sorted((l for l in lines if (l.topic, l.item) == (line.topic, line.item) and l.index < line.index
+                            and NUMBERED.match(l.text) and l not in chosen), key=lambda l: l.index) + group
+        cost = sum(_cost(l, chosen) for l in group)
         if size + cost > budget:
             continue
-        chosen.append(line)
+        chosen += group
         size += cost
     return chosen
 

@@ -442,3 +442,19 @@ def test_a_line_found_for_an_unclear_question_also_says_whose_rules(qa, now):
     assert reply.startswith("北京“一小”医保") and reply.endswith("如果不是，请告诉我城市或医保名称。）")
     assert "如果不是" not in qa.answer("北京一小怎么查是否参保成功", {}, now).text
     assert "如果不是" not in qa.answer("怎么查是否参保成功", state, now).text  # Beijing is now remembered
+
+
+@pytest.mark.parametrize("question", ["少儿基金怎么参加", "新生儿怎么参加上海居民医保", "怎么参加一小"])
+def test_how_to_join_is_a_procedure_question(qa, now, question):
+    state: dict = {}
+    qa.answer(question, state, now)
+    assert state["last"]["intent"] == "procedure"
+
+
+def test_numbered_steps_are_quoted_from_the_first(qa, now):
+    """Lines are picked by relevance, but a step comes with the steps before it."""
+    reply = qa.answer("孩子今年9月刚上小学一年级，上海户口，少儿基金怎么参加", {}, now).text
+    steps = [line for line in reply.splitlines() if line[:3] in ("· 1", "· 2", "· 3", "· 4", "· 5", "· 6")]
+    assert steps and steps[0].startswith("· 1. ")
+    numbers = [int(line[2]) for line in steps]
+    assert numbers == list(range(1, len(numbers) + 1))
