@@ -1,7 +1,9 @@
 """The domain vocabulary in policies/nlu/lexicon.yaml, plus scheme aliases from the rule engine."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from bot.yamlio import load_yaml
@@ -47,9 +49,16 @@ class Lexicon:
         )
 
     def standardise(self, text: str) -> str:
-        """Simplified characters, colloquial words rewritten (longest first): keywords and slots see standard Chinese."""
+        """Simplified characters, colloquial words rewritten: keywords and slots see standard Chinese."""
         text = text.translate(self.traditional)
-        for word in sorted(self.colloquial, key=len, reverse=True):
-            if word in text:
-                text = text.replace(word, self.colloquial[word])
-        return text
+        if self._colloquial_words is None:
+            return text
+        return self._colloquial_words.sub(lambda m: self.colloquial[m.group()], text)
+
+    @cached_property
+    def _colloquial_words(self) -> re.Pattern | None:
+        """All colloquial words in one pass, the longest first at each place: rewriting them one after
+        another rewrote overlaps twice ("几多钱" → "几多少钱" → "多少少钱")."""
+        if not self.colloquial:
+            return None
+        return re.compile("|".join(re.escape(w) for w in sorted(self.colloquial, key=len, reverse=True)))

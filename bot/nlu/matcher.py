@@ -33,6 +33,17 @@ def features(tokens: list[str], slots: dict[str, Any]) -> frozenset[str]:
     return frozenset(feats)
 
 
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+def _inside_a_latin_word(text: str, start: int, end: int) -> bool:
+    """A Latin keyword ("hi", "hello") counts only as a whole word."""
+    if not _latin(text[start]):
+        return False
+    return (start > 0 and _latin(text[start - 1])) or (end < len(text) and _latin(text[end]))
+
+
 class IntentMatcher:
     def __init__(self, catalogue: Catalogue, analyse: Callable[[str], tuple[list[str], dict[str, Any]]]) -> None:
         """`analyse(text)` returns (content tokens with scheme names removed, slots) for a normalised text."""
@@ -59,7 +70,10 @@ class IntentMatcher:
         found: list[tuple[int, int, int, float]] = []  # (-length, start, intent, weight)
         for start in range(len(masked)):
             for end in range(start + 1, min(len(masked), start + self._longest) + 1):
-                for intent, weight in self._keywords.get(masked[start:end], ()):
+                hits = self._keywords.get(masked[start:end], ())
+                if hits and _inside_a_latin_word(masked, start, end):
+                    continue  # "hi" in "child" is no greeting
+                for intent, weight in hits:
                     found.append((start - end, start, intent, weight))
         found.sort()
         totals = [0.0] * len(self.names)

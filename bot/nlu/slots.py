@@ -102,6 +102,7 @@ _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿�
           (2, re.compile(r"二级|二甲|二乙|2级|区级医院|(?<!社)区中心医院|(?<!社)区医院")),
           (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
 _SCHOOL_CITY = r"(?:在|来)({city})(?:市)?(?:读|上|就读|念|的(?:学校|大学|中学|小学|幼儿园))"
+_SCHOOL_ELSEWHERE = re.compile(_SCHOOL_CITY.replace("({city})", _ELSEWHERE).replace("(?:市)?", "(?:省|市)?"))
 
 
 def _small_int(text: str) -> int | None:
@@ -161,6 +162,8 @@ class SlotExtractor:
             city = self.lexicon.city_names[school.group(1)]
             slots["city"] = slots["school_city"] = city
             return
+        if _SCHOOL_ELSEWHERE.search(text):  # "在成都读书": a school in none of our cities
+            slots["school_city"] = "外地"
         found = self._city_word.search(text)  # the first place named, the longest name at that spot
         if found:
             slots["city"] = self.lexicon.city_names[found.group()]

@@ -20,6 +20,7 @@ CASES = [
     ("孤儿能免交吗", "fee"),
     ("孩子15岁没上学能参保不", "eligibility"),
     ("孩子在北京上学户口在河北能办一小吗", "eligibility"),
+    ("上海小孩医保一年几多钱", "fee"),  # 几多 → 多少 once, not 多少少
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
     ("哪些孩子可以参加少儿基金", "eligibility"),
@@ -135,3 +136,8 @@ def test_traditional_characters(nlu):
     u = nlu.understand("上海三級醫院住院花了1萬能報多少")
     assert u.intent == "reimbursement"
     assert u.slots["amount"] == 10000 and u.slots["hospital_level"] == 3
+
+
+def test_a_latin_keyword_counts_only_as_a_whole_word(nlu):
+    assert nlu.understand("hi", {}).intent == "greeting"
+    assert nlu.understand("shanghai child fund fee", {}).intent != "greeting"  # the "hi" of "child"

@@ -23,6 +23,7 @@ import pytest
     ("上海户籍", {"hukou_city": "上海", "city": "上海"}),
     ("外地户口", {"hukou_city": "外地"}),
     ("户口在河北", {"hukou_city": "外地"}),
+    ("娃儿在成都读书", {"school_city": "外地"}),
     ("江苏户口的孩子", {"hukou_city": "外地"}),
     ("我们是四川的户口", {"hukou_city": "外地"}),
     ("北京非农业户口", {"hukou_city": "北京", "hukou_type": "non_agricultural"}),
