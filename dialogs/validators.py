@@ -73,8 +73,21 @@ def id_check_char(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
+# "身份证号是…" / "手机：…": a label typed before the number is not part of it.
+_ID_LABEL = re.compile(r"^(?:我的|孩子的?|他的|她的)?(?:居民)?(?:身份证|证件|户口簿|居住证)?(?:号码|号)?(?:是|为)?:?")
+_PHONE_LABEL = re.compile(r"^(?:我的|家长的?)?(?:手机号码|手机号|手机|电话号码|电话|联系电话)?(?:是|为)?:?")
+
+
+def _id_compact(text: str) -> str:
+    """An ID-like number as typed → its characters only: full-width, spaces, dashes and a label dropped."""
+    value = normalize(text).replace(" ", "").replace("-", "").upper()
+    return _ID_LABEL.sub("", value, count=1)
+
+
 def _parse_id18(text: str | None, what: str) -> tuple[str, dt.date, str]:
-    value = _require(text, what).replace(" ", "").upper()
+    value = _id_compact(_require(text, what))
+    if not value:
+        raise ValidationError(f"请输入{what}。")
     if re.search(r"[^0-9X]", value):
         raise ValidationError(f"{what}只能由数字和末位的X组成，请检查后重新输入。")
     if len(value) != 18:
@@ -107,7 +120,7 @@ def check_id_number(text: str | None, today: dt.date | None = None) -> IdInfo:
 
 def normalize_id_number(text: str | None) -> str:
     """The canonical form (upper-case X, no spaces) of a number that passed `check_id_number`."""
-    return normalize(text).replace(" ", "").upper()
+    return _id_compact(text or "")
 
 
 def generate_id_number(birth_date: dt.date, sex: str, region: str = "310101", seq: int | None = None) -> str:
@@ -153,7 +166,9 @@ def check_passport(text: str | None) -> str:
 def check_phone(text: str | None) -> str:
     """Mainland mobile number → 11 digits (spaces, dashes and a +86 prefix are tolerated)."""
     value = _require(text, "手机号码")
-    compact = re.sub(r"[\s\-()（）]", "", value)
+    compact = _PHONE_LABEL.sub("", re.sub(r"[\s\-()（）]", "", value), count=1)
+    if not compact:
+        raise ValidationError("请输入11位手机号码。")
     if compact.startswith("+86"):
         compact = compact[3:]
     elif compact.startswith("0086"):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dialogs.validators import (
     ValidationError, age_on, check_address, check_bank_card, check_date, check_hk_macau_permit,
-    check_id_number, check_luhn, check_name, check_passport, check_phone, check_residence_permit,
+    check_id_number, normalize_id_number, check_luhn, check_name, check_passport, check_phone, check_residence_permit,
     generate_id_number, luhn_check_digit, parse_yes_no,
 )
 
@@ -67,6 +67,18 @@ def test_id_accepts_lowercase_x_and_fullwidth_digits():
     assert check_id_number(fullwidth).birth_date == dt.date(2016, 5, 6)
 
 
+def test_id_typed_with_dashes_or_a_label_is_read():
+    number = generate_id_number(dt.date(2014, 7, 9), "女", region="110105", seq=322)
+    dashed = f"{number[:6]}-{number[6:14]}-{number[14:]}"
+    for typed in (dashed, "身份证" + number, f"身份证号：{number}", f"孩子的身份证号是 {number[:6]} {number[6:]}"):
+        assert check_id_number(typed).birth_date == dt.date(2014, 7, 9)
+        assert normalize_id_number(typed) == number  # what is stored: the number alone
+    with pytest.raises(ValidationError, match="请输入身份证号码"):
+        check_id_number("身份证号")
+    with pytest.raises(ValidationError, match="只能由数字"):
+        check_id_number("身份证号是我家的" + number)  # a label we do not know is not guessed away
+
+
 def test_future_birth_date_rejected():
     number = generate_id_number(dt.date(2030, 1, 1), "男")
     with pytest.raises(ValidationError, match="晚于今天"):
@@ -95,6 +107,9 @@ def test_phone():
         check_phone("1761234235")
     with pytest.raises(ValidationError, match="13至19"):
         check_phone("12612342353")
+    assert check_phone("手机13912345678") == check_phone("我的手机是+86 139-1234-5678") == "13912345678"
+    with pytest.raises(ValidationError, match="请输入11位"):
+        check_phone("手机号：")
 
 
 def test_luhn_and_cards():
