@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
+from bot.answers.compare import compare, schemes_to_compare
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
@@ -109,6 +110,10 @@ class QuestionAnswerer:
             intent, slots = last["intent"], {**carried, **slots}
         said = {k: v for k, v in slots.items() if k in u.slots or k not in carried}  # this message's own facts
         slots = self._with_child_facts(intent, slots, said, state)
+        city = slots.get("city") or state.get("city") or ""
+        compared = schemes_to_compare(u.text, u.slots, self.chooser.by_city.get(city, []))
+        if compared:
+            return Answer(clip(compare(self.engine, compared, now)), "compare", slots)
         if intent in SMALLTALK:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:

@@ -458,3 +458,19 @@ def test_numbered_steps_are_quoted_from_the_first(qa, now):
     assert steps and steps[0].startswith("· 1. ")
     numbers = [int(line[2]) for line in steps]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_two_schemes_compared_side_by_side(qa, now):
+    """Each card from its own pack: who, fee with its year, what it pays, when; no rule linking them is made up."""
+    reply = qa.answer("少儿基金和居民医保有什么区别", {}, now).text
+    assert reply.startswith("这是两项不同的保障") and "【少儿住院互助基金】" in reply
+    assert "150元（2024年度标准）" in reply and "180元（2021年度标准）" in reply
+    assert "三级300元" in reply and len(reply) <= 600
+    state: dict = {}
+    qa.answer("上海居民医保多少钱", state, now)
+    assert "【少儿住院互助基金】" in qa.answer("两个都要交吗", state, now).text  # Shanghai's two, not named
+
+
+@pytest.mark.parametrize("question", ["门诊和住院有什么区别", "我家两个孩子都要办，怎么弄"])
+def test_other_questions_with_such_words_are_not_comparisons(qa, now, question):
+    assert not qa.answer(question, {"city": "上海"}, now).text.startswith("这是两项不同的保障")
