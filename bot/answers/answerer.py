@@ -234,6 +234,9 @@ class QuestionAnswerer:
             return
         if not need or need in slots:
             return
+        if need == "years_insured" and isinstance(slots.get("insured_last_year"), bool):
+            slots[need] = int(slots["insured_last_year"])  # "去年交过了": a year at least; "第一次交": none yet
+            return
         if need in NUMERIC_NEEDS:
             run = NUMBER_RUN.search(text)
             unit = text[run.end():run.end() + 1] if run else ""

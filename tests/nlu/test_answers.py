@@ -474,3 +474,13 @@ def test_two_schemes_compared_side_by_side(qa, now):
 @pytest.mark.parametrize("question", ["门诊和住院有什么区别", "我家两个孩子都要办，怎么弄"])
 def test_other_questions_with_such_words_are_not_comparisons(qa, now, question):
     assert not qa.answer(question, {"city": "上海"}, now).text.startswith("这是两项不同的保障")
+
+
+def test_years_insured_answered_with_last_years_payment(qa, now):
+    """Asked for years of contribution, "去年交过了" is at least one, "今年第一次交" none."""
+    state: dict = {}
+    assert "几年" in qa.answer("北京一小门诊花了3000", state, now).text
+    assert "1175" in qa.answer("去年交过了", state, now).text  # (3000-650)×50%
+    state = {}
+    qa.answer("北京一小门诊花了3000", state, now)
+    assert "不予报销" in qa.answer("今年第一次交", state, now).text
