@@ -234,9 +234,7 @@ class EnrollmentDialogs:
     async def _handle_reminder(self, turn: Any, state: dict, text: str) -> DialogReply:
         scheme = state.pop("reminder")
         if text in REMIND or parse_yes_no(text):
-            subscriber = await turn.services.subscribers.get(turn.user_id) or {}
-            reminders = sorted(set(subscriber.get("reminders") or []) | {scheme})
-            await turn.services.subscribers.touch(turn.user_id, turn.now, reminders=reminders)
+            await turn.services.subscribers.touch(turn.user_id, turn.now, add={"reminders": scheme})
             return DialogReply(f"好的，{self._title(scheme)}开始办理时会发消息提醒您。")
         if parse_yes_no(text) is False or text in CANCEL:
             return DialogReply("好的，不提醒了。需要时回复“我要参保”。")

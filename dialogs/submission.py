@@ -45,14 +45,12 @@ async def find_duplicate(turn: Any, spec: FormSpec, slots: dict[str, Any]) -> di
 
 async def remember_subscriber(turn: Any, spec: FormSpec, slots: dict[str, Any]) -> None:
     """Segments for reminders and broadcasts: the schemes, district and school of the guardian."""
-    subscribers = turn.services.subscribers
-    current = await subscribers.get(turn.user_id) or {}
-    changes: dict[str, Any] = {"schemes": sorted(set(current.get("schemes") or []) | {spec.scheme})}
+    changes: dict[str, Any] = {}
     if slots.get("school_district"):
         changes["district"] = slots["school_district"]
     if slots.get("school_code"):
         changes["school_code"] = slots["school_code"]
-    await subscribers.touch(turn.user_id, turn.now, **changes)
+    await turn.services.subscribers.touch(turn.user_id, turn.now, add={"schemes": spec.scheme}, **changes)
 
 
 def procedure_text(engine: Any, spec: FormSpec) -> str:

@@ -147,13 +147,18 @@ class Subscribers:
         rec = await self.store.get(self.KIND, openid)
         return rec.data if rec else None
 
-    async def touch(self, openid: str, now: dt.datetime, **changes: Any) -> dict[str, Any]:
-        """Record an interaction (and any changed fields), creating the subscriber if needed."""
+    async def touch(self, openid: str, now: dt.datetime, *, add: dict[str, str] | None = None,
+                    **changes: Any) -> dict[str, Any]:
+        """Record an interaction (and any changed fields), creating the subscriber if needed. `add` puts a
+        value into a list field (schemes, reminders) within the same compare-and-set, so that two forms
+        submitted at once both stay — and it costs no read of its own."""
         for _attempt in range(5):
             rec = await self.store.get(self.KIND, openid)
             data = dict(rec.data) if rec else {"openid": openid, "subscribed": True, "first_seen": _iso(now),
                                                "schemes": [], "district": "", "school_code": ""}
             data.update(changes)
+            for field, value in (add or {}).items():
+                data[field] = sorted(set(data.get(field) or []) | {value})
             data["last_interaction"] = _iso(now)
             try:
                 await self.store.put(self.KIND, openid, data, expected_version=rec.version if rec else 0,

@@ -75,3 +75,18 @@ async def test_without_a_wechat_account_broadcasts_go_to_the_simulator_outbox(tm
         assert await outbox(services).take("o-sim") == ["模拟器里能看到"]
     finally:
         await services.store.close()
+
+
+async def test_schemes_added_at_once_both_stay(store):
+    """Two forms submitted together for one guardian: each adds its scheme inside the compare-and-set."""
+    import asyncio
+
+    now = dt.datetime(2026, 9, 20, 10, tzinfo=SHANGHAI)
+    subscribers = Subscribers(store)
+    await subscribers.touch("o-two", now, add={"schemes": "bj-child-student"})
+    await asyncio.gather(subscribers.touch("o-two", now, add={"schemes": "sh-child-fund"}, district="黄浦区"),
+                         subscribers.touch("o-two", now, add={"schemes": "sh-resident-student"}),
+                         subscribers.touch("o-two", now, add={"reminders": "sh-child-fund"}))
+    data = await subscribers.get("o-two")
+    assert data["schemes"] == ["bj-child-student", "sh-child-fund", "sh-resident-student"]
+    assert data["reminders"] == ["sh-child-fund"] and data["district"] == "黄浦区"
