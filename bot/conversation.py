@@ -62,10 +62,10 @@ class Router:
         if self.dialogs.is_active(turn.session):
             result = await self.dialogs.handle(turn, self.nlu.understand)
             if result.digression:
-                answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now)
+                answer_text = await self._digression(turn, text)
                 if not result.text:  # no form to come back to (one that just ended): a plain answer
-                    return Reply(text=answer.text)
-                answer_text = answer.text.replace(ENROLL_HINT, "").rstrip()  # they are enrolling already
+                    return Reply(text=answer_text)
+                answer_text = answer_text.replace(ENROLL_HINT, "").rstrip()  # they are enrolling already
                 return Reply(text=f"{fit_before(answer_text, result.text)}\n\n{result.text}")
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
@@ -83,6 +83,15 @@ class Router:
             return Reply(text=await self._handoff(turn, text))
         answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now, understanding=understanding)
         return Reply(text=answer.text)
+
+    async def _digression(self, turn: Turn, text: str) -> str:
+        """A question asked while a form is open or just after one: "我的申请审核通过了吗" / "预审没通过怎么办"
+        from a guardian with applications is about theirs (with the reason of a refusal), not the procedure."""
+        qa_state = turn.session.setdefault("qa", {})
+        understanding = self.nlu.understand(text, qa_state)
+        if understanding.intent == "progress" and await turn.services.applications.for_user(turn.user_id):
+            return await self.dialogs.progress(turn)
+        return self.qa.answer(text, qa_state, turn.now, understanding=understanding).text
 
     async def _event(self, turn: Turn) -> Reply:
         incoming = turn.incoming

@@ -215,6 +215,24 @@ async def test_progress_command_versus_a_question_about_the_procedure(bot):
     assert "12小时" in reply and "还没有提交过" not in reply
 
 
+async def test_a_guardian_whose_application_was_refused_asks_why(bot):
+    sender, services = await bot()
+    await services.roster.replace_school("3101010001", "黄浦区北京东路小学", [
+        {"name": "韩小明", "id_number": SH_CHILD, "class_name": "三(2)班"}], services.clock.now())
+    g = Guardian(sender, "o-pr-3")
+    await g.tap(await g.say("我要参保"), "少儿住院互助基金")
+    confirm = await g.say("同意", "韩小明", "1", SH_CHILD, "是", "静安", "联航路4号", "1", "否", "黄浦", "北京东路",
+                          "韩大明", PHONE)
+    assert "确认提交" in confirm
+    await g.say("确认提交")
+    [app] = await services.applications.for_user("o-pr-3")
+    await services.applications.update(app["id"], services.clock.now(), status="rejected",
+                                       review_reason="学校上传的在籍名单中没有找到该儿童")
+    reply = await g.say("预审没通过怎么办")  # their own application, with its reason: not the general procedure
+    assert "预审未通过" in reply and "没有找到该儿童" in reply
+    assert_masked(g)
+
+
 def test_a_long_answer_in_a_digression_never_cuts_the_resume_prompt():
     from bot.conversation import fit_before
     from integrations.wechat.reply import TEXT_LIMIT_BYTES, clip_text

@@ -21,6 +21,7 @@ CASES = [
     ("孩子15岁没上学能参保不", "eligibility"),
     ("孩子在北京上学户口在河北能办一小吗", "eligibility"),
     ("上海小孩医保一年几多钱", "fee"),  # 几多 → 多少 once, not 多少少
+    ("预审没通过怎么办", "progress"),
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
     ("哪些孩子可以参加少儿基金", "eligibility"),
