@@ -484,3 +484,11 @@ def test_years_insured_answered_with_last_years_payment(qa, now):
     state = {}
     qa.answer("北京一小门诊花了3000", state, now)
     assert "不予报销" in qa.answer("今年第一次交", state, now).text
+
+
+def test_care_outside_the_city_is_answered_with_what_the_pack_says_of_it(qa, now):
+    beijing = qa.answer("北京一小孩子在老家住院花了5000能报多少", {}, now).text
+    assert beijing.startswith("在外省市居住或就读") and "3045" in beijing  # the pack's 异地就医 line first
+    shanghai = qa.answer("孩子在外地住院了能报吗 上海居民医保", {}, now).text
+    assert shanghai.startswith("材料没有写明在外地看病怎么报销")  # Shanghai's seed says nothing of it
+    assert "材料没有写明在外地" not in qa.answer("外地户口的孩子在上海三级医院住院花了1万能报多少", {}, now).text
