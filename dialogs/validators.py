@@ -78,10 +78,15 @@ _ID_LABEL = re.compile(r"^(?:我的|孩子的?|他的|她的)?(?:居民)?(?:身�
 _PHONE_LABEL = re.compile(r"^(?:我的|家长的?)?(?:手机号码|手机号|手机|电话号码|电话|联系电话)?(?:是|为)?:?")
 
 
+# Digits said aloud (a voice message's recognition, or typed so): "三一零一…", "幺三九…".
+_SPOKEN_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
+
+
 def _id_compact(text: str) -> str:
-    """An ID-like number as typed → its characters only: full-width, spaces, dashes and a label dropped."""
+    """An ID-like number as typed or said → its characters only: full-width, spaces, dashes and a label
+    dropped, spoken digits read as digits."""
     value = normalize(text).replace(" ", "").replace("-", "").upper()
-    return _ID_LABEL.sub("", value, count=1)
+    return _ID_LABEL.sub("", value, count=1).translate(_SPOKEN_DIGITS)
 
 
 def _parse_id18(text: str | None, what: str) -> tuple[str, dt.date, str]:
@@ -166,7 +171,7 @@ def check_passport(text: str | None) -> str:
 def check_phone(text: str | None) -> str:
     """Mainland mobile number → 11 digits (spaces, dashes and a +86 prefix are tolerated)."""
     value = _require(text, "手机号码")
-    compact = _PHONE_LABEL.sub("", re.sub(r"[\s\-()（）]", "", value), count=1)
+    compact = _PHONE_LABEL.sub("", re.sub(r"[\s\-()（）]", "", value), count=1).translate(_SPOKEN_DIGITS)
     if not compact:
         raise ValidationError("请输入11位手机号码。")
     if compact.startswith("+86"):

@@ -79,6 +79,16 @@ def test_id_typed_with_dashes_or_a_label_is_read():
         check_id_number("身份证号是我家的" + number)  # a label we do not know is not guessed away
 
 
+def test_digits_said_aloud_are_read():
+    """A voice message's recognition often spells the digits: 一一零一零五…, 幺三九…"""
+    number = generate_id_number(dt.date(2014, 7, 9), "女", region="110105", seq=322)
+    spoken = number.translate(str.maketrans("0123456789", "零一二三四五六七八九"))
+    assert normalize_id_number(spoken) == number and check_id_number(spoken).sex == "女"
+    assert check_phone("幺三九 一二三四 五六七八") == "13912345678"
+    with pytest.raises(ValidationError, match="只能由数字"):
+        check_id_number("一百一十")
+
+
 def test_future_birth_date_rejected():
     number = generate_id_number(dt.date(2030, 1, 1), "男")
     with pytest.raises(ValidationError, match="晚于今天"):
