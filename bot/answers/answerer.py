@@ -31,6 +31,7 @@ SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
 PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
 NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
 CITY_FACTS = {"hukou_city", "school_city"}
+RELATIVE_PLACES = {"本市", "外地"}  # values of CITY_FACTS that mean something only with the city talked about
 SLOT_UNITS = "级甲岁周年月日号"  # a number followed by one of these fills the slot that unit belongs to
 OWN_UNITS = {"hospital_level": "级甲", "age": "岁周", "years_insured": "年"}
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
@@ -179,7 +180,8 @@ class QuestionAnswerer:
     def _with_child_facts(self, intent: str, slots: dict, said: dict, state: dict) -> dict:
         """Remember what the guardian says about the child (`said`: this message's facts) in any question;
         a fee, eligibility or bill question is answered with it unless it says otherwise itself."""
-        told = {k: v for k, v in said.items() if k in self.fact_names or k in CATEGORY_FACTS}
+        told = {k: v for k, v in said.items() if (k in self.fact_names or k in CATEGORY_FACTS)
+                and not (k in CITY_FACTS and v in RELATIVE_PLACES)}  # "本市" means another city after a switch
         known = state.get("child") or {}
         if told.keys() & CATEGORY_FACTS:
             known = {k: v for k, v in known.items() if k not in CATEGORY_FACTS}

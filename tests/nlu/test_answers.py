@@ -492,3 +492,12 @@ def test_care_outside_the_city_is_answered_with_what_the_pack_says_of_it(qa, now
     shanghai = qa.answer("孩子在外地住院了能报吗 上海居民医保", {}, now).text
     assert shanghai.startswith("材料没有写明在外地看病怎么报销")  # Shanghai's seed says nothing of it
     assert "材料没有写明在外地" not in qa.answer("外地户口的孩子在上海三级医院住院花了1万能报多少", {}, now).text
+
+
+def test_a_place_relative_to_the_city_is_not_remembered_across_cities(qa, now):
+    """"本地户口" said about Shanghai is not a Beijing 户口: only absolute places go into the child's memory."""
+    state: dict = {}
+    qa.answer("本地户口，孩子上初一，上海居民医保交多少钱", state, now)
+    assert state["child"].get("school_stage") == "junior" and "hukou_city" not in state["child"]
+    qa.answer("户口在北京", state, now)
+    assert state["child"]["hukou_city"] == "北京"
