@@ -114,7 +114,7 @@ class QuestionAnswerer:
         city = slots.get("city") or state.get("city") or ""
         compared = schemes_to_compare(u.text, u.slots, self.chooser.by_city.get(city, []))
         if compared:
-            return Answer(clip(compare(self.engine, compared, now)), "compare", slots)
+            return Answer(clip(compare(self.engine, compared, now, u.text)), "compare", slots)
         if intent in SMALLTALK:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:

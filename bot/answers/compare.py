@@ -12,6 +12,7 @@ from bot.rules.benefits import standards
 # Not "都要办": "两个孩子都要办" is about two children, not two schemes.
 COMPARE_WORDS = ("区别", "不同", "不一样", "差别", "哪个好", "哪个更", "选哪个", "比较", "一样吗", "两个都", "两项都",
                  "两个要", "两个医保都", "两样都")
+NAMED_ONLY_WORDS = ("同时",)  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes
 BOTH_WORDS = ("两个", "两项", "这两", "两种")  # without naming the schemes: the city's, as the bot just listed them
 MAX_SCHEMES = 2  # two cards fit a reply; Shanghai, the city with two schemes, has two
 ASK_MORE = "想细问哪一项，直接问我，例如「少儿基金交多少」「居民医保住院报多少」。"
@@ -20,17 +21,22 @@ ASK_MORE = "想细问哪一项，直接问我，例如「少儿基金交多少�
 def schemes_to_compare(text: str, slots: dict[str, Any], city_schemes: list[str]) -> list[str]:
     """The schemes a comparison question is about: those it names ("少儿基金和居民医保有什么区别"), or with
     "两个/这两" and no names ("两个都要交吗") the city's. "门诊和住院有什么区别" compares no schemes."""
+    named = list(dict.fromkeys(slots.get("scheme_candidates") or []))
+    if len(named) >= 2 and any(w in text for w in NAMED_ONLY_WORDS):
+        return named[:MAX_SCHEMES]
     if not any(w in text for w in COMPARE_WORDS):
         return []
-    named = list(dict.fromkeys(slots.get("scheme_candidates") or []))
     if len(named) < 2:
         named = city_schemes if any(w in text for w in BOTH_WORDS) else []
     return named[:MAX_SCHEMES] if len(named) >= 2 else []
 
 
-def compare(engine: Any, schemes: list[str], now: dt.datetime) -> str:
+def compare(engine: Any, schemes: list[str], now: dt.datetime, text: str = "") -> str:
     cards = [_card(engine, scheme, now) for scheme in schemes]
-    return join("这是两项不同的保障，分别参保、分别缴费：", *cards, ASK_MORE)
+    head = "这是两项不同的保障，分别参保、分别缴费："
+    if any(w in text for w in NAMED_ONLY_WORDS):  # "可以同时报销吗": the seeds do not say how the two combine
+        head = "材料没有写明这两项能否同时使用、怎样衔接，请以经办机构的答复为准。" + head
+    return join(head, *cards, ASK_MORE)
 
 
 def _card(engine: Any, scheme: str, now: dt.datetime) -> str:

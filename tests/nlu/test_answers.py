@@ -501,3 +501,9 @@ def test_a_place_relative_to_the_city_is_not_remembered_across_cities(qa, now):
     assert state["child"].get("school_stage") == "junior" and "hukou_city" not in state["child"]
     qa.answer("户口在北京", state, now)
     assert state["child"]["hukou_city"] == "北京"
+
+
+def test_using_two_schemes_together_is_not_answered_with_one_schemes_bill(qa, now):
+    reply = qa.answer("居民医保和少儿基金可以同时报销吗", {}, now).text
+    assert reply.startswith("材料没有写明这两项能否同时使用") and "【少儿住院互助基金】" in reply
+    assert not qa.answer("两个孩子同时办可以吗", {"city": "上海"}, now).text.startswith("材料没有写明这两项")
