@@ -1,6 +1,8 @@
 """Window answers: dates, days left from today, and any specific deadline the question names."""
 from __future__ import annotations
 
+import re
+
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.format import day, join
 from bot.answers.procedures import relevant_lines
@@ -8,6 +10,8 @@ from bot.answers.retrieval import CALENDAR_TOPIC
 
 
 GENERIC_WORDS = ("参保", "医保", "办理", "参加")
+# A line quoted for a "when" question must say something about time: "1. 打开小程序…" does not.
+TIME_WORDS = re.compile(r"\d+月|\d+日|\d+号|截止|之前|以前|以后|期间|工作日|小时|天内|分钟|每月|每年")
 # "什么时候生效" asks when cover starts, not when to enrol: answered with the benefit period first.
 COVER_WORDS = ("生效", "享受待遇", "待遇开始", "开始享受", "开始报销", "开始能报", "起保", "待遇期", "保障期",
                "保到什么时候", "保到哪天", "能用医保")
@@ -19,7 +23,7 @@ def deadline(ctx: Ctx) -> Composed:
     # The scheme's own names and generic words (参保, 缴费) say nothing about which deadline is meant.
     drop = [*ctx.intent_words, *ctx.pack.aliases, ctx.pack.short_name, *GENERIC_WORDS]
     specific = relevant_lines(ctx, None, limit=2, drop=drop)
-    lines = [line.text for line in specific if line.text not in info.explanation]
+    lines = [line.text for line in specific if line.text not in info.explanation and TIME_WORDS.search(line.text)]
     cover = _cover(ctx, info) if any(w in ctx.text for w in COVER_WORDS) else ""
     if cover:
         lines = []  # lines picked by the question's other words (交了…) answer something else

@@ -507,3 +507,10 @@ def test_using_two_schemes_together_is_not_answered_with_one_schemes_bill(qa, no
     reply = qa.answer("居民医保和少儿基金可以同时报销吗", {}, now).text
     assert reply.startswith("材料没有写明这两项能否同时使用") and "【少儿住院互助基金】" in reply
     assert not qa.answer("两个孩子同时办可以吗", {"city": "上海"}, now).text.startswith("材料没有写明这两项")
+
+
+def test_a_when_question_quotes_only_lines_that_say_when(qa, now):
+    """Xuancheng's material gives no deadline: the app's steps ("1. 打开…") are not an answer to "什么时候"."""
+    reply = qa.answer("合工大续保什么时候交", {}, now).text
+    assert reply.startswith("合工大宣城校区大学生医保：材料没有写明参保缴费截止时间") and "打开" not in reply
+    assert "24小时" in qa.answer("少儿基金预审通过后多久要缴费", {}, now).text
