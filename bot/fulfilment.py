@@ -136,11 +136,11 @@ class Fulfilment:
                 pre_approved_at=now.isoformat(timespec="seconds"), review_reference=result.reference)
         except VersionConflict:
             return
+        external = self._external_payment(app)
         if app.get("exempt"):
             await self._finish_exempt(app)
-        elif self._external_payment(app):
-            await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n"
-                                  f"缴费方式：{self._external_payment(app)}")
+        elif external:
+            await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n缴费方式：{external}")
         else:
             await self.issue_order(app)
 

@@ -244,10 +244,15 @@ class EnrollmentDialogs:
         state.pop("after", None)
         if text in AGAIN and (state.get("last") or {}).get("scheme") in self.forms:
             return await self._open(turn, state["last"]["scheme"], prefill=True)
+        return await self._start_if_asked(turn, text, understand) or DialogReply(
+            "如需为其他孩子办理，回复“再办一个”。", digression=True)
+
+    async def _start_if_asked(self, turn: Any, text: str, understand: Callable) -> DialogReply | None:
+        """"我要参保…" said where no form is open: the start of a new one (None for anything else)."""
         understood = self._understand(understand, text)
         if getattr(understood, "intent", "") == "enroll":
             return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
-        return DialogReply("如需为其他孩子办理，回复“再办一个”。", digression=True)
+        return None
 
     async def _handle_ended(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
         """The message right after a form ended at a dead end (a school without the child on its roster,
@@ -257,10 +262,7 @@ class EnrollmentDialogs:
         if form.get("scheme") in self.forms and (text in BACK or text.startswith(("修改", "更改"))):
             state["form"] = form
             return await self._command(turn, state, form, self.forms[form["scheme"]], text)
-        understood = self._understand(understand, text)
-        if getattr(understood, "intent", "") == "enroll":
-            return await self.start(turn, (getattr(understood, "slots", None) or {}).get("scheme"))
-        return DialogReply("", digression=True)
+        return await self._start_if_asked(turn, text, understand) or DialogReply("", digression=True)
 
     def _resume_hint(self, state: dict) -> str:
         form = state.get("form")

@@ -22,11 +22,10 @@ def deadline(ctx: Ctx) -> Composed:
     # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
     # The scheme's own names and generic words (参保, 缴费) say nothing about which deadline is meant.
     drop = [*ctx.intent_words, *ctx.pack.aliases, ctx.pack.short_name, *GENERIC_WORDS]
-    specific = relevant_lines(ctx, None, limit=2, drop=drop)
-    lines = [line.text for line in specific if line.text not in info.explanation and TIME_WORDS.search(line.text)]
     cover = _cover(ctx, info) if any(w in ctx.text for w in COVER_WORDS) else ""
-    if cover:
-        lines = []  # lines picked by the question's other words (交了…) answer something else
+    # With the cover period given, lines picked by the question's other words (交了…) answer something else.
+    specific = [] if cover else relevant_lines(ctx, None, limit=2, drop=drop)
+    lines = [line.text for line in specific if line.text not in info.explanation and TIME_WORDS.search(line.text)]
     hint = ENROLL_HINT if info.current is not None else ""
     until = ""
     if info.current is None and info.next is not None:

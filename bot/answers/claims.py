@@ -19,7 +19,7 @@ NOT_COVERED_ELSEWHERE = "材料没有写明在外地看病怎么报销，外地�
 
 def reimbursement(ctx: Ctx) -> Composed:
     composed = _reimbursement(ctx)
-    if ELSEWHERE_CARE.search(ctx.text) and not composed.text.startswith(NOT_COVERED_ELSEWHERE):
+    if ELSEWHERE_CARE.search(ctx.text):
         lines = [line for topic in ctx.engine.topics() for item in ctx.engine.procedure(ctx.scheme, topic)
                  for line in item.lines if "异地就医" in line]
         composed.text = join(*(lines[:2] or [NOT_COVERED_ELSEWHERE]), composed.text)

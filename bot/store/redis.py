@@ -336,8 +336,9 @@ class RedisStore:
     async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
                            lock: LockRead | None = None) -> Claim:
         keys, args = [f"{self.prefix}r:{kind}:{key}", f"{self.prefix}c:{claim_key}"], [_ms(ttl)]
-        token = secrets.token_hex(16)
+        token = ""
         if lock is not None:
+            token = secrets.token_hex(16)
             keys += [f"{self.prefix}l:{lock.name}", f"{self.prefix}r:{lock.kind}:{lock.key}"]
             args += [token, _ms(lock.ttl)]
         asked_at = time.monotonic()
