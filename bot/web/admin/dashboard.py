@@ -1,0 +1,78 @@
+"""The dashboard: today's messages, subscribers, the funnel, applications by scheme and status."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from bot.conversation import STARTED_COUNTER
+from bot.store.repos import (AWAITING_PAYMENT, DONE, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
+                             Applications, Subscribers)
+from bot.web.admin.auth import AdminAuth
+from bot.web.admin.core import AdminContext, Auth, h
+
+MESSAGE_COUNTER_TTL = 40 * 86400  # as the pipeline creates it, should we read it first
+FUNNEL = (("开始办理", None), ("已提交", {SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}),
+          ("预审通过", {PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}), ("已缴费", {PAID, DONE}))
+
+
+class DashboardViews:
+    def __init__(self, ctx: AdminContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+
+    def add_routes(self, router: web.UrlDispatcher, guard: AdminAuth) -> None:
+        router.add_get("/admin/", guard.page(self.dashboard))
+        router.add_get("/admin/api/stats", guard.api(self.api_stats))
+
+    async def stats(self) -> dict[str, Any]:
+        apps = [r.data for _, r in await self.store.query(Applications.KIND)]
+        by_status = Counter(a["status"] for a in apps)
+        by_scheme: dict[str, Counter] = {}
+        for app in apps:
+            by_scheme.setdefault(app["scheme"], Counter())[app["status"]] += 1
+        reached = [{s["status"] for s in app.get("history", [])} | {app["status"]} for app in apps]
+        # Forms started (counted by the router) include those not yet submitted; older data may predate the counter.
+        started = max(len(apps), await self.store.incr(STARTED_COUNTER, 0))
+        funnel = [{"stage": name, "count": started if needed is None else sum(1 for r in reached if r & needed)}
+                  for name, needed in FUNNEL]
+        today = self.ctx.services.clock.today().isoformat()
+        return {
+            "date": today,
+            "messages_today": await self.store.incr(f"stats:messages:{today}", 0, ttl=MESSAGE_COUNTER_TTL),
+            "subscribers": await self.store.count(Subscribers.KIND, subscribed="1"),
+            "applications": len(apps),
+            "by_status": dict(by_status), "by_scheme": {k: dict(v) for k, v in sorted(by_scheme.items())},
+            "funnel": funnel,
+        }
+
+    async def dashboard(self, request: web.Request, auth: Auth) -> web.Response:
+        s = await self.stats()
+        tiles = "".join(f'<div class="tile">{h(label)}<b>{value}</b></div>' for label, value in (
+            ("今日消息", s["messages_today"]), ("关注用户", s["subscribers"]), ("参保申请", s["applications"]),
+            ("已缴费", s["by_status"].get(PAID, 0) + s["by_status"].get(DONE, 0))))
+        top = max([f["count"] for f in s["funnel"]] + [1])
+        funnel = "".join(_bar(f["stage"], f["count"], top) for f in s["funnel"])
+        statuses = [st for st in STATUS_LABELS if any(st in c for c in s["by_scheme"].values())]
+        head = "".join(f'<th class="num">{h(STATUS_LABELS[st])}</th>' for st in statuses)
+        rows = "".join(
+            f"<tr><td>{h(self.ctx.scheme_name(scheme))}</td>"
+            + "".join(f'<td class="num">{counts.get(st, 0)}</td>' for st in statuses)
+            + f'<td class="num">{sum(counts.values())}</td></tr>'
+            for scheme, counts in s["by_scheme"].items())
+        table = (f'<table><tr><th>险种</th>{head}<th class="num">合计</th></tr>{rows}</table>' if rows
+                 else '<p class="muted">还没有参保申请。</p>')
+        body = (f'<div class="tiles">{tiles}</div><h2>办理漏斗（从开始办理到缴费）</h2>'
+                f'<section class="card"><div class="bars" id="funnel">{funnel}</div></section>'
+                f'<h2>各险种申请状态</h2>{table}')
+        return self.ctx.render(auth, "概览", body)
+
+    async def api_stats(self, request: web.Request) -> dict[str, Any]:
+        return await self.stats()
+
+
+def _bar(label: str, value: int, top: int) -> str:
+    width = round(100 * value / top, 1) if top else 0
+    return (f'<span>{h(label)}</span><div class="bar"><span style="width:{width}%"></span></div>'
+            f'<span class="num">{value}</span>')
