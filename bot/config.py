@@ -32,6 +32,7 @@ class Settings:
     simulator: bool = True  # the chat simulator at / (off by default once a real account is configured)
     generated_token: bool = False
     template_notice: TemplateNotice | None = None  # WECHAT_TEMPLATE_ID/FIELDS: the fallback outside 48 hours
+    staff_hours: str = ""  # BOT_STAFF_HOURS: when staff answer 转人工 requests, told to the guardian as written
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -51,6 +52,7 @@ class Settings:
             public_url=(env.get("BOT_PUBLIC_URL") or cls.public_url).rstrip("/"),
             wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
             template_notice=TemplateNotice.from_env(env),
+            staff_hours=env.get("BOT_STAFF_HOURS", "").strip()[:60],
         )
         # The simulator signs messages for any OpenID and shows any guardian's outbox: a development
         # tool, on by default only while no real account is configured (no WECHAT_TOKEN).

@@ -7,8 +7,7 @@ from typing import Any
 
 from bot.answers.context import ENROLL_HINT
 from bot.answers.format import clip
-from bot.privacy import redact
-from bot.store.repos import record_handoff
+from bot.handoff import acknowledgement, note_follow_up, request_handoff
 from bot.turn import Reply, Turn
 from integrations.wechat.reply import TEXT_LIMIT_BYTES
 
@@ -26,7 +25,6 @@ MENU_CHOICES = {"1": "ENROLL", "2": "FAQ_FEE", "3": "FAQ_REIMBURSE", "4": "FAQ_D
                 "5": "FAQ_MATERIALS", "6": "PROGRESS"}
 FAQ_TOPICS = {"FAQ_FEE": "fee", "FAQ_REIMBURSE": "reimbursement", "FAQ_DEADLINE": "deadline",
               "FAQ_MATERIALS": "materials", "FAQ_CONTACTS": "contacts"}
-HUMAN_TEXT = "已为您转接人工客服，工作人员会尽快在这里回复您（工作日 9:00–17:00）。您也可以继续向我提问。"
 UNSUPPORTED_TEXT = "抱歉，我暂时只能看懂文字消息。" + "\n" + WELCOME.split("\n", 1)[1]
 VOICE_UNRECOGNISED = "抱歉，没听清您的语音，请用文字再说一遍，例如「我要参保」或「少儿住院互助基金交多少钱」。"
 EMPTY_TEXT = "您好像发了一条空消息。请直接输入您的问题，或回复「帮助」查看我能做什么。"
@@ -42,6 +40,11 @@ class Router:
         self.nlu, self.qa, self.dialogs = nlu, qa, dialogs
 
     async def respond(self, turn: Turn) -> Reply:
+        reply = await self._respond(turn)
+        await note_follow_up(turn)  # staff see what a guardian with an open 转人工 request writes next
+        return reply
+
+    async def _respond(self, turn: Turn) -> Reply:
         incoming = turn.incoming
         await self._touch_subscriber(turn)
         if incoming.kind == "event":
@@ -91,6 +94,8 @@ class Router:
         understanding = self.nlu.understand(text, qa_state)
         if understanding.intent == "progress" and await turn.services.applications.for_user(turn.user_id):
             return await self.dialogs.progress(turn)
+        if understanding.intent == "human":  # "我想找工作人员问问" mid-form is a request too, not only 转人工
+            return await self._handoff(turn, text)
         return self.qa.answer(text, qa_state, turn.now, understanding=understanding).text
 
     async def _event(self, turn: Turn) -> Reply:
@@ -152,8 +157,8 @@ class Router:
         return (lookup(code) if lookup else "") or code
 
     async def _handoff(self, turn: Turn, text: str) -> str:
-        await record_handoff(turn.services.store, turn.user_id, turn.now, redact(text))
-        return HUMAN_TEXT
+        await request_handoff(turn, text)
+        return acknowledgement(turn.services.settings) + "您也可以继续向我提问。"
 
     async def _touch_subscriber(self, turn: Turn) -> None:
         """Last interaction time opens WeChat's 48-hour customer-service window."""

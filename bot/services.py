@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.privacy import FieldCipher
 from bot.store.base import Store
-from bot.store.repos import Applications, Roster, Sessions, Subscribers
+from bot.store.repos import Applications, Handoffs, Roster, Sessions, Subscribers
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Services:
     applications: Applications
     subscribers: Subscribers
     roster: Roster
+    handoffs: Handoffs
     # Filled by the subsystems as they are built (see build_services); typed loosely to keep the
     # arrows one-way (bot imports them, they never import this module's users).
     extras: dict[str, Any] = field(default_factory=dict)
@@ -55,4 +56,5 @@ def build_services(settings: Settings, store: Store | None = None, clock: Clock 
         applications=Applications(store, cipher),
         subscribers=Subscribers(store),
         roster=Roster(store, cipher),
+        handoffs=Handoffs(store),
     )

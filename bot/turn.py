@@ -64,6 +64,7 @@ class Turn:
     # Set when this message was written down as the guardian's latest interaction (a follow, or the first
     # message in ten minutes): WeChat's 48-hour window restarts, so messages it refused can go now.
     interaction_recorded: bool = False
+    handoff_recorded: bool = False  # this message opened or was added to a 转人工 request already
 
     @property
     def user_id(self) -> str:

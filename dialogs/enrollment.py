@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from bot.privacy import redact
 from bot.store.base import LockTimeout, StoreError, VersionConflict
-from bot.store.repos import STATUS_LABELS, record_handoff
+from bot.handoff import acknowledgement, request_handoff
+from bot.store.repos import STATUS_LABELS
 from dialogs import fields, hooks, render, submission
 from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, get_slot, holds, load_forms,
                            set_slot)
@@ -272,9 +273,9 @@ class EnrollmentDialogs:
 
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
-        await record_handoff(turn.services.store, turn.user_id, turn.now, "办理中转人工", source="enrollment",
-                             scheme=form["scheme"] if form else "", step=form["state"] if form else "")
-        text = "已为您转接人工服务，工作人员会尽快通过公众号消息联系您。"
+        await request_handoff(turn, turn.text, source="enrollment", scheme=form["scheme"] if form else "",
+                              step=form["state"] if form else "")
+        text = acknowledgement(turn.services.settings)
         if form:
             text += "已填写的信息都保留着。" + self._resume_hint(turn.session.get(ENROLL_KEY) or {})
         return DialogReply(text)

@@ -181,12 +181,120 @@ class Subscribers:
         }
 
 
-async def record_handoff(store: Store, user_id: str, now: dt.datetime, text: str, **details: Any) -> None:
-    """A guardian asked for a person (转人工): one open record per request, for staff to pick up.
-    `text` must already be free of personal numbers (callers pass it through bot.privacy.redact)."""
-    await store.put("handoff", f"{user_id}:{now:%Y%m%d%H%M%S}",
-                    {"user_id": user_id, "at": now.isoformat(), "status": "open", "text": text[:200], **details},
-                    index={"status": "open"})
+# A guardian's request for a person (转人工): open (waiting for staff), answered, closed.
+HANDOFF_OPEN, HANDOFF_ANSWERED, HANDOFF_CLOSED = "open", "answered", "closed"
+HANDOFF_LABELS = {HANDOFF_OPEN: "待回复", HANDOFF_ANSWERED: "已回复", HANDOFF_CLOSED: "已关闭"}
+HANDOFF_MESSAGE_CHARS = 500
+HANDOFF_MESSAGES_KEPT = 100  # the oldest guardian messages beyond this are dropped; staff replies are all kept
+
+
+class Handoffs:
+    """Requests for a person, with the guardian's messages and every staff reply, each with its time.
+
+    While a request is not closed, the guardian's later messages are added to it (and a new message
+    after a staff reply makes it wait for staff again). Texts must already be free of personal numbers:
+    callers pass them through bot.privacy.redact."""
+
+    KIND = "handoff"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def request(self, user_id: str, now: dt.datetime, text: str, **details: Any) -> dict[str, Any]:
+        """转人工: add the words to the guardian's request still in progress, or open a new one."""
+        current = await self.active_for(user_id)
+        if current:
+            added = await self.add_message(current["id"], now, text)
+            if added:
+                return added
+        handoff_id = f"H{now:%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
+        record = {"id": handoff_id, "user_id": user_id, "status": HANDOFF_OPEN, "at": _iso(now), "updated_at": _iso(now),
+                  "messages": [_message("guardian", text, now)], **details}
+        await self._write(record, expected_version=0)
+        return record
+
+    async def active_for(self, user_id: str) -> dict[str, Any] | None:
+        rows = await self.store.query(self.KIND, user_id=user_id, active="1")
+        return self._read(*rows[-1]) if rows else None
+
+    async def get(self, handoff_id: str) -> dict[str, Any] | None:
+        rec = await self.store.get(self.KIND, handoff_id)
+        return self._read(handoff_id, rec) if rec else None
+
+    async def add_message(self, handoff_id: str, now: dt.datetime, text: str) -> dict[str, Any] | None:
+        """The guardian wrote again: kept, and the request waits for staff. None once it is closed."""
+        def change(record: dict[str, Any]) -> bool:
+            if record["status"] == HANDOFF_CLOSED:
+                return False
+            guardian = [m for m in record["messages"] if m["from"] == "guardian"]
+            if len(guardian) >= HANDOFF_MESSAGES_KEPT:
+                record["messages"].remove(guardian[0])
+            record["messages"].append(_message("guardian", text, now))
+            record["status"] = HANDOFF_OPEN
+            return True
+        return await self._change(handoff_id, now, change)
+
+    async def reply(self, handoff_id: str, now: dt.datetime, text: str, delivery: str) -> dict[str, Any] | None:
+        """A staff reply and how it went out (`delivery`); the request is then answered. None if unknown."""
+        def change(record: dict[str, Any]) -> bool:
+            record["messages"].append(_message("staff", text, now) | {"delivery": delivery})
+            if record["status"] != HANDOFF_CLOSED:
+                record["status"] = HANDOFF_ANSWERED
+            return True
+        return await self._change(handoff_id, now, change)
+
+    async def close(self, handoff_id: str, now: dt.datetime) -> dict[str, Any] | None:
+        def change(record: dict[str, Any]) -> bool:
+            record["status"], record["closed_at"] = HANDOFF_CLOSED, _iso(now)
+            return True
+        return await self._change(handoff_id, now, change)
+
+    async def listing(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Waiting requests first (longest waiting first), then answered, then closed (latest first)."""
+        found: list[dict[str, Any]] = []
+        for status in (HANDOFF_OPEN, HANDOFF_ANSWERED, HANDOFF_CLOSED):
+            rows = [self._read(k, r) for k, r in await self.store.query(self.KIND, status=status)]
+            rows.sort(key=lambda r: r["updated_at"], reverse=status != HANDOFF_OPEN)
+            found += rows
+        return found[:limit]
+
+    async def count_open(self) -> int:
+        return await self.store.count(self.KIND, status=HANDOFF_OPEN)
+
+    async def _change(self, handoff_id: str, now: dt.datetime, change) -> dict[str, Any] | None:
+        for _attempt in range(5):
+            rec = await self.store.get(self.KIND, handoff_id)
+            if rec is None:
+                return None
+            record = self._read(handoff_id, rec)
+            if not change(record):
+                return None
+            record["updated_at"] = _iso(now)
+            try:
+                await self._write(record, expected_version=rec.version)
+                return record
+            except VersionConflict:
+                continue
+        raise VersionConflict(handoff_id)
+
+    async def _write(self, record: dict[str, Any], expected_version: int) -> int:
+        index = {"status": record["status"], "user_id": record["user_id"],
+                 "active": "0" if record["status"] == HANDOFF_CLOSED else "1"}
+        return await self.store.put(self.KIND, record["id"], record, expected_version=expected_version, index=index)
+
+    @staticmethod
+    def _read(key: str, rec: Record) -> dict[str, Any]:
+        """Requests stored before the inbox existed held one `text`; they read as one message."""
+        data = dict(rec.data)
+        data.setdefault("id", key)
+        data.setdefault("updated_at", data.get("at", ""))
+        if "messages" not in data:
+            data["messages"] = [{"from": "guardian", "text": data.get("text", ""), "at": data.get("at", "")}]
+        return data
+
+
+def _message(sender: str, text: str, now: dt.datetime) -> dict[str, Any]:
+    return {"from": sender, "text": text[:HANDOFF_MESSAGE_CHARS], "at": _iso(now)}
 
 
 def encrypt_fields(data: Any, cipher: FieldCipher) -> Any:

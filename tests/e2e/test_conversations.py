@@ -210,7 +210,8 @@ async def test_progress_command_versus_a_question_about_the_procedure(bot):
     assert "不客气" in await sender.say("o-pr-1", "谢谢！")
     assert "人工客服" in await sender.say("o-pr-1", "我要找人工，电话17612342353")
     [(_, handoff)] = await services.store.query("handoff", status="open")
-    assert handoff.data["user_id"] == "o-pr-1" and "17612342353" not in handoff.data["text"]
+    [words] = handoff.data["messages"]
+    assert handoff.data["user_id"] == "o-pr-1" and "176****2353" in words["text"] and "17612342353" not in words["text"]
     reply = await sender.say("o-pr-2", "少儿基金预审结果多久能收到短信")
     assert "12小时" in reply and "还没有提交过" not in reply
 

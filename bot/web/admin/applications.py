@@ -47,20 +47,7 @@ class ApplicationViews:
                         found[app["id"]] = app
                 if len(found) >= SEARCH_LIMIT:
                     break
-        return [self._masked(a) for a in sorted(found.values(), key=lambda a: a["created_at"], reverse=True)][:SEARCH_LIMIT]
-
-    def _masked(self, app: dict[str, Any]) -> dict[str, Any]:
-        """What staff may see of an application: personal numbers masked."""
-        child, guardian = app.get("child") or {}, app.get("guardian") or {}
-        return {
-            "id": app["id"], "scheme": app["scheme"], "scheme_name": self.ctx.scheme_name(app["scheme"]),
-            "status": app["status"], "status_label": STATUS_LABELS.get(app["status"], app["status"]),
-            "child_name": child.get("name", ""), "child_id": mask_id(child.get("id_number", "")) if child.get("id_number") else "",
-            "guardian_name": guardian.get("name", ""),
-            "guardian_phone": mask_phone(guardian.get("phone", "")) if guardian.get("phone") else "",
-            "school": app.get("school_name") or app.get("school_code", ""), "user": app["user_id"][:6] + "…",
-            "created_at": app["created_at"], "updated_at": app.get("updated_at", ""),
-        }
+        return [masked_application(self.ctx, a) for a in sorted(found.values(), key=lambda a: a["created_at"], reverse=True)][:SEARCH_LIMIT]
 
     async def applications(self, request: web.Request, auth: Auth) -> web.Response:
         query = str((await request.post()).get("q", "") if request.method == "POST" else request.query.get("q", ""))[:60]
@@ -75,9 +62,23 @@ class ApplicationViews:
         table = (f'<table id="results"><tr><th>申请编号</th><th>险种</th><th>状态</th><th>儿童</th><th>证件号</th><th>监护人</th>'
                  f'<th>电话</th><th>学校</th><th>提交时间</th></tr>{rows}</table>') if rows else (
             '<p class="muted">没有找到。</p>' if query else "")
-        return self.ctx.render(auth, "申请查询", form + table)
+        return await self.ctx.render(auth, "申请查询", form + table)
 
 
     async def api_applications(self, request: web.Request) -> dict[str, Any]:
         query = (await json_body(request)).get("q", "") if request.method == "POST" else request.query.get("q", "")
         return {"applications": await self.search_applications(str(query)[:60])}
+
+
+def masked_application(ctx: AdminContext, app: dict[str, Any]) -> dict[str, Any]:
+    """What staff may see of an application: personal numbers masked."""
+    child, guardian = app.get("child") or {}, app.get("guardian") or {}
+    return {
+        "id": app["id"], "scheme": app["scheme"], "scheme_name": ctx.scheme_name(app["scheme"]),
+        "status": app["status"], "status_label": STATUS_LABELS.get(app["status"], app["status"]),
+        "child_name": child.get("name", ""), "child_id": mask_id(child.get("id_number", "")) if child.get("id_number") else "",
+        "guardian_name": guardian.get("name", ""),
+        "guardian_phone": mask_phone(guardian.get("phone", "")) if guardian.get("phone") else "",
+        "school": app.get("school_name") or app.get("school_code", ""), "user": app["user_id"][:6] + "…",
+        "created_at": app["created_at"], "updated_at": app.get("updated_at", ""),
+    }

@@ -70,7 +70,7 @@ class BroadcastViews:
         table = (f"<table><tr><th>编号</th><th>类型</th><th>标题</th><th>对象</th><th>状态</th><th>创建时间</th></tr>{rows}</table>"
                  if rows else '<p class="muted">还没有群发任务。</p>')
         notice = f'<p class="notice error">{h(error)}</p>' if error else ""
-        return self.ctx.render(auth, "群发消息", f"{notice}<h2>新建群发</h2>{composer}<h2>分组概览</h2>{segments}"
+        return await self.ctx.render(auth, "群发消息", f"{notice}<h2>新建群发</h2>{composer}<h2>分组概览</h2>{segments}"
                                               f"<h2>群发记录</h2>{table}",
                             status=400 if error else 200)
 
@@ -101,7 +101,7 @@ class BroadcastViews:
         job_id = request.match_info["job_id"]
         job = await self.jobs.get(job_id)
         if job is None:
-            return self.ctx.render(auth, "群发任务", '<p class="notice error">没有这个群发任务。</p>', status=404)
+            return await self.ctx.render(auth, "群发任务", '<p class="notice error">没有这个群发任务。</p>', status=404)
         progress = await self.jobs.progress(job_id)
         cancel = "" if job["status"] in ("done", "cancelled") else (
             f'<form method="post" action="/admin/broadcasts/{quote(job_id)}/cancel" id="cancel-form">'
@@ -129,7 +129,7 @@ class BroadcastViews:
 </section>
 {f'<h2>发送失败（前20条）</h2><table><tr><th>用户</th><th>错误码</th><th>说明</th></tr>{failures}</table>' if failures else ""}
 <p><a href="/admin/broadcasts">返回群发记录</a></p>"""
-        return self.ctx.render(auth, f"群发任务 {job_id}", body)
+        return await self.ctx.render(auth, f"群发任务 {job_id}", body)
 
     async def broadcast_resend_unknown(self, request: web.Request, auth: Auth) -> web.Response:
         job_id = request.match_info["job_id"]
@@ -141,7 +141,7 @@ class BroadcastViews:
         try:
             await self.jobs.cancel(job_id)
         except JobError as exc:
-            return self.ctx.render(auth, "群发任务", f'<p class="notice error">{h(exc)}</p>', status=404)
+            return await self.ctx.render(auth, "群发任务", f'<p class="notice error">{h(exc)}</p>', status=404)
         raise web.HTTPSeeOther(f"/admin/broadcasts/{quote(job_id)}")
 
     async def reminder_rows(self, days: int = 60) -> list[dict[str, Any]]:
@@ -164,7 +164,7 @@ class BroadcastViews:
                 '预审通过后缴费截止前4小时另有缴费提醒。以下为未来60天的计划。</p>'
                 + (f"<table><tr><th>发送时间</th><th>险种</th><th>事项</th><th>截止/日期</th><th>提前</th><th>状态</th></tr>{rows}</table>"
                    if rows else '<p class="muted">未来60天没有需要提醒的日期。</p>'))
-        return self.ctx.render(auth, "自动提醒计划", body)
+        return await self.ctx.render(auth, "自动提醒计划", body)
 
 
     async def api_preview(self, request: web.Request) -> dict[str, Any]:

@@ -45,9 +45,13 @@ class AdminContext:
         self.store = services.store
         self.base = string.Template((ASSETS / "base.html").read_text(encoding="utf-8"))
 
-    def render(self, auth: Auth, title: str, body: str, status: int = 200) -> web.Response:
+    async def render(self, auth: Auth, title: str, body: str, status: int = 200) -> web.Response:
+        """A page in the frame; the navigation shows how many 转人工 requests wait for staff."""
         now = self.services.clock.now().strftime("%Y-%m-%d %H:%M")
-        return html_response(self.base.substitute(title=h(title), body=body, csrf=h(auth.csrf), now=h(now)), status)
+        waiting = await self.services.handoffs.count_open()
+        badge = f'<span class="badge" id="nav-handoffs">{waiting}</span>' if waiting else ""
+        return html_response(self.base.substitute(title=h(title), body=body, csrf=h(auth.csrf), now=h(now),
+                                                  handoffs_badge=badge), status)
 
     def now_iso(self) -> str:
         return self.services.clock.now().isoformat(timespec="seconds")

@@ -45,6 +45,7 @@ class DashboardViews:
             "applications": len(apps),
             "by_status": dict(by_status), "by_scheme": {k: dict(v) for k, v in sorted(by_scheme.items())},
             "funnel": funnel,
+            "handoffs_open": await self.ctx.services.handoffs.count_open(),
         }
 
     async def dashboard(self, request: web.Request, auth: Auth) -> web.Response:
@@ -52,6 +53,7 @@ class DashboardViews:
         tiles = "".join(f'<div class="tile">{h(label)}<b>{value}</b></div>' for label, value in (
             ("今日消息", s["messages_today"]), ("关注用户", s["subscribers"]), ("参保申请", s["applications"]),
             ("已缴费", s["by_status"].get(PAID, 0) + s["by_status"].get(DONE, 0))))
+        tiles += (f'<a class="tile" id="tile-handoffs" href="/admin/handoffs">待回复人工请求<b>{s["handoffs_open"]}</b></a>')
         top = max([f["count"] for f in s["funnel"]] + [1])
         funnel = "".join(_bar(f["stage"], f["count"], top) for f in s["funnel"])
         statuses = [st for st in STATUS_LABELS if any(st in c for c in s["by_scheme"].values())]
@@ -66,7 +68,7 @@ class DashboardViews:
         body = (f'<div class="tiles">{tiles}</div><h2>办理漏斗（从开始办理到缴费）</h2>'
                 f'<section class="card"><div class="bars" id="funnel">{funnel}</div></section>'
                 f'<h2>各险种申请状态</h2>{table}')
-        return self.ctx.render(auth, "概览", body)
+        return await self.ctx.render(auth, "概览", body)
 
     async def api_stats(self, request: web.Request) -> dict[str, Any]:
         return await self.stats()

@@ -38,7 +38,7 @@ class RosterViews:
 </form>
 <h2>已导入的学校</h2>""" + (f"<table><tr><th>学校代码</th><th>学校名称</th><th class=\"num\">人数</th><th>导入时间</th></tr>{listing}</table>"
                              if listing else '<p class="muted">还没有导入名单。</p>')
-        return self.ctx.render(auth, "名单导入", body)
+        return await self.ctx.render(auth, "名单导入", body)
 
     def _report_html(self, report: RosterReport) -> str:
         css = "ok" if report.ok else "error"
