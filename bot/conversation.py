@@ -63,6 +63,9 @@ class Router:
         if not text and not self.dialogs.is_active(turn.session):
             return Reply(text=EMPTY_TEXT)
         if self.dialogs.is_active(turn.session):
+            command = self.nlu.command(turn.incoming.text)
+            if command != turn.incoming.text:  # "上一部" typed or heard for 上一步: the form reads commands as they are
+                turn.incoming.text = text = command
             result = await self.dialogs.handle(turn, self.nlu.understand)
             if result.digression:
                 answer_text = await self._digression(turn, text)

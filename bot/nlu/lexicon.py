@@ -19,6 +19,9 @@ class Lexicon:
     synonyms: dict[str, list[str]] = field(default_factory=dict)  # guardian's word → document words
     colloquial: dict[str, str] = field(default_factory=dict)  # "咋" → "怎么", applied before matching
     traditional: dict[int, str] = field(default_factory=dict)  # str.translate table 報 → 报
+    typo_targets: list[str] = field(default_factory=list)  # words a typo may be corrected into
+    typo_excluded: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # whole-message commands (上一步, 取消…)
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
@@ -46,6 +49,10 @@ class Lexicon:
             synonyms={str(k): [str(w) for w in v or []] for k, v in (raw.get("synonyms") or {}).items()},
             colloquial={str(k): str(v) for k, v in (raw.get("colloquial") or {}).items()},
             traditional={ord(str(k)): str(v) for k, v in (raw.get("traditional") or {}).items() if len(str(k)) == 1},
+            typo_targets=sorted(set(words) | {str(w) for w in raw.get("typo_targets") or []}
+                                | {str(w) for w in raw.get("commands") or []}),
+            typo_excluded=[str(w) for w in raw.get("typo_excluded") or []],
+            commands=[str(w) for w in raw.get("commands") or []],
         )
 
     def standardise(self, text: str) -> str:

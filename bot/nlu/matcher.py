@@ -126,6 +126,8 @@ def _slot_bonus(intent: str, slots: dict[str, Any]) -> float:
         return 0.15
     if intent == "reimbursement" and "condition" in slots:
         return 0.05
+    if intent == "deadline" and slots.get("when_asked"):
+        return 0.5  # "今天能交吗": a yes/no about a date, answered from the calendar
     if intent == "deadline" and slots.get("date_mention"):
         return 0.2
     return 0.0

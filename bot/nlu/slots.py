@@ -15,6 +15,11 @@ from bot.nlu.numbers import NUMBER_RUN, parse_number
 MASK = "□"  # replaces scheme names so "少儿住院互助基金" does not read as "住院"
 
 _NEG = r"(?:没有|没|未|不|非|无)"
+# A fact said with a negation in front of it in the same clause is false: "不是低保家庭", "不属于新疆班".
+_NEGATION_BEFORE = re.compile(r"(?:不是|并不是|并非|不属于|不算|没有|没|未|不|非|无)(?:在|是|属于|参加|上|读|有)?(?:的)?$")
+_CLAUSE_END = re.compile(r"[,，。;；!！?？]|但是|但|可是|不过|而是")
+_ASKING = re.compile(r"(?:是不是|有没有|是否|算不算|属不属于|能不能|可不可以|在不在|是不)(?:在|是|属于|参加|上|读|有)?(?:的)?$")
+NEGATION_REACH = 5  # characters between the negation and the fact it denies
 _PARENT = r"(?:父|母|爸|妈|家长|监护人|大人|家里人|单位)"
 
 # After a numeral these characters mean it is not money.
@@ -38,7 +43,9 @@ _STAGES: list[tuple[str, str]] = [
     (r"(?:特殊学校|特教|培智)", "special"),
     (r"(?:大学|大[一二三四]|本科|研究生|高校|大专|高等院校|大学生|院校|硕士|博士生)", "university"),
 ]
-_NOT_IN_SCHOOL = re.compile(r"(?:没|未|不|没有)(?:在)?(?:上学|读书|入学|上幼儿园|入园|在校|念书)|辍学|休学|散居|在家带")
+_NOT_IN_SCHOOL = re.compile(
+    r"(?:没|未|不|没有)(?:在)?(?:上学|读书|入学|上幼儿园|上托儿所|入园|入托|在校|念书|读了|念了|上了学)|辍学|休学|散居|在家带"
+    r"|(?:不是|没|不)(?:在校)?学生|(?:没|未)(?:有)?(?:上|读)(?:幼儿园|托儿所|小学)")
 _IN_SCHOOL = re.compile(r"在读|在校|在籍|就读|上学|读书|念书|学籍|在园|入学")
 
 _HUKOU_WORD = r"(?:户籍|户口|籍|本地人|户)"
@@ -55,7 +62,8 @@ _OUTSIDE = re.compile(
     r"(?:外地|外省|外省市|外市|非本市|非本地|异地|老家)(?:的)?(?:农业|非农业|城镇|农村)?(?:户籍|户口|籍|人)"
     rf"|{_ELSEWHERE}(?:省|市|自治区)?(?:的)?(?:农业|非农业|城镇|农村)?(?:户籍|户口)"
     rf"|(?:户籍|户口)(?:在|是|属于){_ELSEWHERE}"
-    r"|(?:户籍|户口)(?:不在|没在|在外地|在外省|在老家)"
+    r"|(?:户籍|户口)(?:不在|没在|不是|并非|在外地|在外省|在老家)"
+    r"|(?:不是|并非|并不是|没有)(?:本市|本地|当地|沪)(?:的)?(?:户籍|户口|人|籍)"
     r"|(?:外地|外省|外省市|非本市)(?:生源|的)?(?:学生|孩子|小孩|娃)")  # "外省学生": a student from elsewhere
 _RURAL = re.compile(r"(?<!非)(?:农业|农村)(?:户籍|户口)|(?<!非)农业")
 _URBAN = re.compile(r"非农业|非农|城镇户口|城镇户籍|城市户口")
@@ -86,7 +94,9 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
     ("local_student_origin", False, re.compile(
         r"外地生源|外省生源|非(?:北京|本市|本地)生源|外地考来|外省考来|(?:外地|外省|外省市)(?:的)?(?:学生|孩子).{0,8}(?:大学|高校|本科|大专)")),
     ("local_student_origin", True, re.compile(r"(?<![外非])(?:北京|本市|本地)生源")),
-    ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已")),
+    ("insured_last_year", False, re.compile(
+        r"(?:没|未|从没|从来没|还没|没有)(?:有)?(?:参保|参加|交|缴|买)(?:过)|去年(?:没|未)(?:有)?(?:参保|参加|交|缴|买)")),
+    ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已|(?<![没未])(?:交|缴|参保)过(?:了)?")),
     ("insured_last_year", False, re.compile(r"首次参保|第一次参保|新参保|新生|第一次交|第一次买|刚入学")),
     ("adult_tier", "A", re.compile(r"a档")),
     ("adult_tier", "B", re.compile(r"b档")),
@@ -103,6 +113,14 @@ _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿�
           (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
 _SCHOOL_CITY = r"(?:在|来)({city})(?:市)?(?:读|上|就读|念|的(?:学校|大学|中学|小学|幼儿园))"
 _SCHOOL_ELSEWHERE = re.compile(_SCHOOL_CITY.replace("({city})", _ELSEWHERE).replace("(?:市)?", "(?:省|市)?"))
+
+
+def negated(text: str, start: int) -> bool:
+    """A negation word just before `start`, in the same clause ("不是低保", "不在上海读书"); "是不是低保"
+    asks instead of denying."""
+    before = text[max(0, start - NEGATION_REACH - 2):start]
+    clause = _CLAUSE_END.split(before)[-1]
+    return bool(_NEGATION_BEFORE.search(clause[-NEGATION_REACH:])) and not _ASKING.search(clause)
 
 
 def _small_int(text: str) -> int | None:
@@ -160,7 +178,9 @@ class SlotExtractor:
         school = self._school_city.search(text)
         if school:
             city = self.lexicon.city_names[school.group(1)]
-            slots["city"] = slots["school_city"] = city
+            slots["city"] = city
+            # "不在上海读书": the school is somewhere else, though the question is about Shanghai
+            slots["school_city"] = "外地" if negated(text, school.start()) else city
             return
         if _SCHOOL_ELSEWHERE.search(text):  # "在成都读书": a school in none of our cities
             slots["school_city"] = "外地"
@@ -189,8 +209,12 @@ class SlotExtractor:
                 slots["in_school"] = True
         self._hukou(text, slots)
         for name, value, pattern in _FLAGS:
-            if name not in slots and pattern.search(text):
-                slots[name] = value
+            if name in slots:
+                continue
+            found = pattern.search(text)
+            if found:
+                # "不是低保家庭": the fact denied. Patterns that spell out their own negation keep their value.
+                slots[name] = (not value) if value is True and negated(text, found.start()) else value
         if _PERMIT_B.search(text):
             slots["parent_residence_permit"] = "B"
         elif _PERMIT_POINTS.search(text):
@@ -208,7 +232,7 @@ class SlotExtractor:
             slots.setdefault("person_group", "infant")
         elif re.search(r"成年居民|成年人|成人", text):
             slots.setdefault("person_group", "adult")
-        elif re.search(r"中小学生|学生|未成年", text):
+        elif (group := re.search(r"中小学生|学生|未成年", text)) and not negated(text, group.start()):
             slots.setdefault("person_group", "student")
 
     def _hukou(self, text: str, slots: dict[str, Any]) -> None:
@@ -244,9 +268,8 @@ class SlotExtractor:
                 break
         if re.search(r"[0-9一二三四五六七八九十]{1,3}月(?:[0-9一二三四五六七八九十]{1,3}[日号])?(?:以后|之后|后|前|以前|之前|底|初)", text):
             slots["date_mention"] = True  # "9月以后还能参保吗" asks about the calendar
-        amount = self._amount(text)
-        if amount is not None:
-            slots["amount"] = int(amount) if amount == amount.to_integral() else float(amount)
+        self._when_asked(text, slots)
+        self._amounts(text, slots)
         years = _YEARS_INSURED.search(text)
         if years and (value := _small_int(years.group(1))) is not None:
             slots["years_insured"] = value
@@ -260,26 +283,82 @@ class SlotExtractor:
                 break
 
     @staticmethod
-    def _amount(text: str):
-        """The bill amount: a numeral with a money unit, with 万/千, or right after a cost word."""
-        best = None
-        for match in NUMBER_RUN.finditer(text):
-            run = match.group()
-            after = text[match.end():match.end() + 4]
-            before = text[max(0, match.start() - 6):match.start()]
-            value = parse_number(run)
-            if value is None or value <= 0:
-                continue
-            if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after):
-                continue
-            has_unit = bool(_MONEY_SUFFIX.match(after)) or any(u in run for u in "万千kw")
-            near_cost = bool(_COST_CUE.search(before)) and (any(c.isdigit() for c in run) or value >= 10)
-            if not (has_unit or near_cost):
-                continue
-            if re.fullmatch(r"(?:19|20)\d\d", run) and not (_MONEY_SUFFIX.match(after) or near_cost):
-                continue  # "2024参保": a year, not money
-            if best is None or near_cost:
-                best = value
-                if near_cost:
-                    break
-        return best
+    def _when_asked(text: str, slots: dict[str, Any]) -> None:
+        """"今天能交吗" / "这个月还来得及吗" / "28号能办吗": a day or month the guardian asks about."""
+        if not _CAN_DO.search(text):
+            return
+        for pattern, when in _WHEN:
+            found = pattern.search(text)
+            if found:
+                slots["when_asked"] = when if when != "day" else f"day:{_small_int(found.group(1))}"
+                slots["date_mention"] = True
+                return
+
+    def _amounts(self, text: str, slots: dict[str, Any]) -> None:
+        """The bill asked about. With several ("第一次住院花了3000，这次花了2000，这次能报多少"): the one the
+        question points to (这次/本次…), earlier ones kept as this year's earlier costs; "一共/总共" asks
+        about their sum; with no cue the candidates are kept (`amount_choices`) so the answer can ask."""
+        found = _money_mentions(text)
+        if not found:
+            return
+        values = list(dict.fromkeys(value for _start, value in found))
+        if len(values) == 1:
+            slots["amount"] = _plain(values[0])
+            return
+        if _TOTAL.search(text):
+            slots["amount"] = _plain(sum(values))
+            slots["amount_parts"] = [_plain(v) for v in values]  # per-stay thresholds apply to each
+            return
+        current = [value for start, value in found if _CURRENT.search(_clause_before(text, start))]
+        if len(current) == 1:
+            slots["amount"] = _plain(current[0])
+            earlier = [value for start, value in found if value != current[0]]
+            slots["costs_this_year"] = _plain(sum(earlier))
+            return
+        slots["amount_choices"] = [_plain(v) for v in values]
+
+
+_CAN_DO = re.compile(r"能|可以|可不可以|来得及|还行|行不行|赶得上|办得了|交得了|晚了|迟了|还有机会")
+_WHEN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"今天|今日|现在|目前|马上|这会|此刻|当下"), "today"),
+    (re.compile(r"明天|明日"), "tomorrow"),
+    (re.compile(r"这个月|本月|这月|月底前"), "this_month"),
+    (re.compile(r"下个月|下月"), "next_month"),
+    (re.compile(r"(?<![月0-9])([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)"), "day"),
+]
+
+
+def _plain(value):
+    return int(value) if value == value.to_integral() else float(value)
+
+
+_TOTAL = re.compile(r"一共|总共|加起来|合计|总计|两次|几次|加在一起")
+_CURRENT = re.compile(r"这次|这回|本次|这一次|此次|现在|最近|第二次|后来|今天")
+
+
+def _clause_before(text: str, start: int) -> str:
+    return re.split(r"[,，。;；]", text[:start])[-1]
+
+
+def _money_mentions(text: str) -> list[tuple[int, Any]]:
+    """(position, value) of each numeral that reads as money: a money unit or 万/千, or a cost word before
+    it. When some follow a cost word ("交了150元，住院花了5000"), only those are the bill."""
+    found: list[tuple[int, Any, bool]] = []
+    for match in NUMBER_RUN.finditer(text):
+        run = match.group()
+        after = text[match.end():match.end() + 4]
+        before = text[max(0, match.start() - 6):match.start()]
+        value = parse_number(run)
+        if value is None or value <= 0:
+            continue
+        if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after):
+            continue
+        has_unit = bool(_MONEY_SUFFIX.match(after)) or any(u in run for u in "万千kw")
+        near_cost = bool(_COST_CUE.search(before)) and (any(c.isdigit() for c in run) or value >= 10)
+        if not (has_unit or near_cost):
+            continue
+        if re.fullmatch(r"(?:19|20)\d\d", run) and not (_MONEY_SUFFIX.match(after) or near_cost):
+            continue  # "2024参保": a year, not money
+        found.append((match.start(), value, near_cost))
+    bills = [f for f in found if f[2]] or found
+    return [(start, value) for start, value, _cost in bills]

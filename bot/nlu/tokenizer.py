@@ -75,3 +75,7 @@ class JiebaTokenizer:
 
     def cut(self, text: str) -> list[str]:
         return [t for t in self._jieba.lcut(text, HMM=False) if t.strip()]
+
+    def is_word(self, text: str) -> bool:
+        """A word of the dictionary (common words and the domain vocabulary added at start-up)."""
+        return bool(self._jieba.FREQ.get(text))

@@ -3,16 +3,28 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.nlu.catalogue import Catalogue
+from bot.nlu.english import EnglishReader, is_english
 from bot.nlu.lexicon import Lexicon
 from bot.nlu.matcher import MASK, IntentMatcher
 from bot.nlu.slots import SlotExtractor
 from bot.nlu.text import normalise, strip_punctuation
 from bot.nlu.tokenizer import JiebaTokenizer, Tokenizer
+from bot.nlu.typos import TypoCorrector
+
+MAX_CHARS = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def clean(text: str) -> str:
+    """Control and zero-width characters removed (they come with pasted text and break nothing else)."""
+    return _CONTROL.sub("", text)
+
 
 UNCLEAR = "unclear"  # the intent when no catalogue intent is convincing
 MIN_SCORE = 0.30  # below this the bot says it did not understand
@@ -30,14 +42,19 @@ class Understanding:
     slots: dict[str, Any]
     tokens: list[str]
     candidates: list[tuple[str, float]] = field(default_factory=list)
-    text: str = ""  # the normalised message
+    text: str = ""  # the normalised message (English read as Chinese, typos corrected)
+    lang: str = "zh"  # "en" when the guardian wrote English: the reply's own parts are composed in English
 
 
 class Nlu:
-    def __init__(self, tokenizer: Tokenizer, lexicon: Lexicon, catalogue: Catalogue) -> None:
+    def __init__(self, tokenizer: Tokenizer, lexicon: Lexicon, catalogue: Catalogue,
+                 english: EnglishReader | None = None) -> None:
         self.tokenizer = tokenizer
         self.lexicon = lexicon
         self.catalogue = catalogue
+        self.english = english or EnglishReader()
+        is_word = getattr(tokenizer, "is_word", lambda _w: False)
+        self.typos = TypoCorrector(lexicon.typo_targets, is_word, lexicon.typo_excluded)
         self.slots = SlotExtractor(lexicon)
         self.matcher = IntentMatcher(catalogue, self._analyse)
         self.startup_seconds = 0.0
@@ -52,7 +69,7 @@ class Nlu:
         catalogue = Catalogue.load(nlu_dir / "intents.yaml")
         catalogue_words = [k for i in catalogue.intents.values() for k in i.keywords if len(k) >= 2]
         tokenizer = JiebaTokenizer(Path(cache_dir), [*lexicon.words, *catalogue_words])
-        nlu = cls(tokenizer, lexicon, catalogue)
+        nlu = cls(tokenizer, lexicon, catalogue, EnglishReader.load(nlu_dir / "english.yaml"))
         nlu.startup_seconds = time.perf_counter() - started
         return nlu
 
@@ -74,26 +91,44 @@ class Nlu:
                 position = start + len(token)
         return content
 
+    def read(self, text: str) -> tuple[str, str]:
+        """(the message as the matcher reads it, its language): English read as Chinese, full-width and
+        traditional characters folded, colloquial words standardised, typos of domain words corrected."""
+        text = clean(text or "")[:MAX_CHARS]  # a pasted essay is not a question
+        lang = "en" if is_english(text) else "zh"
+        if lang == "en":
+            text = self.english.translate(unicodedata.normalize("NFKC", text))
+        return self.typos.correct(self.lexicon.standardise(normalise(text))), lang
+
+    def command(self, text: str) -> str:
+        """A whole message that is a command said with a typo ("上一部") → the command; else the text as is."""
+        stripped = clean(text or "").strip().strip("。.!！")
+        if stripped in self.lexicon.commands or not 2 <= len(stripped) <= 6:
+            return text
+        corrected = self.typos.correct(stripped)
+        return corrected if corrected in self.lexicon.commands else text
+
     def understand(self, text: str, context: dict | None = None) -> Understanding:
         context = context or {}
-        norm = self.lexicon.standardise(normalise(text)[:500])  # a pasted essay is not a question
+        norm, lang = self.read(text)
         slots, masked = self.slots.extract(norm)
         tokens = self.tokenizer.cut(strip_punctuation(norm))
         content_tokens = self._content_tokens(tokens, masked)
         menu_choice = self._menu_choice(norm, context)
         if menu_choice:
-            return Understanding(menu_choice, 1.0, slots, tokens, [(menu_choice, 1.0)], norm)
+            return Understanding(menu_choice, 1.0, slots, tokens, [(menu_choice, 1.0)], norm, lang)
         ranked = self.matcher.rank(content_tokens, masked, slots)
         candidates = [(name, round(score, 3)) for name, score, _ in ranked[:3]]
         best, score, raw = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         pending = (context.get("pending") or {}).get("intent")
-        if pending and raw < STRONG_KEYWORDS and (slots or len(norm) <= 8):
+        if pending and raw < STRONG_KEYWORDS and (slots or len(norm) <= 8) \
+                and not _new_question(norm, best, score, context.get("pending") or {}, slots):
             # "住院还是门诊？" → "住院": an answer to our own question, not a new topic.
-            return Understanding(pending, 0.9, slots, tokens, candidates, norm)
+            return Understanding(pending, 0.9, slots, tokens, candidates, norm, lang)
         if score < MIN_SCORE or (score - second < MIN_MARGIN and score < CLOSE_CALL):
-            return Understanding(UNCLEAR, round(score, 3), slots, tokens, candidates, norm)
-        return Understanding(best, round(min(score, 1.0), 3), slots, tokens, candidates, norm)
+            return Understanding(UNCLEAR, round(score, 3), slots, tokens, candidates, norm, lang)
+        return Understanding(best, round(min(score, 1.0), 3), slots, tokens, candidates, norm, lang)
 
     @staticmethod
     def _menu_choice(norm: str, context: dict) -> str | None:
@@ -104,3 +139,14 @@ class Nlu:
         digit = match.group(1)
         index = int(digit) if digit.isdigit() else _CN_DIGIT.index(digit) + 1
         return menu[index - 1] if 0 < index <= len(menu) else None
+
+
+_ASKS = re.compile(r"吗|么|\?|多少|什么|怎么|几|哪|能不能|可不可以|来得及|是否")
+
+
+def _new_question(norm: str, best: str, score: float, pending: dict, slots: dict) -> bool:
+    """"今天能交吗" while we wait for a hospital level is a question of its own, not the answer: a message
+    that asks, is about another intent and does not give the fact we asked for."""
+    need = (pending.get("need") or [None])[0]
+    gives = need in slots or (need == "scheme" and bool(slots.keys() & {"scheme", "scheme_candidates", "city"}))
+    return bool(_ASKS.search(norm)) and best != pending.get("intent") and score >= MIN_SCORE and not gives
