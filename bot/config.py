@@ -1,6 +1,7 @@
 """Configuration from the environment (names in ../shared/DESIGN.md). Defaults start a local bot."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ class Settings:
     simulator: bool = True  # the chat simulator at / (off by default once a real account is configured)
     generated_token: bool = False
     template_notice: TemplateNotice | None = None  # WECHAT_TEMPLATE_ID/FIELDS: the fallback outside 48 hours
+    # BOT_TRUSTED_PROXIES: addresses/networks of the HTTPS proxies in front of us; only their
+    # X-Forwarded-For / X-Forwarded-Proto are believed (admin login throttling, Secure cookies).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     staff_hours: str = ""  # BOT_STAFF_HOURS: when staff answer 转人工 requests, told to the guardian as written
 
     @classmethod
@@ -53,6 +57,7 @@ class Settings:
             wechat_api_base=(env.get("WECHAT_API_BASE") or cls.wechat_api_base).rstrip("/"),
             template_notice=TemplateNotice.from_env(env),
             staff_hours=env.get("BOT_STAFF_HOURS", "").strip()[:60],
+            trusted_proxies=parse_networks(env.get("BOT_TRUSTED_PROXIES", "")),
         )
         # The simulator signs messages for any OpenID and shows any guardian's outbox: a development
         # tool, on by default only while no real account is configured (no WECHAT_TOKEN).
@@ -66,3 +71,15 @@ class Settings:
         if not s.admin_token:
             s.admin_token = secrets.token_urlsafe(12)
         return s
+
+
+def parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """"127.0.0.1, 10.0.0.0/8" → networks; a malformed entry stops start-up with the setting's name."""
+    networks = []
+    for item in value.replace(";", ",").split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"BOT_TRUSTED_PROXIES 中的地址无法识别：{item.strip()!r}（应为 IP 或网段，如 10.0.0.0/8）") from None
+    return tuple(networks)
