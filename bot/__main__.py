@@ -1,4 +1,4 @@
-"""`python -m bot serve | chat | policy … | menu … | qrcode … | broadcast … | roster … | schools …`."""
+"""`python -m bot serve | chat | eval | policy … | menu … | qrcode … | broadcast … | roster … | schools …`."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bot.rules.cli",
     "integrations.wechat.cli",
     "bot.broadcast.cli",
+    "bot.evaluation.cli",
 )
 
 

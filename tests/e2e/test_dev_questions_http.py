@@ -1,5 +1,5 @@
-"""The development questions (../shared/eval/dev-questions.yaml) through the real webhook: signed XML
-in, XML reply out, each question from a new guardian (a fresh conversation)."""
+"""The development questions (tests/eval/dev-questions.yaml, a copy of ../shared/eval) through the real
+webhook: signed XML in, XML reply out, each question from a new guardian (a fresh conversation)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ from bot.config import ROOT, Settings
 from bot.services import build_services
 from tests.wechat_client import WeChatSender
 
-EVAL = ROOT.parent / "shared" / "eval" / "dev-questions.yaml"
+EVAL = ROOT / "tests" / "eval" / "dev-questions.yaml"
 
 
 def _check(question: str, reply: str, case: dict) -> str | None:
