@@ -13,11 +13,12 @@ from typing import Any, Callable
 
 from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
-from bot.answers.compare import compare, schemes_to_compare
+from bot.answers.compare import COMPARE_WORDS, NAMED_ONLY_WORDS, compare, schemes_to_compare, side_by_side
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
-from bot.answers.policy_text import has_benefits, has_fees
+from bot.answers.eligibility import facts_from
+from bot.answers.policy_text import has_benefits, has_fees, levelled
 from bot.answers.retrieval import ProcedureIndex
 from bot.answers.schemes import SchemeChooser
 from bot.nlu import UNCLEAR, Understanding
@@ -28,7 +29,7 @@ from bot.rules.facts import FACTS, BadFact, normalise
 log = logging.getLogger(__name__)
 
 SMALLTALK = {"greeting", "help", "human", "out_of_scope"}
-PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city"}
+PLACE_SLOTS = {"city", "scheme", "scheme_candidates", "school_city", "several_schemes"}
 NUMERIC_NEEDS = {"amount", "age", "years_insured", "hospital_level"}
 CITY_FACTS = {"hukou_city", "school_city"}
 RELATIVE_PLACES = {"本市", "外地"}  # values of CITY_FACTS that mean something only with the city talked about
@@ -36,7 +37,9 @@ SLOT_UNITS = "级甲岁周年月日号"  # a number followed by one of these fil
 OWN_UNITS = {"hospital_level": "级甲", "age": "岁周", "years_insured": "年"}
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
 RUNNER_UP_MARGIN = 0.1
-REFINABLE = {"reimbursement", "eligibility", "fee"}  # answers computed from facts a follow-up may change
+REFINABLE = {"reimbursement", "eligibility", "fee"}
+SIDE_BY_SIDE = {"fee", "reimbursement", "deadline", "eligibility"}  # asked of two schemes named at once
+FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: never from a guessed scheme  # answers computed from facts a follow-up may change
 REFINEMENT_LENGTH = 12
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
@@ -63,7 +66,9 @@ class QuestionAnswerer:
         self.engine = engine
         self.nlu = nlu
         self.index = ProcedureIndex(engine, nlu.tokenizer.cut, nlu.lexicon.synonyms)
-        self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference, self._distinctive_scheme)
+        self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference, self._distinctive_scheme,
+                                     self._own_words_scheme)
+        self.domain_words = set(nlu.lexicon.typo_targets)
         self.fact_names = set(FACTS)
 
     # -- public -------------------------------------------------------------------------------
@@ -112,7 +117,13 @@ class QuestionAnswerer:
         said = {k: v for k, v in slots.items() if k in u.slots or k not in carried}  # this message's own facts
         slots = self._with_child_facts(intent, slots, said, state)
         city = slots.get("city") or state.get("city") or ""
-        compared = schemes_to_compare(u.text, u.slots, self.chooser.by_city.get(city, []))
+        several = self._several_schemes(u, intent)
+        if several:
+            return self._side_by_side(several, u, slots, now)
+        # "两个都买了…" with no city said: the city with two schemes is meant
+        pairs = [ids for ids in self.chooser.by_city.values() if len(ids) >= 2]
+        city_schemes = self.chooser.by_city.get(city) or (pairs[0] if len(pairs) == 1 else [])
+        compared = schemes_to_compare(u.text, u.slots, city_schemes)
         if compared:
             return Answer(clip(compare(self.engine, compared, now, u.text)), "compare", slots)
         if intent in SMALLTALK:
@@ -120,7 +131,9 @@ class QuestionAnswerer:
         if intent == UNCLEAR:
             return self._unclear(u, slots, state, now)
         topics = self._topics(intent, u)
-        choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics))
+        choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics), intent in FIGURE_INTENTS,
+                                     lambda scheme: self._fits(scheme, intent, slots, now),
+                                     self._without_intent_words(u.text, intent))
         if choice.scheme is None:
             if slots.get("city") in self.chooser.by_city and slots["city"] != state.get("city"):
                 # "那上海的呢" after Ningbo: the conversation has moved to Shanghai even before its scheme is picked
@@ -135,6 +148,8 @@ class QuestionAnswerer:
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}
+            if composed.ask.options:
+                state["pending"]["options"] = composed.ask.options
         else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
@@ -173,9 +188,51 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
-    def _distinctive_scheme(self, text: str) -> str | None:
+    def _several_schemes(self, u: Understanding, intent: str) -> tuple[str, list[str]] | None:
+        """(intent, schemes) when one question names two schemes and asks the same of both."""
+        named = [s for s in u.slots.get("scheme_candidates") or [] if s in self.engine.scheme_ids]
+        if not u.slots.get("several_schemes") or len(named) < 2 or any(w in u.text for w in COMPARE_WORDS + NAMED_ONLY_WORDS):
+            return None
+        asked = intent if intent in SIDE_BY_SIDE else next(
+            (name for name, score in u.candidates if name in SIDE_BY_SIDE and score >= 0.12), None)
+        return (asked, named[:2]) if asked else None
+
+    def _side_by_side(self, several: tuple[str, list[str]], u: Understanding, slots: dict, now: dt.datetime) -> Answer:
+        intent, schemes = several
+        topics = self._topics(intent, u)
+        answers = {}
+        for scheme in schemes:
+            ctx = self._ctx(intent, scheme, slots, u, now, topics)
+            answers[scheme] = (ctx.pack, self._compose(intent, ctx).text)
+        return Answer(clip(side_by_side(answers, intent, u.text, self.engine, now)), intent, slots)
+
+    def _without_intent_words(self, text: str, intent: str) -> str:
+        """The question less the words of what it asks ("一年交多少"): left are the words that may name a
+        scheme by its own vocabulary ("预审", "京卡"), not words every scheme's lines share."""
+        spec = self.nlu.catalogue.intents.get(intent)
+        for word in sorted(spec.keywords if spec else (), key=len, reverse=True):
+            if len(word) >= 2:
+                text = text.replace(word, " ")
+        return text
+
+    def _fits(self, scheme: str, intent: str, slots: dict, now: dt.datetime) -> bool:
+        """The question's cues leave this scheme: the facts said do not rule the child out, and a hospital
+        level is asked about only where the standards differ by level."""
+        pack = self.engine.pack(scheme)
+        if intent == "reimbursement" and "hospital_level" in slots and not levelled(pack, now.date()):
+            return False
+        absolute = {k: v for k, v in slots.items() if not (k in CITY_FACTS and v in RELATIVE_PLACES)}
+        facts = facts_from(absolute, pack, self.fact_names)
+        return not facts or self.engine.eligibility(scheme, facts, now.date()).status != "not_eligible"
+
+    def _distinctive_scheme(self, text: str, vocabulary: set[str] | None = None) -> str | None:
         masked = self.nlu.slots.extract(text)[1].replace(MASK, " ")
-        return self.index.distinctive_scheme(masked)
+        return self.index.distinctive_scheme(masked, vocabulary)
+
+    def _own_words_scheme(self, text: str) -> str | None:
+        """For a figure: a scheme named by a domain word only its pack uses ("预审", "京卡"), never by an
+        ordinary word that happens to occur in one pack only ("一年")."""
+        return self._distinctive_scheme(text, self.domain_words)
 
     def _with_child_facts(self, intent: str, slots: dict, said: dict, state: dict) -> dict:
         """Remember what the guardian says about the child (`said`: this message's facts) in any question;
@@ -241,6 +298,12 @@ class QuestionAnswerer:
             return
         if need in NUMERIC_NEEDS:
             run = NUMBER_RUN.search(text)
+            options = pending.get("options") or []
+            if options and run and text.strip("。. 号个第") == run.group() and run.group().isdigit() \
+                    and 0 < int(run.group()) <= len(options):
+                slots[need] = options[int(run.group()) - 1]  # "2": the second of the numbered choices
+                slots.pop("amount_choices", None)
+                return
             unit = text[run.end():run.end() + 1] if run else ""
             if unit and unit in SLOT_UNITS and unit not in OWN_UNITS.get(need, ""):
                 return  # "三级" or "15岁" answers something else, not the number we asked for

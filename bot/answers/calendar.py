@@ -1,7 +1,9 @@
 """Window answers: dates, days left from today, and any specific deadline the question names."""
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import replace
 
 from bot.answers.context import ENROLL_HINT, Composed, Ctx
 from bot.answers.format import day, join
@@ -18,6 +20,8 @@ COVER_WORDS = ("生效", "享受待遇", "待遇开始", "开始享受", "开始
 
 
 def deadline(ctx: Ctx) -> Composed:
+    if ctx.slots.get("when_asked"):
+        return can_do(ctx, str(ctx.slots["when_asked"]))
     info = ctx.engine.windows(ctx.scheme, ctx.now)
     # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
     # The scheme's own names and generic words (参保, 缴费) say nothing about which deadline is meant.
@@ -32,6 +36,65 @@ def deadline(ctx: Ctx) -> Composed:
         days = (info.next.start.date() - ctx.today).days
         until = f"距下一次开始还有{days}天（今天是{day(ctx.today)}）。" if days > 0 else ""
     return Composed(join(cover, *lines, info.explanation, until, _upcoming(ctx, lines), hint))
+
+
+def asked_days(now: dt.datetime, when: str) -> tuple[dt.datetime, dt.datetime, str] | None:
+    """The stretch of time a "能交吗" question is about, and how to name it: today, tomorrow, the rest
+    of this month, next month or the next day N of a month."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    end_of = lambda start: start.replace(hour=23, minute=59, second=59)  # noqa: E731
+    if when == "today":
+        return now, end_of(now), f"今天（{day(now)}）"
+    if when == "tomorrow":
+        tomorrow = day_start + dt.timedelta(days=1)
+        return tomorrow, end_of(tomorrow), f"明天（{day(tomorrow)}）"
+    first_next = (day_start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    if when == "this_month":
+        return now, end_of(first_next - dt.timedelta(days=1)), f"这个月（{now.month}月底前）"
+    if when == "next_month":
+        after = (first_next + dt.timedelta(days=32)).replace(day=1)
+        return first_next, end_of(after - dt.timedelta(days=1)), f"下个月（{first_next.month}月）"
+    if when.startswith("day:") and when[4:].isdigit():
+        wanted = int(when[4:])
+        for month_start in (day_start.replace(day=1), first_next):
+            try:
+                target = month_start.replace(day=wanted)
+            except ValueError:
+                continue
+            if target.date() >= now.date():
+                start = max(target, now)
+                return start, end_of(target), f"{day(target)}"
+    return None
+
+
+def can_do(ctx: Ctx, when: str) -> Composed:
+    """"今天能交吗" / "这个月还来得及吗" / "28号能办吗": yes or no first, against the bot's clock and the
+    scheme's whole calendar, with the next possible date when the answer is no."""
+    span = asked_days(ctx.now, when)
+    if span is None:
+        return deadline(replace(ctx, slots={k: v for k, v in ctx.slots.items() if k != "when_asked"}))
+    start, end, named = span
+    name = ctx.pack.short_name
+    info = ctx.engine.windows(ctx.scheme, start)
+    if info.current is None and info.next is None:  # the pack gives no dated window: say so
+        note = info.explanation.removeprefix(f"{name}：")
+        return Composed(join(f"{name}：没法确定{named}能否办理。{note}"))
+    window = info.current or (info.next if info.next and info.next.start <= end else None)
+    how = ctx.engine.payment_channel(ctx.scheme)[1]
+    if window is not None:
+        since = "" if info.current else f"从{day(window.start)}起"
+        close = window.end
+        lead = f"可以。{name}：{named}{since}在{window.name}内（{_date(window.start)}至{_date(close)}），{day(close)}截止。"
+        return Composed(join(lead, window.description, how if how and how not in window.description else "",
+                             _upcoming(ctx, [window.description]), ENROLL_HINT))
+    later = ctx.engine.windows(ctx.scheme, end).next or info.next
+    lead = f"不可以。{name}：{named}不在办理时间内。"
+    nxt = f"下一次可以办理是{_date(later.start)}（{later.name}，至{_date(later.end)}）。" if later else ""
+    return Composed(join(lead, nxt, later.description if later else ""))
+
+
+def _date(when: dt.datetime) -> str:
+    return f"{when.year}年{when.month}月{when.day}日"
 
 
 def _cover(ctx: Ctx, info) -> str:

@@ -29,13 +29,17 @@ def reimbursement(ctx: Ctx) -> Composed:
 def _reimbursement(ctx: Ctx) -> Composed:
     claim = {k: ctx.slots[k] for k in CLAIM_KEYS if k in ctx.slots}
     claim["on"] = ctx.today.isoformat()
+    if "amount" not in claim and ctx.slots.get("amount_choices"):
+        return _which_amount(ctx, claim)
     result = ctx.engine.reimbursement(ctx.scheme, claim)
     name = ctx.pack.short_name
     special = special_conditions_line(ctx.pack, claim.get("condition")) if claim.get("condition") else ""
     if result.status == "ok":
+        if len(ctx.slots.get("amount_parts") or []) > 1 and _per_stay(ctx.pack, claim):
+            return _each_stay(ctx, claim)
         steps = "\n".join(f"{i}. {s}" for i, s in enumerate(result.steps, 1))
-        return Composed(join(f"{name}：预计医保基金支付{money(result.amount)}元。", "计算过程：", steps,
-                             result.explanation))
+        return Composed(join(figure_head(ctx.pack, result.standard_year) + _outcome(result.explanation, result.amount),
+                             "计算过程：", steps, *caveats(result.explanation), special))
     if result.status == "need_facts":
         kinds = [claim["kind"]] if claim.get("kind") in ("inpatient", "outpatient") else ["inpatient", "outpatient"]
         ask = Ask(result.explanation, list(result.missing), {k: v for k, v in claim.items() if k != "on"})
@@ -47,3 +51,54 @@ def _reimbursement(ctx: Ctx) -> Composed:
     text = result.explanation if name in result.explanation else f"{name}：{result.explanation}"
     steps = [s for s in result.steps[:2] if s not in text]
     return Composed(join(text, *steps, special), confident=True)
+
+
+_OUTCOME = re.compile(r"[^，。]*费用[0-9.]+元[^。]*?(?:预计医保基金支付|基金不支付)[^。]*。")
+_FALLBACK = re.compile(r"（(材料中没有[^）]*)）")
+SETTLED_BY_FUND = "实际金额以医保结算为准。"
+
+
+def figure_head(pack, year: int | None) -> str:
+    """Every figure-bearing answer starts with the scheme and the year of the standard it used."""
+    return f"{pack.short_name}，按{year}年度标准：" if year else f"{pack.short_name}："
+
+
+def _outcome(explanation: str, amount) -> str:
+    """The engine's sentence with the bill, the fund's share and the guardian's share."""
+    found = _OUTCOME.search(explanation)
+    return found.group().lstrip("，") if found else f"预计医保基金支付{money(amount)}元。"
+
+
+def caveats(explanation: str) -> list[str]:
+    """The notes under a figure: a standard older than this year, and who settles the exact amount."""
+    found = _FALLBACK.search(explanation)
+    notes = [found.group(1) + "。"] if found else []
+    return notes + ([SETTLED_BY_FUND] if SETTLED_BY_FUND in explanation else [])
+
+
+def _per_stay(pack, claim: dict) -> bool:
+    spec = ((pack.raw or {}).get("benefits") or {}).get(claim.get("kind") or "") or {}
+    return spec.get("deductible_scope") == "per_stay"
+
+
+def _each_stay(ctx: Ctx, claim: dict) -> Composed:
+    """"两次住院一共能报多少" where the 起付线 is per stay: each stay is computed on its own, then added."""
+    parts = ctx.slots["amount_parts"]
+    results = [ctx.engine.reimbursement(ctx.scheme, {**claim, "amount": part}) for part in parts]
+    if any(r.status != "ok" for r in results):
+        return Composed(join(f"{ctx.pack.short_name}：每次住院分别计算起付线，请分别告诉我每次住院的费用和医院等级。"))
+    total = sum(r.amount for r in results)
+    lines = [f"{i}. 费用{money(part)}元：预计支付{money(r.amount)}元" for i, (part, r) in enumerate(zip(parts, results), 1)]
+    head = figure_head(ctx.pack, results[0].standard_year)
+    return Composed(join(f"{head}每次住院分别计算起付线，{len(parts)}次合计预计医保基金支付{money(total)}元。", *lines,
+                         *caveats(results[0].explanation)))
+
+
+def _which_amount(ctx: Ctx, claim: dict) -> Composed:
+    """Several bills and no word saying which one is asked about: ask, with numbered choices."""
+    choices = list(ctx.slots["amount_choices"])
+    options = [*choices, sum(choices)]
+    labels = [f"{money(c)}元" for c in choices] + [f"合计{money(sum(choices))}元"]
+    question = "您问的是哪一笔费用？请回复序号：\n" + "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
+    kept = {k: v for k, v in claim.items() if k != "on"}
+    return Composed(join(f"{ctx.pack.short_name}：", question), Ask(question, ["amount"], kept, options))

@@ -13,6 +13,7 @@ from bot.rules.benefits import standards
 COMPARE_WORDS = ("区别", "不同", "不一样", "差别", "哪个好", "哪个更", "选哪个", "比较", "一样吗", "两个都", "两项都",
                  "两个要", "两个医保都", "两样都")
 NAMED_ONLY_WORDS = ("同时",)  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes
+BOTH_COVER_WORDS = ("都能报", "都可以报", "都报", "一起报", "都能用")
 BOTH_WORDS = ("两个", "两项", "这两", "两种")  # without naming the schemes: the city's, as the bot just listed them
 MAX_SCHEMES = 2  # two cards fit a reply; Shanghai, the city with two schemes, has two
 ASK_MORE = "想细问哪一项，直接问我，例如「少儿基金交多少」「居民医保住院报多少」。"
@@ -31,10 +32,43 @@ def schemes_to_compare(text: str, slots: dict[str, Any], city_schemes: list[str]
     return named[:MAX_SCHEMES] if len(named) >= 2 else []
 
 
+DIFFERENCE_WORDS = ("差多少", "相差", "差几", "差价", "贵多少", "便宜多少", "多多少", "少多少", "哪个贵", "哪个便宜")
+SIDE_LINES = 2  # each scheme's answer in a side-by-side reply: its direct answer and the line after it
+
+
+def side_by_side(answers: dict[str, tuple[Any, str]], intent: str, text: str, engine: Any, now: dt.datetime) -> str:
+    """One question about two schemes ("宣城合工大的和上海中小学生医保交费差多少"): each scheme's own answer,
+    shortened to its direct answer, one under the other; for fees asked "差多少" the difference, with
+    the two standards' years (the seeds give different years, so the bot says so)."""
+    parts = []
+    for scheme, (pack, answer) in answers.items():
+        lines = [line for line in answer.split("\n")
+                 if line.strip() and "回复「参保」" not in line and not line.endswith("：")]  # no bare headings
+        lead = lines[:SIDE_LINES]
+        if lead and not lead[0].startswith(pack.short_name):
+            lead[0] = f"【{pack.short_name}】{lead[0]}"
+        parts.append("\n".join(lead))
+    extra = ""
+    if intent == "fee" and any(w in text for w in DIFFERENCE_WORDS):
+        extra = _fee_difference(engine, list(answers), now)
+    return join(*parts, extra, "两项分别参保、分别缴费，各按自己的材料计算。")
+
+
+def _fee_difference(engine: Any, schemes: list[str], now: dt.datetime) -> str:
+    results = [(engine.pack(s), engine.fee(s, {}, now.date())) for s in schemes[:2]]
+    if any(r.amount is None for _, r in results):
+        return "其中一项按孩子情况分档，告诉我孩子的年龄或身份，我再算差额。"
+    (pack_a, a), (pack_b, b) = results
+    high, low = (a, b) if a.amount >= b.amount else (b, a)
+    high_pack = pack_a if high is a else pack_b
+    years = f"（{a.year}年度与{b.year}年度标准，年份不同）" if a.year != b.year else ""
+    return f"个人缴费相差{money(high.amount - low.amount)}元，{high_pack.short_name}多{years}。"
+
+
 def compare(engine: Any, schemes: list[str], now: dt.datetime, text: str = "") -> str:
     cards = [_card(engine, scheme, now) for scheme in schemes]
     head = "这是两项不同的保障，分别参保、分别缴费："
-    if any(w in text for w in NAMED_ONLY_WORDS):  # "可以同时报销吗": the seeds do not say how the two combine
+    if any(w in text for w in NAMED_ONLY_WORDS + BOTH_COVER_WORDS):  # "可以同时报销吗" / "都能报吗": the seeds do not say how the two combine
         head = "材料没有写明这两项能否同时使用、怎样衔接，请以经办机构的答复为准。" + head
     return join(head, *cards, ASK_MORE)
 

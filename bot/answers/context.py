@@ -17,6 +17,7 @@ class Ask:
     question: str
     need: list[str]
     slots: dict[str, Any]
+    options: list[Any] = field(default_factory=list)  # numbered choices: "2" picks the second
 
 
 @dataclass

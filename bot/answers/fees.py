@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.answers.context import ENROLL_HINT, Composed, Ctx
+from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.eligibility import facts_from
 from bot.answers.format import join, money
 from bot.answers.procedures import relevant_lines
+from bot.answers.claims import caveats, figure_head
 from bot.answers.retrieval import RULES_TOPIC
+from bot.rules.facts import FACTS
 
 EXTRA_STRONG = 7.0  # a fee answer is complete on its own: add only lines that clearly answer more
 # Words every fee question has (who pays, how much): they must not pull in extra lines by themselves.
@@ -55,14 +57,23 @@ def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
 def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     person = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
     result = ctx.engine.fee(ctx.scheme, person, ctx.today)
-    name = ctx.pack.short_name
+    head = figure_head(ctx.pack, result.year)
+    period = ((ctx.pack.raw or {}).get("fees") or {}).get("period_name", "年")
     if result.amount is not None:
-        return Composed(join(result.explanation, ENROLL_HINT))
+        amount = "免予缴费。" if result.exempt else f"{result.category}个人缴费{money(result.amount)}元/{period}。"
+        rest = result.explanation.split("。", 1)[1] if "。" in result.explanation else ""
+        return Composed(join(head + amount, rest, *caveats(result.explanation), ENROLL_HINT))
     tier = _named_tier(result.tiers, ctx.text + _group_words(ctx.slots))
     if tier is not None:
-        year = f"按{result.year}年度标准，" if result.year else ""
-        amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元"
+        amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元/{period}"
         others = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers if t is not tier)
-        return Composed(join(f"{year}{name}{tier.name}{amount}。", tier.note, f"其他档次：{others}。" if others else "",
-                             ENROLL_HINT))
-    return Composed(join(result.explanation, ENROLL_HINT))
+        return Composed(join(f"{head}{tier.name}{amount}。", tier.note, f"其他档次：{others}。" if others else "",
+                             *caveats(result.explanation), ENROLL_HINT))
+    listing = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers)
+    text = join(f"{head}{listing}。" if listing else result.explanation, *caveats(result.explanation))
+    missing = [m for m in result.missing if m in FACTS]
+    if missing:  # "16了" next completes it: the tier that applies, not the whole list again
+        question = "告诉我" + FACTS[missing[0]].question.rstrip("？?") + "，就能确定档次。"
+        known = {k: v for k, v in ctx.slots.items() if k in fact_names}
+        return Composed(join(text, question), Ask(question, missing[:1], known))
+    return Composed(join(text, ENROLL_HINT))

@@ -56,6 +56,18 @@ def benefit_summary(pack: Any, kinds: list[str], on: dt.date) -> list[str]:
     return lines
 
 
+def levelled(pack: Any, on: dt.date) -> bool:
+    """The benefit standards differ by hospital level (一级/二级/三级)."""
+    benefits = (pack.raw or {}).get("benefits") or {}
+    for spec in benefits.values():
+        if isinstance(spec, dict):
+            for name in (spec.get("deductible"), spec.get("rate")):
+                resolved = _resolve(pack, name, on)
+                if resolved and isinstance(resolved.value, dict):
+                    return True
+    return False
+
+
 def special_conditions_line(pack: Any, condition: str | None = None) -> str:
     """The pack's rule that some outpatient treatments are settled at the inpatient standard."""
     spec = ((pack.raw or {}).get("benefits") or {}).get("inpatient_standard_conditions") or {}

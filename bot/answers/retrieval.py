@@ -147,7 +147,7 @@ class ProcedureIndex:
         scored.sort(key=lambda s: s[0], reverse=True)
         return scored[:limit]
 
-    def distinctive_scheme(self, text: str) -> str | None:
+    def distinctive_scheme(self, text: str, vocabulary: frozenset[str] | set[str] | None = None) -> str | None:
         """The one pack whose own vocabulary the question uses ("预审" → the Shanghai fund, "京卡" → Beijing).
 
         Only words found in a single pack's lines count; if they point at two packs, nobody is chosen.
@@ -155,7 +155,7 @@ class ProcedureIndex:
         votes: dict[str, float] = {}
         for feature in self.question_features(text, expand=False):  # the guardian's own words only
             scheme_id = self._owner.get(feature)
-            if scheme_id:
+            if scheme_id and (vocabulary is None or feature in vocabulary):  # only domain words, when given
                 votes[scheme_id] = votes.get(scheme_id, 0.0) + _base(feature)
         ranked = sorted(votes.items(), key=lambda kv: kv[1], reverse=True)
         if not ranked or ranked[0][1] < DISTINCTIVE:

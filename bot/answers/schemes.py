@@ -19,10 +19,13 @@ class SchemeChoice:
 
 class SchemeChooser:
     def __init__(self, engine: Any, preference: dict[str, list[str]],
-                 guess: Callable[[str], str | None] | None = None) -> None:
-        """`guess(text)` names a scheme from the question's content alone, or None."""
+                 guess: Callable[[str], str | None] | None = None,
+                 own_words: Callable[[str], str | None] | None = None) -> None:
+        """`guess(text)` names a scheme from the question's content alone, or None; `own_words(text)` only
+        from domain words a single pack uses (what a figure may rest on)."""
         self.engine = engine
         self.guess = guess
+        self.own_words = own_words or guess
         self.preference = preference  # scheme id → words favouring it within its city
         self.by_city: dict[str, list[str]] = {}
         for scheme_id in engine.scheme_ids:
@@ -32,8 +35,12 @@ class SchemeChooser:
         return self.engine.pack(scheme_id).city
 
     def choose(self, slots: dict[str, Any], state: dict[str, Any], text: str,
-               capable: Callable[[Any], bool] | None = None) -> SchemeChoice:
-        """`capable(pack)` says whether a scheme can answer this kind of question at all."""
+               capable: Callable[[Any], bool] | None = None, figure: bool = False,
+               fits: Callable[[str], bool] | None = None, own_words_text: str | None = None) -> SchemeChoice:
+        """`capable(pack)` says whether a scheme can answer this kind of question at all; `figure`: the
+        answer carries a figure (fee, reimbursement, deadline), so a scheme is never guessed from the
+        wording alone: the schemes the question's cues leave (`fits(scheme)`: the facts said do not rule
+        the child out) are asked about with numbered choices unless one is left."""
         known = set(self.engine.scheme_ids)
         city = slots.get("city")
         candidates = [s for s in slots.get("scheme_candidates") or [] if s in known]
@@ -49,6 +56,15 @@ class SchemeChooser:
                 return SchemeChoice(remembered)
             # e.g. the Shanghai fund has no benefit table: a bill question goes to the city's other scheme
             candidates = list(self.by_city.get(state.get("city") or "", []))
+        if not candidates and figure:
+            left = [s for s in known if (capable is None or capable(self.engine.pack(s))) and (fits is None or fits(s))]
+            if len(left) == 1:
+                return SchemeChoice(left[0])  # the only scheme the question's cues leave (a 三级医院 bill…)
+            # "预审", "京卡": words only one pack uses, outside the words of what is asked ("一年交多少")
+            own_words = self.own_words(own_words_text if own_words_text is not None else text) if self.own_words else None
+            if own_words in known and (fits is None or fits(own_words)):
+                return SchemeChoice(own_words, guessed=True)
+            return self._ask(sorted(left or known, key=self._order))
         if not candidates:
             guessed = self.guess(text) if self.guess else None
             if guessed in known:
@@ -61,6 +77,11 @@ class SchemeChooser:
             if len(able) == 1:
                 return SchemeChoice(able[0])
             candidates = able or candidates
+        if fits and figure:
+            fitting = [s for s in candidates if fits(s)]
+            if len(fitting) == 1:
+                return SchemeChoice(fitting[0])
+            candidates = fitting or candidates
         scores = {s: sum(1 for w in self.preference.get(s, []) if w in text) for s in candidates}
         top = max(scores.values())
         leaders = [s for s, v in scores.items() if v == top]

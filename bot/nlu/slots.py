@@ -169,6 +169,8 @@ class SlotExtractor:
             # Each mention narrows the choice ("宁波" + "城乡居民医保"); disjoint mentions → keep all.
             common = set.intersection(*found)
             candidates = common or set.union(*found)
+            if not common:  # "合工大的和上海中小学生医保": two schemes named, both asked about
+                slots["several_schemes"] = True
             slots["scheme_candidates"] = sorted(candidates)
             if len(candidates) == 1:
                 slots["scheme"] = next(iter(candidates))

@@ -130,7 +130,7 @@ async def test_a_form_ended_by_a_slip_is_reopened_and_a_question_after_it_answer
     g2 = Guardian(sender, "o-nb-3")
     await g2.tap(await g2.say("我要参保"), "宁波")
     await g2.say("好的", "王小丫", NB_KID, "是", "否")
-    answer = await g2.say("宁波医保交多少钱")  # answered as any question, not as part of a form
+    answer = await g2.say("宁波中小学生医保交多少钱")  # answered as any question, not as part of a form
     assert "220" in answer and "我们继续" not in answer
     assert answer.endswith("回复「参保」开始办理。")  # no form is open: the hint to start one is kept
     assert_masked(g)

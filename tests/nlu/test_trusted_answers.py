@@ -1,0 +1,114 @@
+"""Answers a guardian can trust: no figure from a guessed scheme, the scheme and year first, the bill asked
+about, dates against the bot's clock, two schemes side by side, follow-ups in natural words.
+
+Clock: 2026-12-04 (Shanghai resident insurance's declaration window is open; the Shanghai fund's and
+Beijing's are closed; Ningbo takes payments on days 1–27). Figures are worked out from the seeds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.nlu.conftest import SHANGHAI
+
+DEC4 = dt.datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
+
+
+def chat(qa, *messages, now=DEC4):
+    state: dict = {}
+    return [qa.answer(m, state, now).text for m in messages]
+
+
+@pytest.mark.parametrize("question", [
+    "参宝要多少钱", "医保一年交多少", "住院花了一万能报多少", "今天能交吗", "缴费截止到哪天",
+])
+def test_a_figure_is_never_given_for_a_guessed_scheme(qa, question):
+    reply, = chat(qa, question)
+    assert "请回复序号" in reply and "元" not in reply.split("请回复序号")[0]
+
+
+def test_cues_narrow_the_choice_before_asking(qa):
+    """Only the schemes with a benefit table can answer a bill; the Shanghai fund and Xuancheng are not offered."""
+    reply, = chat(qa, "第一次住院花了3000，这次花了2000，这次能报多少")
+    assert "1. 上海市城乡居民" in reply and "2. 北京市" in reply and "少儿住院互助基金" not in reply
+
+
+def test_a_figure_answer_starts_with_the_scheme_and_year(qa):
+    fee, = chat(qa, "少儿基金交多少钱")
+    assert fee.startswith("少儿住院互助基金，按2024年度标准：") and "150元" in fee.split("\n")[0]
+    bill, = chat(qa, "北京一小住院花了5000能报多少")
+    assert bill.startswith("北京“一小”医保，按2015年度标准：") and "3045元" in bill.split("\n")[0]
+
+
+def test_the_bill_asked_about_is_computed_with_earlier_costs_where_they_count(qa):
+    """Beijing's 起付线 as the pack reads it (累计): the first stay's 3000 used it up; 2000 × 70% = 1400."""
+    _ask, reply = chat(qa, "第一次住院花了3000，这次花了2000，这次能报多少", "2")
+    assert reply.startswith("北京“一小”医保，按2015年度标准：住院费用2000元，预计医保基金支付1400元")
+    # Shanghai's 起付线 is per stay: the 2000 stay alone at a 三级 hospital, (2000 − 300) × 60% = 1020
+    reply, = chat(qa, "上海居民医保，第一次住院花了3000，这次在三级医院花了2000，这次能报多少")
+    assert "预计医保基金支付1020元" in reply
+
+
+def test_two_bills_without_a_cue_are_asked_about(qa):
+    ask, picked, answered = chat(qa, "上海居民医保住院花了3000，门诊花了2000能报多少", "2", "三级")
+    assert "哪一笔" in ask and "1. 3000元" in ask and "3. 合计5000元" in ask
+    assert "三级" in picked or "几级" in picked
+    assert "(2000 − 300)" not in answered and "2000 − 300 = 1700" in answered and "1020元" in answered
+
+
+def test_two_stays_summed_where_each_has_its_own_threshold(qa):
+    reply, = chat(qa, "上海居民医保两次住院，一次花了3000，一次花了2000，都在三级医院，一共能报多少")
+    assert "2640元" in reply  # (3000−300)×60% + (2000−300)×60% = 1620 + 1020
+
+
+@pytest.mark.parametrize("question, now, lead, must", [
+    ("宁波机关子女今天能交吗", DEC4, "可以。", ["12月27日截止"]),
+    ("宁波机关子女28号能交吗", DEC4, "不可以。", ["2027年1月1日"]),
+    ("北京一小这个月还来得及吗", DEC4, "不可以。", ["2027年9月1日"]),
+    ("北京一小这个月还来得及吗", dt.datetime(2026, 10, 8, 10, tzinfo=SHANGHAI), "可以。", ["11月30日"]),
+    ("少儿基金现在办还来得及吗", DEC4, "不可以。", ["2027年9月1日"]),
+    ("上海居民医保今天能交吗", DEC4, "可以。", ["12月11日", "学校"]),
+    ("宁波机关子女下个月能交吗", dt.datetime(2026, 12, 28, 10, tzinfo=SHANGHAI), "可以。", ["1月1日"]),
+])
+def test_can_i_do_it_now_is_answered_yes_or_no_against_the_calendar(qa, question, now, lead, must):
+    reply, = chat(qa, question, now=now)
+    assert reply.startswith(lead), reply
+    assert all(m in reply for m in must), reply
+
+
+def test_a_new_question_is_answered_while_another_waits(qa):
+    first, second = chat(qa, "上海居民医保住院能报多少", "今天能交吗")
+    assert "费用总额" in first
+    assert second.startswith("可以。上海居民医保") and "几级" not in second
+
+
+def test_two_schemes_in_one_question_side_by_side(qa):
+    reply, = chat(qa, "宣城合工大的和上海中小学生医保交费差多少")
+    assert "180元" in reply and "380元" in reply and "相差200元" in reply
+    assert "2021" in reply and "2024" in reply
+    both, = chat(qa, "两个都买了住院都能报吗")
+    assert both.startswith("材料没有写明这两项能否同时使用") and "【少儿住院互助基金】" in both
+
+
+def test_follow_ups_in_natural_words_answer_the_pending_question(qa):
+    _tiers, fee = chat(qa, "宁波机关子女交多少", "16了")
+    assert "220元" in fee and "500元" not in fee
+    _ask, verdict = chat(qa, "上海居民医保能参加吗", "不是，我们是外地户口")
+    assert "户籍" not in verdict.split("\n")[-1] or "居住证" in verdict
+
+
+def test_a_fact_given_is_not_asked_again(qa):
+    reply, = chat(qa, "北京孩子还没上幼儿园，非农业户口，北京户籍，能参加一小吗")
+    assert "是否在校" not in reply and "户籍（户口）在哪个城市" not in reply
+
+
+def test_negated_facts_decide_eligibility(qa):
+    reply, = chat(qa, "宁波机关单位子女，孩子不是本地户口，能参加吗")
+    assert "户籍（户口）在哪个城市" not in reply
+
+
+@pytest.mark.parametrize("text", ["", "😀😀😀", "a" * 4000, "\x00\x07控制字符", "上海shanghai少儿fund多少钱？？", "١٢٣"])
+def test_bad_input_gets_a_reply(qa, text):
+    reply, = chat(qa, text)
+    assert reply and "出了点问题" not in reply
