@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import Settings
+from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.services import Services, build_services
@@ -24,14 +26,23 @@ SWEEP_LOCK_TTL = 300.0  # longer than any sweep round; a crashed worker's lock f
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Up or not, for a load balancer: the store's error (file paths, hosts) goes to the log only."""
     try:
         await request.app[SERVICES].store.ping()
     except StoreError as exc:
-        return web.json_response({"status": "unavailable", "store": str(exc)}, status=503)
+        log_event(log, "health check: store unavailable", logging.WARNING, error=str(exc))
+        return web.json_response({"status": "unavailable"}, status=503)
     return web.json_response({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; with BOT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    token = request.app[SERVICES].settings.metrics_token
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.Response(status=401, text="metrics token required",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return web.Response(text=request.app[PIPELINE].metrics.render(), content_type="text/plain")
 
 

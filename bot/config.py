@@ -37,6 +37,7 @@ class Settings:
     # X-Forwarded-For / X-Forwarded-Proto are believed (admin login throttling, Secure cookies).
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     staff_hours: str = ""  # BOT_STAFF_HOURS: when staff answer 转人工 requests, told to the guardian as written
+    metrics_token: str = ""  # BOT_METRICS_TOKEN: /metrics answers only `Authorization: Bearer <token>`
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -58,6 +59,7 @@ class Settings:
             template_notice=TemplateNotice.from_env(env),
             staff_hours=env.get("BOT_STAFF_HOURS", "").strip()[:60],
             trusted_proxies=parse_networks(env.get("BOT_TRUSTED_PROXIES", "")),
+            metrics_token=env.get("BOT_METRICS_TOKEN", ""),
         )
         # The simulator signs messages for any OpenID and shows any guardian's outbox: a development
         # tool, on by default only while no real account is configured (no WECHAT_TOKEN).

@@ -10,7 +10,11 @@ background and delivered through the customer-service API (see `deliver`).
 Round trips per message: two. The reply-cache check with the in-flight claim, the user lock and the
 session read (`get_or_claim` with a `LockRead`); the session save (CAS) with the reply cache and the
 lock release (`put_and_release`, fenced by the lock). Only when the guardian's previous message is
-still being processed does the lock take more (`wait_for_lock_and_get` polls). The day's message counter
+still being processed does the lock take more (`wait_for_lock_and_get` polls).
+
+Stored replies (the reply cache and the session's recent replies) are sealed with the data key: a
+confirmation page shows the masked ID's last four, the birth date and the district, which together
+leave one candidate ID. One AES-GCM encryption per message; a retry decrypts once. The day's message counter
 (`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
 `drain`); a crash may lose those few seconds of the statistic, never a message.
 """
@@ -24,6 +28,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from bot.logs import log_event, user_ref
 from bot.metrics import Metrics
+from bot.privacy import FieldCipher
 from bot.services import Services
 from bot.store.base import (Fence, HeldLock, LockLost, LockRead, LockTimeout, Record, StoreError, VersionConflict,
                             Write, wait_for_lock_and_get)
@@ -91,7 +96,7 @@ class Pipeline:
             "reply", key, f"inflight:{key}", INFLIGHT_TTL,
             lock=LockRead(self._lock_name(incoming), USER_LOCK_TTL, self.services.sessions.KIND, incoming.user_id))
         if claim.record is not None:
-            return Reply(text=claim.record.data["text"]), "dedup"
+            return Reply(text=self._unseal(claim.record.data["text"])), "dedup"
         if not claim.claimed:
             # A retry while the first delivery is still being processed: wait for its result.
             return await self._await_result(key), "dedup"
@@ -138,7 +143,7 @@ class Pipeline:
         the store runs only after we gave up and answered 系统繁忙 is refused. Turn None: the message was
         processed before (a crash lost its cached reply) and is answered from the session."""
         services = self.services
-        cache = lambda text: Write("reply", incoming.dedup_key, {"text": text}, ttl=REPLY_TTL)  # noqa: E731
+        cache = lambda sealed: Write("reply", incoming.dedup_key, {"text": sealed}, ttl=REPLY_TTL)  # noqa: E731
         session, version = services.sessions.decode(record)
         for attempt in range(3):
             if attempt:  # the session changed under our lock (a writer outside the pipeline): redo the turn
@@ -147,13 +152,14 @@ class Pipeline:
             for item in recent:
                 if item[0] == incoming.dedup_key:
                     await services.store.put_and_release([cache(item[1])], fence())
-                    return Reply(text=item[1]), None
+                    return Reply(text=self._unseal(item[1])), None
             turn = Turn(incoming=incoming, session=session, services=services, now=services.clock.now())
             reply = await self.router.respond(turn)
-            session["recent"] = (recent + [[incoming.dedup_key, reply.text]])[-RECENT_KEYS:]
+            sealed = services.cipher.seal(reply.text) if reply.text else ""
+            session["recent"] = (recent + [[incoming.dedup_key, sealed]])[-RECENT_KEYS:]
             try:
                 await services.store.put_and_release(
-                    [services.sessions.write(incoming.user_id, session, version), cache(reply.text)], fence())
+                    [services.sessions.write(incoming.user_id, session, version), cache(sealed)], fence())
             except VersionConflict:
                 continue
             except LockLost:
@@ -163,6 +169,10 @@ class Pipeline:
                     raise
             return reply, turn
         raise StoreError("session kept changing under the turn")
+
+    def _unseal(self, stored: str) -> str:
+        """A stored reply's text (sealed; one saved before replies were sealed is plain)."""
+        return self.services.cipher.unseal(stored) if stored.startswith(FieldCipher.PREFIX) else stored
 
     async def _applied(self, incoming: Incoming) -> bool:
         session, _version = await self.services.sessions.load(incoming.user_id)
@@ -200,7 +210,7 @@ class Pipeline:
             await asyncio.sleep(0.05)
             cached = await self.services.store.get("reply", key)
             if cached is not None:
-                return Reply(text=cached.data["text"])
+                return Reply(text=self._unseal(cached.data["text"]))
         return None  # "success": the first delivery's result reaches the guardian by message
 
     async def _deliver_late(self, incoming: Incoming, task: asyncio.Future) -> None:

@@ -77,21 +77,29 @@ class FieldCipher:
     def encrypt(self, value: str) -> str:
         token = self._sealed.get(value)
         if token is None:
-            nonce = os.urandom(12)
-            sealed = self._aead.encrypt(nonce, value.encode("utf-8"), None)
-            token = self.PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+            token = self.seal(value)
             self._remember(value, token)
         return token
 
     def decrypt(self, token: str) -> str:
         value = self._opened.get(token)
         if value is None:
-            if not token.startswith(self.PREFIX):
-                raise ValueError("not an encrypted field")
-            blob = base64.urlsafe_b64decode(token[len(self.PREFIX):])
-            value = self._aead.decrypt(blob[:12], blob[12:], None).decode("utf-8")
+            value = self.unseal(token)
             self._remember(value, token)
         return value
+
+    def seal(self, value: str) -> str:
+        """`encrypt` without the cache: for texts written once and rarely read again (stored replies),
+        which would only push the session fields out of it."""
+        nonce = os.urandom(12)
+        return self.PREFIX + base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, value.encode("utf-8"), None)).decode()
+
+    def unseal(self, token: str) -> str:
+        """`decrypt` without the cache."""
+        if not token.startswith(self.PREFIX):
+            raise ValueError("not an encrypted field")
+        blob = base64.urlsafe_b64decode(token[len(self.PREFIX):])
+        return self._aead.decrypt(blob[:12], blob[12:], None).decode("utf-8")
 
     def _remember(self, value: str, token: str) -> None:
         if len(self._opened) >= self.CACHE_SIZE:  # bounded: start afresh rather than track recency

@@ -26,9 +26,11 @@ class Incoming:
 
     @property
     def dedup_key(self) -> str:
-        """WeChat retries reuse MsgId; events have none, so FromUserName+CreateTime identifies them."""
+        """WeChat retries reuse MsgId; events have none, so FromUserName+CreateTime identifies them. A
+        MsgId is only unique for its sender: another guardian's message with the same MsgId (or one
+        forged by the simulator) must not be answered with this guardian's cached reply."""
         if self.msg_id:
-            return f"msg:{self.msg_id}"
+            return f"msg:{self.user_id}:{self.msg_id}"
         return f"evt:{self.user_id}:{self.create_time}:{self.event}"
 
 

@@ -6,8 +6,10 @@ import secrets
 import time
 
 from aiohttp import web
+from bot.logs import LogThrottle, log_throttled
 from bot.pipeline import Pipeline
 from bot.turn import Incoming, Reply
+from bot.web.body import BodyTooLarge, read_body
 from integrations.wechat.crypto import DecryptError, MessageCrypto
 from integrations.wechat.reply import render_article, render_text
 from integrations.wechat.safexml import XmlRejected, parse_flat_xml
@@ -54,10 +56,11 @@ class WeChatWebhook:
         self.tolerance = timestamp_tolerance
         self.max_body = max_body_bytes
         self.metrics = pipeline.metrics
+        self._reject_log = LogThrottle()
 
     def _reject(self, status: int, reason: str) -> web.Response:
         self.metrics.http_rejections[str(status)] += 1
-        log.warning("rejected request", extra={"fields": {"status": status, "reason": reason}})
+        log_throttled(log, self._reject_log, "rejected request", status=status, reason=reason)
         return web.Response(status=status, text=reason)
 
     def _fresh(self, timestamp: str) -> bool:
@@ -88,10 +91,9 @@ class WeChatWebhook:
             return self._reject(403, "invalid signature")
         if not self._fresh(timestamp):
             return self._reject(403, "stale timestamp")
-        if request.content_length is not None and request.content_length > self.max_body:
-            return self._reject(413, "body too large")
-        body = await request.content.read(self.max_body + 1)
-        if len(body) > self.max_body:
+        try:
+            body = await read_body(request, self.max_body)
+        except BodyTooLarge:
             return self._reject(413, "body too large")
         try:
             # Plain bytes go to expat as they came: decoding them first only to have them encoded again

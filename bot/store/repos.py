@@ -26,8 +26,10 @@ STATUS_LABELS = {
     PAID: "已缴费", DONE: "已办结", REJECTED: "预审未通过", EXPIRED: "已过期", CANCELLED: "已取消",
 }
 
-# Fields holding personal numbers, encrypted at rest wherever they appear in a record.
-SECRET_FIELDS = ("id_number", "phone", "card_number")
+# Fields holding personal data, encrypted at rest wherever they appear in a record. The birth date is
+# part of the ID number (digits 7–14): with the masked ID's last four and the 户籍 district it leaves
+# one candidate, so it is as secret as the number itself.
+SECRET_FIELDS = ("id_number", "phone", "card_number", "birth_date")
 
 
 def _iso(when: dt.datetime) -> str:

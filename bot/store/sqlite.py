@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -82,6 +83,16 @@ async def _retry_busy(attempt: Callable[[], T]) -> T:
         wait = min(wait * 2, _BUSY_LONGEST_WAIT)
 
 
+def _owner_only(path: str) -> None:
+    """Create the database file readable by its owner only (0600), and make an older one so. SQLite
+    creates the WAL and SHM files with the database file's mode, so they follow."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 class SQLiteStore:
     """`Store` on a single SQLite file (see bot.store.base for the contract)."""
 
@@ -90,6 +101,7 @@ class SQLiteStore:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _owner_only(path)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout=0: a locked database raises at
             # once and `_retry_busy` waits without blocking the event loop.
             self._db = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)

@@ -22,7 +22,10 @@ from aiohttp import web
 
 from bot.delivery import outbox
 from bot.fulfilment import yuan
+from bot.logs import LogThrottle, log_throttled
 from bot.services import Services
+from bot.web.body import BodyTooLarge, read_body
+from bot.web.own_origin import own_origin
 from integrations.enrollment import CALLBACK_PATH, HttpEnrollmentBackend, InvalidCallback
 from integrations.payment import (WECHAT_PAY_PAGE_PATH, HostedCheckoutProvider, InvalidNotification, LinkExpired,
                                   LinkInvalid, WeChatPayProvider)
@@ -73,6 +76,11 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     return web.Response(text=PAGE.format(title=html.escape(title), body=body), status=status,
                         content_type="text/html", charset="utf-8",
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _refused_log(services: Services) -> LogThrottle:
+    """One budget per app for the lines about refused callbacks: a flood of forgeries must not flood the log."""
+    return services.extras.setdefault("refused_callback_log", LogThrottle())
 
 
 def _fulfilment(services: Services):
@@ -182,7 +190,7 @@ async def checkout_pay(request: web.Request, services: Services) -> web.Response
         return error
     provider: HostedCheckoutProvider = _fulfilment(services).payments
     body = provider.callback_body(order_no, order["amount_fen"], services.clock.now())
-    url = _own_origin(request) + provider.notify_path
+    url = own_origin(request) + provider.notify_path
     try:
         async with aiohttp.ClientSession() as http:
             async with http.post(url, data=body, headers={"Content-Type": "application/json"},
@@ -201,14 +209,15 @@ async def checkout_pay(request: web.Request, services: Services) -> web.Response
 async def payment_notify(request: web.Request, services: Services) -> web.Response:
     fulfilment = _fulfilment(services)
     provider = fulfilment.payments
-    body = await request.content.read(MAX_NOTIFY_BYTES + 1)
-    if len(body) > MAX_NOTIFY_BYTES:
+    try:
+        body = await read_body(request, MAX_NOTIFY_BYTES)
+    except BodyTooLarge:
         ack = provider.ack(False, "too large")
         return web.Response(text=ack.body, status=413, content_type=ack.content_type)
     try:
         notice = provider.parse_notification(body, services.clock.now())
     except InvalidNotification as exc:
-        log.warning("payment notification refused (%s) from %s", exc, request.remote)
+        log_throttled(log, _refused_log(services), "payment notification refused", reason=str(exc), peer=request.remote or "")
         ack = provider.ack(False, "invalid notification")
         return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
     handled, note = await fulfilment.on_payment(notice)
@@ -221,14 +230,15 @@ async def enrollment_callback(request: web.Request, services: Services) -> web.R
     backend = fulfilment.backend
     if not isinstance(backend, HttpEnrollmentBackend):
         return web.json_response({"code": "FAIL", "message": "not enabled"}, status=404)
-    body = await request.content.read(MAX_NOTIFY_BYTES + 1)
     try:
-        if len(body) > MAX_NOTIFY_BYTES:
-            raise InvalidCallback("too large")
+        try:
+            body = await read_body(request, MAX_NOTIFY_BYTES)
+        except BodyTooLarge:
+            raise InvalidCallback("too large") from None
         app_id, result = backend.parse_callback(body, request.headers.get("X-Timestamp", ""),
                                                 request.headers.get("X-Signature", ""))
     except InvalidCallback as exc:
-        log.warning("pre-review callback refused (%s)", exc)
+        log_throttled(log, _refused_log(services), "pre-review callback refused", reason=str(exc))
         return web.json_response({"code": "FAIL", "message": "invalid callback"}, status=400)
     if not await fulfilment.review_decided(app_id, result):
         return web.json_response({"code": "FAIL", "message": "unknown application"}, status=404)
@@ -240,18 +250,6 @@ async def simulator_outbox(request: web.Request, services: Services) -> web.Resp
     if not user:
         return web.json_response({"error": "缺少 user"}, status=400)
     return web.json_response({"messages": await outbox(services).take(user)})
-
-
-def _own_origin(request: web.Request) -> str:
-    """Where this server listens: the "platform" calls us back over HTTP, like the real one, at the
-    address this request came in on (not BOT_PUBLIC_URL, which may be a proxy in front of us)."""
-    sock = request.transport.get_extra_info("sockname") if request.transport else None
-    if not isinstance(sock, tuple):
-        return str(request.url.origin())
-    host, port = sock[0], sock[1]
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _fmt_deadline(value: str) -> str:

@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.services import Services
+from bot.web.own_origin import own_origin
 from integrations.wechat.crypto import MessageCrypto
 from integrations.wechat.safexml import parse_flat_xml, xml_chars
 from integrations.wechat.signature import sign
@@ -73,6 +74,9 @@ def setup_simulator(app: web.Application, services: Services) -> None:
         return web.FileResponse(PAGE)
 
     async def send(request: web.Request) -> web.Response:
+        # Only JSON: a cross-site form can post text/plain without a preflight, never application/json.
+        if request.content_type != "application/json":
+            return web.json_response({"error": "请求格式错误：只接受 application/json"}, status=415)
         try:
             data = await request.json()
         except ValueError:
@@ -87,7 +91,7 @@ def setup_simulator(app: web.Application, services: Services) -> None:
         xml = build_message_xml(user, text=field("text")[:MAX_TEXT], event=field("event"), key=field("key"),
                                 msg_id=next(counter), kind=field("kind"))
         params, body = signed_query(settings.wechat_token, xml, aes)
-        url = f"{request.scheme}://{request.host}/wechat"
+        url = own_origin(request) + "/wechat"
         async with aiohttp.ClientSession() as http:
             async with http.post(url, params=params, data=body.encode("utf-8"),
                                  timeout=aiohttp.ClientTimeout(total=10)) as resp:
