@@ -8,11 +8,13 @@ that school's earlier roster (`Roster.replace_school`).
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,11 @@ from dialogs.validators import ValidationError, check_id_number, check_name, nor
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
+# Lines read, blank ones included: an XLSX row numbered 2 000 000 makes the reader produce every blank
+# row before it, and blank rows do not count towards MAX_ROWS.
+MAX_LINES = 2 * MAX_ROWS
+MAX_COLUMNS = 30  # cells read per row: a forged sheet dimension would pad every row to 16 384
+MAX_UNCOMPRESSED = 64 * 1024 * 1024  # an XLSX is a zip: a 125 KB file can hold millions of rows
 COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "学生姓名", "name"),
     "id_number": ("身份证号", "身份证号码", "证件号码", "id_number", "id"),
@@ -87,11 +94,12 @@ async def import_roster(roster: Roster, data: bytes, filename: str, now: dt.date
     """Validate and (when clean, or when asked to) store a roster file. Never raises on bad input."""
     report = RosterReport(filename=filename)
     try:
-        rows = read_rows(data, filename)
+        # Reading and checking 50 000 rows takes seconds of CPU: on a thread, so guardians are still answered.
+        rows, (entries, report.problems) = await asyncio.to_thread(_read_and_validate, data, filename, schools,
+                                                                   now.date())
     except RosterFileError as exc:
         report.file_error = str(exc)
         return report
-    entries, report.problems = validate_rows(rows, schools=schools, today=now.date())
     report.rows, report.good = len(rows), len(entries)
     if report.problems and not import_good_rows:
         return report
@@ -104,6 +112,11 @@ async def import_roster(roster: Roster, data: bytes, filename: str, now: dt.date
         report.schools[code] = await roster.replace_school(code, name, stored, now)
     report.imported = sum(report.schools.values())
     return report
+
+
+def _read_and_validate(data: bytes, filename: str, schools: Mapping[str, str] | None, today: dt.date):
+    rows = read_rows(data, filename)
+    return rows, validate_rows(rows, schools=schools, today=today)
 
 
 def school_names(policies_dir: Path) -> dict[str, str] | None:
@@ -119,29 +132,35 @@ def school_names(policies_dir: Path) -> dict[str, str] | None:
 
 
 def read_rows(data: bytes, filename: str) -> list[tuple[int, dict[str, str]]]:
-    """(line, {column key: text}) for every non-blank data row."""
+    """(line, {column key: text}) for every non-blank data row. Rows are read one at a time and reading
+    stops at the limits, so a file's size on disk says how long it can take."""
     if not data:
         raise RosterFileError("文件是空的。")
     if len(data) > MAX_BYTES:
         raise RosterFileError(f"文件太大（超过{MAX_BYTES // 1024 // 1024}MB），请按学校拆分后上传。")
     lower = (filename or "").lower()
     if lower.endswith(".xlsx") or data[:2] == b"PK":
-        table = _xlsx_table(data)
+        lines = _xlsx_lines(data)
     elif lower.endswith((".csv", ".txt")) or not lower:
-        table = _csv_table(data)
+        lines = _csv_lines(data)
     else:
         raise RosterFileError("只支持 CSV 或 Excel（.xlsx）文件。")
-    if not table:
-        raise RosterFileError("文件里没有内容。")
-    header_line, header = table[0]
-    columns = _map_header(header)
+    too_many = RosterFileError(f"行数超过{MAX_ROWS}行，请按学校拆分后上传。")
+    columns: dict[str, int] | None = None
     rows = []
-    for line, cells in table[1:]:
+    for count, (line, cells) in enumerate(lines, start=1):
+        if count > MAX_LINES:
+            raise too_many
+        if columns is None:
+            columns = _map_header(cells)
+            continue
         if not any(str(c or "").strip() for c in cells):
             continue
         rows.append((line, {key: _cell_text(cells[i]) if i < len(cells) else "" for key, i in columns.items()}))
         if len(rows) > MAX_ROWS:
-            raise RosterFileError(f"行数超过{MAX_ROWS}行，请按学校拆分后上传。")
+            raise too_many
+    if columns is None:
+        raise RosterFileError("文件里没有内容。")
     return rows
 
 
@@ -215,7 +234,7 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_table(data: bytes) -> list[tuple[int, list[str]]]:
+def _csv_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -230,20 +249,41 @@ def _csv_table(data: bytes) -> list[tuple[int, list[str]]]:
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        return [(reader.line_num, row) for row in reader]
+        for row in reader:
+            yield reader.line_num, row
     except csv.Error as exc:
         raise RosterFileError(f"CSV 格式错误（第{reader.line_num}行）：{exc}") from None
 
 
-def _xlsx_table(data: bytes) -> list[tuple[int, list[Any]]]:
+def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     from openpyxl import load_workbook
 
+    _check_unpacked_size(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
         raise RosterFileError("无法打开这个 Excel 文件，请确认是 .xlsx 格式（不支持旧版 .xls）。") from None
     try:
         sheet = book.worksheets[0]
-        return [(n, list(row)) for n, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        sheet.reset_dimensions()  # the file's own <dimension> may claim 16 384 columns
+        try:
+            for n, row in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+                yield n, list(row)
+        except RosterFileError:
+            raise
+        except Exception:  # noqa: BLE001 - a damaged sheet part
+            raise RosterFileError("Excel 文件内容已损坏，请重新保存后上传。") from None
     finally:
         book.close()
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    """Refuse an XLSX whose parts unpack to more than MAX_UNCOMPRESSED (zipfile never reads a part past
+    the size its directory declares, so the declared sizes bound the work)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise RosterFileError("无法打开这个 Excel 文件，请确认是 .xlsx 格式（不支持旧版 .xls）。") from None
+    if unpacked > MAX_UNCOMPRESSED:
+        raise RosterFileError(f"Excel 文件解压后超过{MAX_UNCOMPRESSED // 1024 // 1024}MB，请按学校拆分后上传。")
