@@ -117,11 +117,13 @@ def bot_server(data_dir: Path, store_url: str = "", port: int | None = None, wor
 
 
 class RedisServer:
-    """Our own redis-server on a free port: `--save "" --appendonly no` in a temp dir."""
+    """Our own redis-server on a free port in a temp dir: `--save "" --appendonly no`, or with `appendonly`
+    the append-only file synced every second (what `serve` requires of a Redis that holds records)."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = False) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.appendonly = appendonly
         self.proc: subprocess.Popen | None = None
 
     @staticmethod
@@ -135,7 +137,8 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+                                      "--save", "", "--appendonly", "yes" if self.appendonly else "no",
+                                      "--appendfsync", "everysec", "--dir", str(self.workdir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_for_port(self.port):
             self.stop()
@@ -181,3 +184,42 @@ def machine() -> str:
     load = os.getloadavg()
     return (f"{os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()},"
             f" {platform.system()} {platform.release()}, load average {load[0]:.2f}")
+
+
+class PostgresSchema:
+    """A schema of its own in the local PostgreSQL (BOT_BENCH_POSTGRES_URL), dropped at the end: the
+    records database of a Redis + PostgreSQL scenario."""
+
+    BASE = os.environ.get("BOT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+    def __init__(self) -> None:
+        import uuid
+
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.BASE}{'&' if '?' in self.BASE else '?'}schema={self.name}"
+
+    def _run(self, sql: str) -> None:
+        """Runs `sql` on a thread of its own: callers may be inside an event loop already."""
+        import asyncio
+        import concurrent.futures
+
+        import asyncpg
+
+        async def go() -> None:
+            conn = await asyncpg.connect(self.BASE, timeout=3)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, go()).result()
+
+    def start(self) -> "PostgresSchema":
+        self._run(f'CREATE SCHEMA "{self.name}"')
+        return self
+
+    def stop(self) -> None:
+        self._run(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')

@@ -189,22 +189,22 @@ async def seed_roster(services, guardians: range) -> None:
     await services.roster.replace_school(SCHOOL_CODE, SCHOOL_NAME, entries, services.clock.now())
 
 
-async def seed_store(store_url: str, data_dir: Path, guardians: range) -> None:
+async def seed_store(store_url: str, data_dir: Path, guardians: range, records_url: str = "") -> None:
     """Seed the roster straight into a server's store (before or while it runs) with the bench data key."""
-    services = bench_services(store_url, data_dir)
+    services = bench_services(store_url, data_dir, records_url)
     try:
         await seed_roster(services, guardians)
     finally:
         await services.store.close()
 
 
-def bench_services(store_url: str, data_dir: Path):
+def bench_services(store_url: str, data_dir: Path, records_url: str = ""):
     """Services over the same store and data key as the bench servers (to seed or inspect it)."""
     from bot.config import Settings
     from bot.services import build_services
 
-    return build_services(Settings(store_url=store_url, data_dir=Path(data_dir), data_key=BENCH_DATA_KEY,
-                                   now=BENCH_NOW))
+    return build_services(Settings(store_url=store_url, records_url=records_url, data_dir=Path(data_dir),
+                                   data_key=BENCH_DATA_KEY, now=BENCH_NOW))
 
 
 def _application_ref(reply: str) -> str:

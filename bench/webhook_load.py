@@ -7,6 +7,10 @@ converse, sends the same fixed script. One run measures, back to back on this ma
   sqlite-1        python -m bot serve, SQLite store, 1 process
   redis-1         python -m bot serve, Redis store (our own redis-server), 1 process
   redis-2         the same with 2 processes on 2 ports, guardians split between them
+  redispg-1       Redis for hot state (no persistence) + PostgreSQL for records (BOT_RECORDS: a schema of
+                  its own in the local server, BOT_BENCH_POSTGRES_URL), 1 process (also redispg-2w …)
+  Redis-only scenarios run their redis-server with the append-only file (appendfsync everysec), as
+  `serve` requires when Redis holds the records.
   sqlite-2w       python -m bot serve --workers 2: 2 worker processes on one port, one SQLite file
                   (also redis-2w; any store-N or store-Nw works)
 
@@ -37,8 +41,8 @@ from typing import Awaitable, Callable, Iterator
 
 import aiohttp
 
-from bench.common import (BENCH_TOKEN, RedisServer, Spawned, bot_env, bot_server, free_port, machine,
-                          percentile, post_text)
+from bench.common import (BENCH_TOKEN, PostgresSchema, RedisServer, Spawned, bot_env, bot_server, free_port,
+                          machine, percentile, post_text)
 from bench.guardian import BUSY_MARKERS, ConversationResult, Guardian, fixed_script, seed_store
 from bench.rawhttp import RawConnection
 from bot.web.simulator import build_message_xml, read_reply, signed_query
@@ -222,6 +226,7 @@ class Scenario:
     redis: RedisServer | None = None
     store_url: str = ""
     data_dir: Path | None = None
+    records: PostgresSchema | None = None
 
 
 def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenario]:
@@ -236,30 +241,36 @@ def build_scenarios(names: list[str], router: str, workdir: Path) -> list[Scenar
             scenarios.append(Scenario(name, [server], scripted))
             continue
         store, processes = name.split("-")
-        redis = RedisServer(data_dir / "redis") if store == "redis" else None
+        redis = RedisServer(data_dir / "redis", appendonly=store == "redis") if store.startswith("redis") else None
+        records = PostgresSchema() if store == "redispg" else None
         url = redis.url if redis else f"sqlite:///{data_dir / 'bot.db'}"
+        extra = {"BOT_RECORDS": records.url} if records else {}
         if processes.endswith("w"):  # one server, N worker processes behind its port
-            servers = [bot_server(data_dir, url, workers=int(processes[:-1]))]
+            servers = [bot_server(data_dir, url, workers=int(processes[:-1]), **extra)]
         else:
-            servers = [_bot_or_pipeline(router, data_dir, url) for _ in range(int(processes))]
-        scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis, url, data_dir))
+            servers = [_bot_or_pipeline(router, data_dir, url, extra) for _ in range(int(processes))]
+        scenarios.append(Scenario(name, servers, enrolment if router == "full" else scripted, redis, url, data_dir,
+                                  records))
     return scenarios
 
 
-def _bot_or_pipeline(router: str, data_dir: Path, url: str) -> Spawned:
+def _bot_or_pipeline(router: str, data_dir: Path, url: str, extra: dict[str, str]) -> Spawned:
     if router == "full":
-        return bot_server(data_dir, url)
+        return bot_server(data_dir, url, **extra)
     port = free_port()
     return Spawned([sys.executable, "-m", "bench.pipeline_server", "--port", str(port)], port,
-                   env=bot_env(data_dir, url), log_path=data_dir / f"pipeline-{port}.log")
+                   env=bot_env(data_dir, url, **extra), log_path=data_dir / f"pipeline-{port}.log")
 
 
 async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: float | None) -> list[PhaseStats]:
     if scenario.redis:
         scenario.redis.start()
+    if scenario.records:
+        scenario.records.start()
     try:
         if scenario.store_url:
-            await seed_store(scenario.store_url, scenario.data_dir, range(SEEDED_GUARDIANS))
+            await seed_store(scenario.store_url, scenario.data_dir, range(SEEDED_GUARDIANS),
+                             scenario.records.url if scenario.records else "")
         for server in scenario.servers:
             server.start()
         targets = [s.base_url for s in scenario.servers]
@@ -281,6 +292,8 @@ async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: floa
             server.stop()
         if scenario.redis:
             scenario.redis.stop()
+        if scenario.records:
+            scenario.records.stop()
 
 
 def print_table(rows: list[dict], baseline_rate: float | None) -> None:

@@ -1,4 +1,4 @@
-"""`python -m bot serve | chat | eval | policy … | menu … | qrcode … | broadcast … | roster … | schools …`."""
+"""`python -m bot serve | chat | eval | policy … | menu … | qrcode … | broadcast … | roster … | schools … | db … | records …`."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "integrations.wechat.cli",
     "bot.broadcast.cli",
     "bot.evaluation.cli",
+    "bot.store.cli",
 )
 
 
@@ -48,6 +49,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.logs import setup_logging
 
+    if not _store_ready(Settings.from_env()):
+        return 1
     if args.workers > 1:
         return _serve_workers(args)
     setup_logging()
@@ -59,6 +62,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      not settings.admin_token_from_env and settings.admin_token)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
+
+
+def _store_ready(settings: Settings) -> bool:
+    """Migrate the records database; refuse a Redis that would lose records (bot.store.startup)."""
+    from bot.store.startup import StartupRefused, check_store
+
+    try:
+        notes = asyncio.run(check_store(settings))
+    except StartupRefused as exc:
+        print(f"无法启动：{exc}", file=sys.stderr, flush=True)
+        return False
+    for note in notes:
+        print(note, flush=True)
+    return True
 
 
 def _serve_workers(args: argparse.Namespace) -> int:

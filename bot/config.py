@@ -19,6 +19,8 @@ class Settings:
     wechat_secret: str = ""
     wechat_aes_key: str = ""  # set → 安全模式 (encrypted messages)
     store_url: str = ""
+    records_url: str = ""  # BOT_RECORDS: postgresql://… holds the durable records; "" → they stay in store_url
+    records_pool: int = 10  # BOT_RECORDS_POOL: connections per worker to the records database
     admin_token: str = ""
     data_key: str = ""
     now: str = ""  # BOT_NOW: ISO date-time that pins the clock
@@ -49,6 +51,8 @@ class Settings:
             wechat_secret=env.get("WECHAT_SECRET", ""),
             wechat_aes_key=env.get("WECHAT_AES_KEY", ""),
             store_url=env.get("BOT_STORE") or f"sqlite:///{data_dir / 'bot.db'}",
+            records_url=(env.get("BOT_RECORDS") or "").strip(),
+            records_pool=_positive_int(env.get("BOT_RECORDS_POOL"), "BOT_RECORDS_POOL", cls.records_pool),
             admin_token=env.get("BOT_ADMIN_TOKEN", ""),
             data_key=env.get("BOT_DATA_KEY", ""),
             now=env.get("BOT_NOW", ""),
@@ -85,3 +89,15 @@ def parse_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Ne
             except ValueError:
                 raise ValueError(f"BOT_TRUSTED_PROXIES 中的地址无法识别：{item.strip()!r}（应为 IP 或网段，如 10.0.0.0/8）") from None
     return tuple(networks)
+
+
+def _positive_int(value: str | None, name: str, default: int) -> int:
+    if not (value or "").strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} 应为正整数，现在是 {value!r}")
+    return number

@@ -32,7 +32,12 @@ class Services:
     background: set = field(default_factory=set)  # running follow-up tasks (kept to avoid GC)
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, records_url: str = "", records_pool: int = 10) -> Store:
+    """The store at `url`; with `records_url` (PostgreSQL) the durable records go there instead."""
+    if records_url:
+        from bot.store.routed import RoutedStore
+
+        return RoutedStore(open_store(url), open_records(records_url, records_pool))
     if url.startswith("redis://") or url.startswith("rediss://"):
         from bot.store.redis import RedisStore
 
@@ -44,8 +49,16 @@ def open_store(url: str) -> Store:
     raise ValueError(f"BOT_STORE 不支持的地址: {url!r}（应为 sqlite:///路径 或 redis://主机:端口/库号）")
 
 
+def open_records(url: str, pool_size: int = 10) -> Store:
+    if url.startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres import PostgresStore
+
+        return PostgresStore(url, pool_size)
+    raise ValueError(f"BOT_RECORDS 不支持的地址: {url!r}（应为 postgresql://用户@主机:端口/库名）")
+
+
 def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None) -> Services:
-    store = store or open_store(settings.store_url)
+    store = store or open_store(settings.store_url, settings.records_url, settings.records_pool)
     cipher = FieldCipher.from_setting(settings.data_key, settings.data_dir)
     return Services(
         settings=settings,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what it needs: the venv, a Redis server when none answers on
-# 127.0.0.1:6379 (tests use database 13 with their own key prefixes), and Debian's chromium for the
+# 127.0.0.1:6379 (tests use database 13 with their own key prefixes), a PostgreSQL server when none
+# answers on 127.0.0.1:5432 (tests use schemas of their own, dropped afterwards), and Debian's chromium for the
 # browser tests (Playwright drives it through executablePath; no browser download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,35 @@ if ! redis_up; then
       --dir /tmp --logfile /tmp/bot-test-redis.log
     for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
   fi
+fi
+pg_up() { .venv/bin/python - <<'PY'
+import asyncio, sys
+import asyncpg
+async def main():
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=2)
+    await conn.close()
+try:
+    asyncio.run(main())
+except Exception:
+    sys.exit(1)
+PY
+}
+if ! pg_up; then
+  # Debian's cluster tools when present (the machine's own cluster), else a throwaway cluster in /tmp.
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql || echo "无法安装 postgresql" >&2
+  if command -v pg_lsclusters >/dev/null && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+    pg_lsclusters -h | while read -r version cluster _rest; do as_root pg_ctlcluster "$version" "$cluster" start || true; done
+  elif bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1) && [ -n "$bin" ]; then
+    data=/tmp/bot-test-pg; owner=$([ "$(id -u)" = 0 ] && echo postgres || id -un)
+    if [ ! -d $data ]; then
+      install -d -o "$owner" $data
+      as_root su "$owner" -s /bin/sh -c "$bin/initdb -D $data -U postgres --auth=trust -E UTF8" >/dev/null \
+        || "$bin/initdb" -D $data -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    run_pg="$bin/pg_ctl -D $data -l /tmp/bot-test-pg.log -o '-h 127.0.0.1 -p 5432 -k /tmp' start"
+    if [ "$(id -u)" = 0 ]; then su "$owner" -s /bin/sh -c "$run_pg" >/dev/null; else sh -c "$run_pg" >/dev/null; fi
+  fi
+  for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
 fi
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium || echo "无法安装 chromium：浏览器测试将被跳过（CI 中会失败）" >&2

@@ -1,5 +1,9 @@
-"""Shared fixtures. Store fixtures: `sqlite_store`, `redis_store`, and `store_maker` / `store`
-(parametrized over both backends, used by the contract suite in tests/store/).
+"""Shared fixtures. Store fixtures: `sqlite_store`, `redis_store`, `postgres_store`, and `store_maker` /
+`store` (parametrized over every backend — SQLite, Redis, PostgreSQL, and Redis for hot state with
+PostgreSQL for records — used by the contract suite in tests/store/).
+
+PostgreSQL tests use BOT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) with a
+schema of their own (random name), dropped afterwards; skipped when unreachable, failed under `CI`.
 
 Redis tests use BOT_TEST_REDIS_URL (default redis://127.0.0.1:6379/13) with a unique key prefix per
 test, removed afterwards. When Redis is unreachable they are skipped — or fail when `CI` is set.
@@ -15,6 +19,35 @@ import pytest
 from bot.store.base import Store, StoreError
 
 REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_schema_url(schema: str, base: str = POSTGRES_URL) -> str:
+    """The test database's URL with the records in `schema` (see bot.store.postgres.split_schema)."""
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+
+
+async def create_pg_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+
+
+async def drop_pg_schema(schema: str) -> None:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 class StoreMaker:
@@ -24,41 +57,63 @@ class StoreMaker:
         self.backend = backend
         self.sqlite_path = str(tmp_path / "store" / "bot.db")
         self.redis_prefix = f"test:{uuid.uuid4().hex[:12]}:"
+        self.pg_schema = f"test_{uuid.uuid4().hex[:12]}"
+        self.pg_created = False
         self.opened: list[Store] = []
 
     def open(self) -> Store:
+        from bot.store.redis import RedisStore
+
         if self.backend == "sqlite":
             from bot.store.sqlite import SQLiteStore
 
             store: Store = SQLiteStore(self.sqlite_path)
-        else:
-            from bot.store.redis import RedisStore
-
+        elif self.backend == "redis":
             store = RedisStore.from_url(REDIS_URL, prefix=self.redis_prefix)
+        else:
+            from bot.store.postgres import PostgresStore
+
+            store = PostgresStore(postgres_schema_url(self.pg_schema), pool_size=4)
+            if self.backend == "redis+postgresql":
+                from bot.store.routed import RoutedStore
+
+                store = RoutedStore(RedisStore.from_url(REDIS_URL, prefix=self.redis_prefix), store)
         self.opened.append(store)
         return store
 
     async def ready(self) -> Store:
-        """A new store, checked reachable: Redis missing → skip, or fail under CI."""
+        """A new store, checked reachable: Redis or PostgreSQL missing → skip, or fail under CI."""
+        if "postgresql" in self.backend and not self.pg_created:
+            try:
+                await create_pg_schema(self.pg_schema)
+            except OSError as exc:
+                self._unreachable(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+            self.pg_created = True
         store = self.open()
         try:
             await store.ping()
         except StoreError as exc:
             await store.close()
-            message = f"Redis not reachable at {REDIS_URL}: {exc}"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+            self._unreachable(f"{self.backend} not reachable ({REDIS_URL}, {POSTGRES_URL}): {exc}")
         return store
+
+    @staticmethod
+    def _unreachable(message: str) -> None:
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
     async def cleanup(self) -> None:
         for store in self.opened:
-            if self.backend == "redis":
+            hot = getattr(store, "hot", store)
+            if "redis" in self.backend:
                 try:
-                    await store.clear_prefix()  # type: ignore[attr-defined]
+                    await hot.clear_prefix()  # type: ignore[attr-defined]
                 except StoreError:
                     pass
             await store.close()
+        if self.pg_created:
+            await drop_pg_schema(self.pg_schema)
 
 
 async def _maker(backend: str, tmp_path: Path):
@@ -67,7 +122,9 @@ async def _maker(backend: str, tmp_path: Path):
     await maker.cleanup()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("redis+postgresql", marks=[pytest.mark.redis, pytest.mark.postgres])])
 async def store_maker(request, tmp_path):
     async for maker in _maker(request.param, tmp_path):
         yield maker
@@ -87,6 +144,12 @@ async def sqlite_store(tmp_path) -> Store:
 @pytest.fixture
 async def redis_store(tmp_path) -> Store:
     async for maker in _maker("redis", tmp_path):
+        yield await maker.ready()
+
+
+@pytest.fixture
+async def postgres_store(tmp_path) -> Store:
+    async for maker in _maker("postgresql", tmp_path):
         yield await maker.ready()
 
 

@@ -100,6 +100,17 @@ class Write:
     ttl: float | None = None
 
 
+@dataclass(frozen=True)
+class ExportedRecord:
+    """A record as `records copy` moves it between backends: with its version, index values and ttl."""
+
+    key: str
+    data: dict[str, Any]
+    version: int
+    index: dict[str, str]
+    ttl: float | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Async storage protocol. Keys and kinds are short ASCII strings; data is JSON-serialisable."""
@@ -168,6 +179,12 @@ class Store(Protocol):
         """The live record `kind/key` if there is one (nothing is claimed then); otherwise `claim(claim_key,
         ttl)`. With `lock`, the one claimant also tries once to take that lock and, if it was free, reads
         the lock's record with it (`Claim.held`)."""
+        ...
+
+    async def put_all(self, writes: list[Write]) -> None:
+        """All of `writes` or none of them (one transaction): a change that spans records — an
+        application and its order, a payment and the status it settles. VersionConflict when a write's
+        expected version does not match; nothing is written then."""
         ...
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:

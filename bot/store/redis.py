@@ -30,7 +30,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
+from bot.store.base import (Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError,
+                            VersionConflict, Write)
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
@@ -144,21 +145,43 @@ if #KEYS < 4 then return {1} end
 return {1, lock_and_get(KEYS[3], KEYS[4], ARGV[2], ARGV[3])}
 """
 
+# ARGV per write: record key prefix, kind zset, index key prefix, expected version ('' = any), ttl ms, key,
+# data JSON, index JSON, from ARGV[first]. Returns nil when every expected version matches, else
+# {-1, n, current version} for the first write n that does not.
+_CHECK_VERSIONS_FN = """
+local function check_versions(first)
+  for n = first, #ARGV, 8 do
+    if ARGV[n + 3] ~= '' then
+      local version = tonumber(redis.call('HGET', ARGV[n] .. ARGV[n + 5], 'v')) or 0
+      if tonumber(ARGV[n + 3]) ~= version then return {-1, (n - first) / 8, version} end
+    end
+  end
+  return nil
+end
+local function put_all(first)
+  for n = first, #ARGV, 8 do
+    put_record(ARGV[n], ARGV[n + 1], ARGV[n + 2], '', tonumber(ARGV[n + 4]), ARGV[n + 5], ARGV[n + 6], ARGV[n + 7])
+  end
+end
+"""
+
+# Writes (ARGV as for check_versions, from 1): {1} when all are written, or check_versions' refusal.
+_PUT_ALL = _PUT_RECORD_FN + _CHECK_VERSIONS_FN + """
+local refused = check_versions(1)
+if refused then return refused end
+put_all(1)
+return {1}
+"""
+
 # ARGV: fence lock key, token, least ms the lock must have left, then per write: record key prefix, kind
 # zset, index key prefix, expected version ('' = any), ttl ms, key, data JSON, index JSON. Returns {1}
 # (all written, lock released), {0} (the fence does not hold) or {-1, n, current version} (write n's
 # expected version does not match). Nothing is written unless everything holds.
-_PUT_AND_RELEASE = _PUT_RECORD_FN + _RELEASE_LOCK_FN + """
+_PUT_AND_RELEASE = _PUT_RECORD_FN + _RELEASE_LOCK_FN + _CHECK_VERSIONS_FN + """
 if redis.call('GET', ARGV[1]) ~= ARGV[2] or redis.call('PTTL', ARGV[1]) < tonumber(ARGV[3]) then return {0} end
-for n = 4, #ARGV, 8 do
-  if ARGV[n + 3] ~= '' then
-    local version = tonumber(redis.call('HGET', ARGV[n] .. ARGV[n + 5], 'v')) or 0
-    if tonumber(ARGV[n + 3]) ~= version then return {-1, (n - 4) / 8, version} end
-  end
-end
-for n = 4, #ARGV, 8 do
-  put_record(ARGV[n], ARGV[n + 1], ARGV[n + 2], '', tonumber(ARGV[n + 4]), ARGV[n + 5], ARGV[n + 6], ARGV[n + 7])
-end
+local refused = check_versions(4)
+if refused then return refused end
+put_all(4)
 release_lock(ARGV[1], ARGV[2])
 return {1}
 """
@@ -212,6 +235,7 @@ class RedisStore:
         self._incr = client.register_script(_INCR)
         self._get_or_claim = client.register_script(_GET_OR_CLAIM)
         self._put_and_release = client.register_script(_PUT_AND_RELEASE)
+        self._put_all = client.register_script(_PUT_ALL)
         self._lock_and_get = client.register_script(_LOCK_AND_GET)
 
     @classmethod
@@ -364,18 +388,30 @@ class RedisStore:
         taken, *found = outcome
         return (token, _record(*found)) if taken else (None, None)
 
-    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
-        args = self._fence_args(fence)
+    def _write_args(self, writes: list[Write]) -> list[Any]:
+        args: list[Any] = []
         for w in writes:
             expected = "" if w.expected_version is None else str(int(w.expected_version))
             args += [*self._kind_keys(w.kind), expected, _ms(w.ttl), w.key, _json(w.data), self._index_json(w.index)]
-        with _redis_errors():
-            outcome = await self._put_and_release(args=args)
-        if outcome[0] == 0:
-            raise LockLost(f"lock {fence.lock_name} no longer held, or the write came too late")
+        return args
+
+    @staticmethod
+    def _check_refusal(writes: list[Write], outcome: list) -> None:
         if outcome[0] < 0:
             w = writes[int(outcome[1])]
             raise VersionConflict(f"{w.kind}/{w.key}: expected version {w.expected_version}, found {outcome[2]}")
+
+    async def put_all(self, writes: list[Write]) -> None:
+        with _redis_errors():
+            outcome = await self._put_all(args=self._write_args(writes))
+        self._check_refusal(writes, outcome)
+
+    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
+        with _redis_errors():
+            outcome = await self._put_and_release(args=self._fence_args(fence) + self._write_args(writes))
+        if outcome[0] == 0:
+            raise LockLost(f"lock {fence.lock_name} no longer held, or the write came too late")
+        self._check_refusal(writes, outcome)
 
     async def ping(self) -> None:
         with _redis_errors():
@@ -384,6 +420,40 @@ class RedisStore:
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self._redis.aclose()
+
+    # --- export, for `python -m bot records copy` -----------------------------------------------
+
+    async def kinds(self) -> list[str]:
+        """Every kind that has records under this prefix."""
+        head = f"{self.prefix}k:"
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
+        found = set()
+        with _redis_errors():
+            async for key in self._redis.scan_iter(match=pattern, count=1000):
+                name = key[len(head):]
+                if not name.endswith(":exp"):
+                    found.add(name)
+        return sorted(found)
+
+    async def export(self, kind: str, after: str = "", limit: int = _CHUNK) -> list[ExportedRecord]:
+        """Up to `limit` live records of `kind` with keys after `after`, in key order, with their version,
+        index values and remaining ttl (seconds; None = none)."""
+        rprefix, kindset, _xprefix = self._kind_keys(kind)
+        with _redis_errors():
+            keys = await self._redis.zrange(kindset, f"({after}" if after else "-", "+", bylex=True,
+                                            offset=0, num=limit)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hmget(rprefix + key, "d", "v", "i")
+                    pipe.pttl(rprefix + key)
+                replies = await pipe.execute()
+        out = []
+        for n, key in enumerate(keys):
+            (data, version, index), pttl = replies[2 * n], replies[2 * n + 1]
+            if data is not None:
+                out.append(ExportedRecord(key, json.loads(data), int(version), json.loads(index or "{}"),
+                                          pttl / 1000 if pttl and pttl > 0 else None))
+        return out
 
     async def clear_prefix(self) -> int:
         """Delete every key under this store's prefix (tests, and resetting a demo). Returns the count."""

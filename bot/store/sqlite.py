@@ -321,6 +321,12 @@ class SQLiteStore:
             return None, None
         return token, self._get_in(db, kind, key, now)
 
+    async def put_all(self, writes: list[Write]) -> None:
+        now = time.time()
+        async with self._transaction() as db:  # a VersionConflict rolls every write back
+            for w in writes:
+                self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
+
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()
         async with self._transaction() as db:  # a VersionConflict rolls back every write; the lock stays

@@ -294,6 +294,29 @@ async def test_put_and_release_needs_the_lock_held_by_its_token(store):
     assert isinstance(LockLost("x"), StoreError)  # callers answer 系统繁忙 for it like any store failure
 
 
+async def test_put_many_with_a_key_twice_keeps_the_last(store):
+    await store.put_many("row", [("a", {"n": 1}, {"f": "1"}), ("b", {"n": 2}, None), ("a", {"n": 3}, {"f": "3"})])
+    assert (await store.get("row", "a")).data == {"n": 3}
+    assert [k for k, _ in await store.query("row", f="3")] == ["a"] and await store.query("row", f="1") == []
+
+
+async def test_put_all_writes_every_record_or_none(store):
+    await store.put("application", "A1", {"status": "pre_approved"}, index={"status": "pre_approved"})
+    await store.put_all([Write("application", "A1", {"status": "awaiting_payment"}, expected_version=1,
+                               index={"status": "awaiting_payment"}),
+                         Write("order", "A1", {"order_no": "N1"}, expected_version=0, index={"order_no": "N1"})])
+    assert (await store.get("application", "A1")).data == {"status": "awaiting_payment"}
+    assert [k for k, _ in await store.query("order", order_no="N1")] == ["A1"]
+    assert await store.query("application", status="pre_approved") == []
+    # The second write's expected version is stale: the first, though it would match, is not written.
+    with pytest.raises(VersionConflict):
+        await store.put_all([Write("application", "A1", {"status": "paid"}, expected_version=2, index={"status": "paid"}),
+                             Write("order", "A1", {"order_no": "N1", "status": "paid"}, expected_version=0)])
+    assert await store.get("application", "A1") == Record({"status": "awaiting_payment"}, 2)
+    assert await store.get("order", "A1") == Record({"order_no": "N1"}, 1)
+    assert await store.query("application", status="paid") == []
+
+
 async def test_acquire_lock_and_get_reads_only_when_it_takes_the_lock(store):
     token, record = await store.acquire_lock_and_get("user:3", 30, "session", "u")
     assert token and record is None  # taken; no session yet

@@ -1,0 +1,338 @@
+"""PostgreSQL backend (asyncpg): the system of record when `BOT_RECORDS=postgresql://…` is set.
+
+It implements the whole `Store` protocol, with the same tables as the SQLite backend (records with a
+version, an equality index, claims, locks, counters), so the contract suite runs on it unchanged; in
+production it holds the durable records only (see bot.store.routed), next to Redis for hot state.
+
+Every write that spans records (`put_all`, `put_and_release`) is one transaction. Expiry uses the
+database server's clock, the same for every worker and machine. The pool is made on first use (the
+store is built before the event loop runs) and is sized by `BOT_RECORDS_POOL`; the schema migrations
+run then too. A database that cannot be reached raises StoreError, which the webhook answers with
+系统繁忙; the pool reconnects by itself on the next request.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from typing import Any, AsyncIterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from bot.store.base import Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
+from bot.store.pg_schema import migrate
+
+_NOW = "extract(epoch from clock_timestamp())"
+_LIVE = f"(r.expires_at IS NULL OR r.expires_at > {_NOW})"
+_PURGE_EVERY = 60.0
+DEFAULT_POOL = 10
+COMMAND_TIMEOUT = 2.0  # seconds; a turn waiting on a stuck database answers 系统繁忙 instead of hanging
+CONNECT_TIMEOUT = 2.0
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _expiry_sql(param: str) -> str:
+    """SQL for "now + ttl seconds" from a parameter holding the ttl or NULL (no expiry)."""
+    return f"CASE WHEN {param}::float8 IS NULL THEN NULL ELSE {_NOW} + greatest({param}::float8, 0.001) END"
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """`postgresql://…?schema=name` → (the URL without it, name): the schema the tables live in."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+@contextlib.contextmanager
+def _pg_errors():
+    try:
+        yield
+    except (VersionConflict, LockLost):
+        raise
+    except asyncpg.UniqueViolationError as exc:  # a unique constraint of the domain (migrations)
+        raise VersionConflict(f"postgresql: {exc.constraint_name or exc}") from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as exc:
+        raise StoreError(f"postgresql: {type(exc).__name__}: {exc}") from exc
+
+
+class PostgresStore:
+    """`Store` on PostgreSQL (see bot.store.base for the contract)."""
+
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL, *, run_migrations: bool = True) -> None:
+        self.url, self.schema = split_schema(url)
+        self.pool_size = max(1, int(pool_size))
+        self.run_migrations = run_migrations
+        self.late_write_grace = COMMAND_TIMEOUT / 2
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._last_purge = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, pool_size: int | None = None) -> "PostgresStore":
+        return cls(url, pool_size or DEFAULT_POOL)
+
+    async def _ready(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is None:
+                settings = {"search_path": self.schema} if self.schema else None
+                with _pg_errors():
+                    pool = await asyncpg.create_pool(
+                        self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT,
+                        command_timeout=COMMAND_TIMEOUT, server_settings=settings)
+                try:
+                    if self.run_migrations:
+                        with _pg_errors():
+                            async with pool.acquire() as conn:
+                                await migrate(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = await self._ready()
+        with _pg_errors():
+            async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._conn() as conn:
+            with _pg_errors():
+                async with conn.transaction():
+                    yield conn
+
+    async def migrate(self) -> list[int]:
+        """Apply missing migrations now (`python -m bot db migrate`); the versions applied."""
+        async with self._conn() as conn:
+            with _pg_errors():
+                return await migrate(conn)
+
+    # --- records -------------------------------------------------------------------------------
+
+    async def get(self, kind: str, key: str) -> Record | None:
+        async with self._conn() as conn:
+            return await self._get_in(conn, kind, key)
+
+    @staticmethod
+    async def _get_in(conn: asyncpg.Connection, kind: str, key: str) -> Record | None:
+        row = await conn.fetchrow(f"SELECT data::text, version FROM records r WHERE kind = $1 AND key = $2 AND {_LIVE}",
+                                  kind, key)
+        return Record(json.loads(row[0]), row[1]) if row else None
+
+    async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
+                  index: dict[str, str] | None = None, ttl: float | None = None) -> int:
+        async with self._transaction() as conn:
+            version = await self._put_in(conn, kind, key, data, expected_version, index, ttl)
+        await self._maybe_purge()
+        return version
+
+    # One statement: an expired record counts as absent (its version starts again at 1).
+    _UPSERT = (f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
+               f"VALUES ($1, $2, $3::jsonb, 1, {_expiry_sql('$4')}) "
+               f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, "
+               f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END RETURNING version")
+
+    async def _put_in(self, conn: asyncpg.Connection, kind: str, key: str, data: dict[str, Any],
+                      expected_version: int | None, index: dict[str, str] | None, ttl: float | None) -> int:
+        """`put` inside an open transaction; a VersionConflict raised after the write rolls it back."""
+        version = await conn.fetchval(self._UPSERT, kind, key, _json(data), ttl)
+        if expected_version is not None and expected_version != version - 1:
+            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {version - 1}")
+        await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = $2", kind, key)
+        if index:
+            await conn.executemany("INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
+                                   [(kind, field, str(value), key) for field, value in index.items()])
+        return version
+
+    async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
+        for start in range(0, len(items), 1000):
+            chunk = items[start:start + 1000]
+            async with self._transaction() as conn:
+                keys = [key for key, _data, _index in chunk]
+                await conn.executemany(
+                    f"INSERT INTO records AS r (kind, key, data, version, expires_at) VALUES ($1, $2, $3::jsonb, 1, NULL) "
+                    f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = NULL, "
+                    f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END",
+                    [(kind, key, _json(data)) for key, data, _index in chunk])
+                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, keys)
+                last_index = {key: index for key, _data, index in chunk}  # a key given twice: its last write counts
+                await conn.executemany(
+                    "INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
+                    [(kind, field, str(value), key) for key, index in last_index.items()
+                     for field, value in (index or {}).items()])
+
+    async def put_all(self, writes: list[Write]) -> None:
+        async with self._transaction() as conn:
+            for w in writes:
+                await self._put_in(conn, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl)
+
+    async def import_records(self, kind: str, rows: list[ExportedRecord]) -> int:
+        """Copy records in from another backend, keeping their versions: a record already here at the
+        same or a newer version is left alone, so a copy can be run again or resumed after a failure.
+        Returns how many were written."""
+        if not rows:
+            return 0
+        async with self._transaction() as conn:
+            written = [r[0] for r in await conn.fetch(
+                f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
+                f"SELECT $1, t.k, t.d::jsonb, t.v, CASE WHEN t.e IS NULL THEN NULL ELSE {_NOW} + t.e END "
+                f"FROM unnest($2::text[], $3::text[], $4::bigint[], $5::float8[]) AS t(k, d, v, e) "
+                f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, version = excluded.version, "
+                f"expires_at = excluded.expires_at WHERE r.version < excluded.version OR NOT {_LIVE} RETURNING r.key",
+                kind, [r.key for r in rows], [_json(r.data) for r in rows], [r.version for r in rows],
+                [r.ttl for r in rows])]
+            if written:
+                chosen = set(written)
+                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, written)
+                await conn.executemany(
+                    "INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
+                    [(kind, f, str(v), r.key) for r in rows if r.key in chosen for f, v in r.index.items()])
+        return len(written)
+
+    async def delete(self, kind: str, key: str) -> bool:
+        async with self._transaction() as conn:
+            live = await conn.fetchval(f"DELETE FROM records r WHERE kind = $1 AND key = $2 RETURNING {_LIVE}",
+                                       kind, key)
+            await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = $2", kind, key)
+        return bool(live)
+
+    @staticmethod
+    def _select(columns: str, kind: str, index: dict[str, str]) -> tuple[str, list[Any], str]:
+        """SQL for the live records of `kind` matching every index equality, and the column to order by."""
+        if not index:
+            return f"SELECT {columns} FROM records r WHERE r.kind = $1 AND {_LIVE}", [kind], "r.key"
+        params: list[Any] = [kind]
+        joins = []
+        for n, (field, value) in enumerate(index.items()):
+            params += [field, str(value)]
+            joins.append(f"JOIN record_index i{n} ON i{n}.kind = r.kind AND i{n}.key = r.key "
+                         f"AND i{n}.field = ${len(params) - 1} AND i{n}.value = ${len(params)}")
+        sql = f"SELECT {columns} FROM records r {' '.join(joins)} WHERE r.kind = $1 AND {_LIVE}"
+        return sql, params, "r.key"
+
+    async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
+        sql, params, order = self._select("r.key, r.data::text, r.version", kind, index)
+        sql += f" ORDER BY {order} COLLATE \"C\""
+        if limit is not None:
+            params.append(max(int(limit), 0))
+            sql += f" LIMIT ${len(params)}"
+        async with self._conn() as conn:
+            rows = await conn.fetch(sql, *params)
+        return [(key, Record(json.loads(data), version)) for key, data, version in rows]
+
+    async def count(self, kind: str, **index: str) -> int:
+        sql, params, _order = self._select("COUNT(*)", kind, index)
+        async with self._conn() as conn:
+            return await conn.fetchval(sql, *params)
+
+    async def _maybe_purge(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        async with self._transaction() as conn:
+            await conn.execute(f"DELETE FROM record_index WHERE (kind, key) IN "
+                               f"(SELECT kind, key FROM records WHERE expires_at <= {_NOW})")
+            for table in ("records", "claims", "locks", "counters"):
+                await conn.execute(f"DELETE FROM {table} WHERE expires_at <= {_NOW}")
+
+    # --- atomic primitives: one statement each --------------------------------------------------
+
+    _CLAIM = (f"INSERT INTO claims AS c (key, expires_at) VALUES ($1, {_expiry_sql('$2')}) ON CONFLICT (key) "
+              f"DO UPDATE SET expires_at = excluded.expires_at WHERE c.expires_at <= {_NOW} RETURNING 1")
+    _ACQUIRE_LOCK = (f"INSERT INTO locks AS l (name, token, expires_at) VALUES ($1, $2, {_expiry_sql('$3')}) "
+                     f"ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at "
+                     f"WHERE l.expires_at <= {_NOW} RETURNING 1")
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        async with self._conn() as conn:
+            return await conn.fetchval(self._CLAIM, key, ttl) == 1
+
+    async def release_claim(self, key: str) -> None:
+        async with self._conn() as conn:
+            await conn.execute("DELETE FROM claims WHERE key = $1", key)
+
+    async def acquire_lock(self, name: str, ttl: float) -> str | None:
+        token = secrets.token_hex(16)
+        async with self._conn() as conn:
+            return token if await conn.fetchval(self._ACQUIRE_LOCK, name, token, ttl) == 1 else None
+
+    async def release_lock(self, name: str, token: str) -> bool:
+        async with self._conn() as conn:
+            return await conn.fetchval(
+                f"DELETE FROM locks WHERE name = $1 AND token = $2 AND expires_at > {_NOW} RETURNING 1", name, token) == 1
+
+    async def incr(self, name: str, amount: int = 1, ttl: float | None = None) -> int:
+        expired = f"(c.expires_at IS NOT NULL AND c.expires_at <= {_NOW})"
+        async with self._conn() as conn:
+            return await conn.fetchval(
+                f"INSERT INTO counters AS c (name, value, expires_at) VALUES ($1, $2, {_expiry_sql('$3')}) "
+                f"ON CONFLICT (name) DO UPDATE SET "
+                f"value = CASE WHEN {expired} THEN excluded.value ELSE c.value + excluded.value END, "
+                f"expires_at = CASE WHEN {expired} THEN excluded.expires_at ELSE c.expires_at END RETURNING value",
+                name, int(amount), ttl)
+
+    # --- batched primitives: one transaction each -----------------------------------------------
+
+    async def get_or_claim(self, kind: str, key: str, claim_key: str, ttl: float,
+                           lock: LockRead | None = None) -> Claim:
+        asked_at = time.monotonic()
+        async with self._transaction() as conn:
+            record = await self._get_in(conn, kind, key)
+            if record is not None:
+                return Claim(record, False)
+            if await conn.fetchval(self._CLAIM, claim_key, ttl) != 1:
+                return Claim(None, False)
+            if lock is None:
+                return Claim(None, True)
+            token, locked = await self._lock_and_get_in(conn, lock.name, lock.ttl, lock.kind, lock.key)
+            return Claim(None, True, HeldLock(token, locked, asked_at) if token else None)
+
+    async def acquire_lock_and_get(self, name: str, ttl: float, kind: str, key: str) -> tuple[str | None, Record | None]:
+        async with self._transaction() as conn:
+            return await self._lock_and_get_in(conn, name, ttl, kind, key)
+
+    async def _lock_and_get_in(self, conn: asyncpg.Connection, name: str, ttl: float, kind: str,
+                               key: str) -> tuple[str | None, Record | None]:
+        token = secrets.token_hex(16)
+        if await conn.fetchval(self._ACQUIRE_LOCK, name, token, ttl) != 1:
+            return None, None
+        return token, await self._get_in(conn, kind, key)
+
+    async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
+        # The lock must still have what the sender saw minus the grace: a write the database runs later
+        # than that (the sender has timed out and answered 系统繁忙) is refused, as on Redis.
+        least = fence.ttl_left - self.late_write_grace
+        async with self._transaction() as conn:
+            released = await conn.fetchval(
+                f"DELETE FROM locks WHERE name = $1 AND token = $2 AND expires_at - {_NOW} >= greatest($3, 0) "
+                f"RETURNING 1",
+                fence.lock_name, fence.token, least)
+            if released != 1:
+                raise LockLost(f"lock {fence.lock_name} no longer held, or the write came too late")
+            for w in writes:
+                await self._put_in(conn, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl)
+        await self._maybe_purge()
+
+    async def ping(self) -> None:
+        async with self._conn() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 5)
