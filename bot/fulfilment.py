@@ -24,7 +24,7 @@ from typing import Any
 from bot.clock import SHANGHAI
 from bot.delivery import deliver, retry_undelivered
 from bot.services import Services
-from bot.store.base import VersionConflict
+from bot.store.base import VersionConflict, Write
 from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
                              SUBMITTED)
 from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, EnrollmentBackend, HttpEnrollmentBackend,
@@ -32,7 +32,10 @@ from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, Enrollmen
 from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
                                   provider_from_env)
 from integrations.payment.orders import EXPIRED as ORDER_EXPIRED
+from integrations.payment.orders import ORDER_KIND
 from integrations.payment.orders import PAID as ORDER_PAID
+from integrations.payment.orders import index_of as order_index
+from integrations.payment.orders import record_key as order_record_key
 
 log = logging.getLogger("bot.fulfilment")
 
@@ -182,11 +185,21 @@ class Fulfilment:
                 await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）缴费金额暂未确定，"
                                       "请稍后回复“进度”查看，或联系人工客服。")
             return
+        pay_deadline = deadline.isoformat(timespec="seconds") if deadline else ""
+        settled: list[dict[str, Any]] = []
+
+        async def settle(order: dict[str, Any]) -> None:
+            # The created order and the application's move to 待缴费 are stored together or not at all.
+            settled.append(await self.services.applications.update(
+                app["id"], now, status=AWAITING_PAYMENT, expect_status=(PRE_APPROVED,), order_no=order["order_no"],
+                pay_deadline=pay_deadline, also=lambda _app: [order_write(order)]))
+
         try:
             order = await self.orders.ensure_order(
                 application_id=app["id"], user_id=app["user_id"], amount_fen=amount,
-                description=self._scheme_name(app) + "参保缴费", expires_at=deadline or now + LINK_LIFETIME, now=now)
-        except OrderInProgress:
+                description=self._scheme_name(app) + "参保缴费", expires_at=deadline or now + LINK_LIFETIME, now=now,
+                settle=settle)
+        except (OrderInProgress, VersionConflict):
             return
         except PaymentError:
             if not app.get("order_problem_told"):
@@ -195,9 +208,9 @@ class Fulfilment:
                                       "稍后会发送给您，请留意公众号消息。")
             return
         try:
-            app = await self.services.applications.update(
+            app = settled[0] if settled else await self.services.applications.update(  # an order made earlier
                 app["id"], now, status=AWAITING_PAYMENT, expect_status=(PRE_APPROVED,), order_no=order["order_no"],
-                pay_deadline=deadline.isoformat(timespec="seconds") if deadline else "")
+                pay_deadline=pay_deadline)
         except VersionConflict:
             return
         when = f"请在 {_when(deadline)} 前完成缴费，逾期需重新申请。" if deadline else "请尽快完成缴费。"
@@ -223,17 +236,19 @@ class Fulfilment:
             return False, "amount mismatch"
         if app["status"] in (PAID, DONE):
             return True, "duplicate"
+        paid_at = now.isoformat(timespec="seconds")
+        settled = dict(order, status=ORDER_PAID, paid_at=paid_at, transaction_id=notice.transaction_id)
         try:
+            # The application's 已缴费, its order's and the payment's own record: one transaction.
             app = await self.services.applications.update(
                 app["id"], now, status=PAID, expect_status=(AWAITING_PAYMENT,), note=f"订单 {notice.order_no}",
-                paid_at=now.isoformat(timespec="seconds"), transaction_id=notice.transaction_id)
+                paid_at=paid_at, transaction_id=notice.transaction_id,
+                also=lambda _app: [order_write(settled), payment_write(notice, app["id"], paid_at)])
         except VersionConflict:
             current = await self.services.applications.get(app["id"])
             if current and current["status"] in (PAID, DONE):
                 return True, "duplicate"
             return await self._late_payment(current or app, order, notice)
-        await self.orders.update(app["id"], status=ORDER_PAID, paid_at=now.isoformat(timespec="seconds"),
-                                 transaction_id=notice.transaction_id)
         try:
             app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
         except VersionConflict:
@@ -273,13 +288,14 @@ class Fulfilment:
 
     async def _expire(self, app: dict[str, Any], deadline: dt.datetime) -> None:
         now = self.services.clock.now()
+        order = await self.orders.get(app["id"])
+        closing = [order_write(dict(order, status=ORDER_EXPIRED))] if order else []
         try:
             app = await self.services.applications.update(app["id"], now, status=EXPIRED,
                                                           expect_status=(AWAITING_PAYMENT, PRE_APPROVED),
-                                                          note="超过缴费期限")
+                                                          note="超过缴费期限", also=lambda _app: closing)
         except VersionConflict:
             return
-        await self.orders.update(app["id"], status=ORDER_EXPIRED)
         await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）未在缴费期限（{_when(deadline)}）前"
                               f"完成缴费，申请已失效。{REAPPLY_HINT}")
 
@@ -359,6 +375,22 @@ async def expire_overdue(services: Services) -> None:
     fulfilment = services.extras.get("fulfilment")
     if fulfilment is not None:
         await fulfilment.sweep()
+
+
+def order_write(order: dict[str, Any]) -> Write:
+    """An order record's write, for a transaction with its application."""
+    return Write(ORDER_KIND, order_record_key(order), order, index=order_index(order))
+
+
+PAYMENT_KIND = "payment"
+
+
+def payment_write(notice: PaymentNotice, app_id: str, at: str) -> Write:
+    """The record of one payment received (one per order and platform transaction: a second is refused)."""
+    return Write(PAYMENT_KIND, f"{notice.order_no}:{notice.transaction_id}",
+                 {"order_no": notice.order_no, "transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen,
+                  "application_id": app_id, "provider": notice.provider, "paid_at": notice.paid_at, "recorded_at": at},
+                 expected_version=0, index={"application_id": app_id, "order_no": notice.order_no})
 
 
 def _child(app: dict[str, Any]) -> str:

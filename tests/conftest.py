@@ -148,6 +148,18 @@ async def redis_store(tmp_path) -> Store:
 
 
 @pytest.fixture
+async def schema():
+    """The name of a new schema in the test PostgreSQL (random), dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        await create_pg_schema(name)
+    except OSError as exc:
+        StoreMaker._unreachable(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    yield name
+    await drop_pg_schema(name)
+
+
+@pytest.fixture
 async def postgres_store(tmp_path) -> Store:
     async for maker in _maker("postgresql", tmp_path):
         yield await maker.ready()

@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from bot.privacy import FieldCipher
 from bot.store.base import Record, Store, VersionConflict, Write
@@ -88,9 +88,12 @@ class Applications:
         return self._read(rec) if rec else None
 
     async def update(self, app_id: str, now: dt.datetime, *, status: str | None = None,
-                     expect_status: tuple[str, ...] | None = None, note: str = "", **changes: Any) -> dict[str, Any]:
+                     expect_status: tuple[str, ...] | None = None, note: str = "",
+                     also: Callable[[dict[str, Any]], list[Write]] | None = None, **changes: Any) -> dict[str, Any]:
         """Change fields and optionally the status; CAS-safe. Raises VersionConflict when the current
-        status is not in `expect_status` (e.g. a duplicate payment notification for a paid application)."""
+        status is not in `expect_status` (e.g. a duplicate payment notification for a paid application).
+        `also(updated application)` gives writes of other records that must happen with this change or
+        not at all (the order it settles): one transaction (`Store.put_all`)."""
         for _attempt in range(5):
             rec = await self.store.get(self.KIND, app_id)
             if rec is None:
@@ -104,7 +107,12 @@ class Applications:
                 current["status"] = status
                 current.setdefault("history", []).append({"status": status, "at": _iso(now), "note": note})
             try:
-                await self._write(current, expected_version=rec.version)
+                write = self.write(current, expected_version=rec.version)
+                if also is None:
+                    await self.store.put(write.kind, write.key, write.data, expected_version=write.expected_version,
+                                         index=write.index)
+                else:
+                    await self.store.put_all([write, *also(current)])
                 return current
             except VersionConflict:
                 continue
@@ -125,14 +133,19 @@ class Applications:
         return [self._read(r) for _, r in await self.store.query(self.KIND, **idx)]
 
     async def _write(self, record: dict[str, Any], expected_version: int) -> int:
+        w = self.write(record, expected_version)
+        return await self.store.put(w.kind, w.key, w.data, expected_version=w.expected_version, index=w.index)
+
+    def write(self, record: dict[str, Any], expected_version: int | None) -> Write:
+        """The store write of an application record: encrypted, with its index values."""
         child = record.get("child") or {}
         index = {
             "user_id": record["user_id"], "scheme": record["scheme"], "status": record["status"],
             "school_code": str(record.get("school_code") or ""),
             "id_hash": self.cipher.blind(child["id_number"]) if child.get("id_number") else "",
         }
-        return await self.store.put(self.KIND, record["id"], encrypt_fields(record, self.cipher),
-                                    expected_version=expected_version, index=index)
+        return Write(self.KIND, record["id"], encrypt_fields(record, self.cipher), expected_version=expected_version,
+                     index=index)
 
     def _read(self, rec: Record) -> dict[str, Any]:
         return decrypt_fields(rec.data, self.cipher)

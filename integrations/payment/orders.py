@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from integrations.payment.base import OrderRequest, PaymentError, PaymentProvider
 
@@ -36,9 +36,13 @@ class OrderBook:
         return rows[0][1].data if rows else None
 
     async def ensure_order(self, *, application_id: str, user_id: str, amount_fen: int, description: str,
-                           expires_at: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+                           expires_at: dt.datetime, now: dt.datetime,
+                           settle: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> dict[str, Any]:
         """The application's order, created at the platform if it has none yet. Raises PaymentError
-        (timeout, refusal) or OrderInProgress; calling again is safe."""
+        (timeout, refusal) or OrderInProgress; calling again is safe. `settle(write)`, when given, stores
+        the created order's record itself — together with the application's change, in one transaction —
+        and may refuse (the store's VersionConflict: the application is no longer payable). Its key and index values are
+        `record_key` and `index_of`."""
         if amount_fen <= 0:
             raise ValueError("an order needs a positive amount")
         existing = await self.get(application_id)
@@ -74,7 +78,10 @@ class OrderBook:
                 raise PaymentError(_describe(exc)) from exc
             record["status"] = CREATED
             record.pop("error", None)
-            await self._write(record)
+            if settle is None:
+                await self._write(record)
+            else:
+                await settle(record)
             return record
         finally:
             await self.store.release_claim(claim)
@@ -88,8 +95,16 @@ class OrderBook:
         return record
 
     async def _write(self, record: dict[str, Any]) -> None:
-        await self.store.put(ORDER_KIND, record["application_id"], record,
-                             index={"order_no": record["order_no"], "status": record["status"]})
+        await self.store.put(ORDER_KIND, record_key(record), record, index=index_of(record))
+
+
+def record_key(order: dict[str, Any]) -> str:
+    """An order is stored under its application's id (kind ORDER_KIND)."""
+    return order["application_id"]
+
+
+def index_of(order: dict[str, Any]) -> dict[str, str]:
+    return {"order_no": order["order_no"], "status": order["status"]}
 
 
 def _describe(exc: BaseException) -> str:

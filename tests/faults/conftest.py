@@ -53,8 +53,10 @@ class Wire:
         return send
 
 
-def server_for(data_dir: Path, store_url: str, *args: str) -> ServerProcess:
-    return ServerProcess(data_dir, env=bot_env(data_dir, store_url), args=args)
+def server_for(data_dir: Path, store_url: str, *args: str, records_url: str = "") -> ServerProcess:
+    # Our throw-away redis-server has no persistence on purpose (a restart empties it).
+    extra = {"BOT_ALLOW_VOLATILE_REDIS": "1"} | ({"BOT_RECORDS": records_url} if records_url else {})
+    return ServerProcess(data_dir, env=bot_env(data_dir, store_url, **extra), args=args)
 
 
 @pytest.fixture
@@ -73,9 +75,9 @@ async def http():
 
 
 async def assert_one_correct_application_each(store_url: str, data_dir: Path, guardians: list[Guardian],
-                                              results) -> None:
+                                              results, records_url: str = "") -> None:
     """Every guardian finished, with exactly one application holding exactly what they typed."""
-    services = bench_services(store_url, data_dir)
+    services = bench_services(store_url, data_dir, records_url)
     try:
         for guardian, result in zip(guardians, results):
             assert result.completed, _transcript(result)

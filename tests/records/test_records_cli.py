@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -16,23 +15,10 @@ from bot.store.postgres import PostgresStore
 from bot.store.records_copy import copy_records
 from bot.store.redis import RedisStore
 from bot.store.startup import redis_persistence_problem
-from tests.conftest import POSTGRES_URL, REDIS_URL, _maker, create_pg_schema, drop_pg_schema, postgres_schema_url
+from tests.conftest import POSTGRES_URL, REDIS_URL, _maker, postgres_schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def schema():
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    try:
-        await create_pg_schema(name)
-    except OSError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield name
-    await drop_pg_schema(name)
 
 
 def _bot(*args: str, **env: str) -> subprocess.CompletedProcess:
