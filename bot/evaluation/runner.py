@@ -2,6 +2,7 @@
 fresh in-memory store and the case's clock, and sums the verdicts per category."""
 from __future__ import annotations
 
+import re
 import statistics
 import tempfile
 import time
@@ -109,10 +110,14 @@ class Evaluator:
         return CaseResult(case, replies, verdict, time.perf_counter() - started)
 
 
+_LINK = re.compile(r"<a\s[^>]*>(.*?)</a>", re.S)
+
+
 def _text(reply) -> str:
+    """What the guardian reads: an article's title and description; a link's label, not its address."""
     if reply.article is not None:
         return "\n".join(p for p in (reply.article.title, reply.article.description, reply.text) if p)
-    return reply.text
+    return _LINK.sub(r"\1", reply.text)
 
 
 def summary(report: Report, eval_set: EvalSet) -> str:

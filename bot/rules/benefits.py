@@ -16,6 +16,21 @@ LEVEL_NAMES = {1: "一级", 2: "二级", 3: "三级"}
 KIND_WORDS = {"inpatient": "inpatient", "住院": "inpatient", "outpatient": "outpatient", "门诊": "outpatient",
               "急诊": "outpatient", "门急诊": "outpatient", "门（急）诊": "outpatient"}
 LEVEL_WORDS = {"一级": 1, "二级": 2, "三级": 3, "1": 1, "2": 2, "3": 3, "一": 1, "二": 2, "三": 3}
+# How the 起付线 applies, as the seed says it. `unstated`: the seed gives the threshold without saying
+# whether it is per stay or a yearly total (Beijing's letter); the answer then says so.
+SCOPE_WORDS = {"per_stay": "每次住院", "per_year": "当年累计", "unstated": "材料未写明按每次还是按全年累计"}
+
+
+def scope_words(spec: dict[str, Any]) -> str:
+    """How the 起付线 counts, in words: 每次住院 / 当年累计 / that the seed does not say."""
+    return SCOPE_WORDS[spec["deductible_scope"]]
+
+
+def _scoped_deductible(spec: dict[str, Any], amounts: str) -> str:
+    """"每次住院起付线300元", "当年累计起付线300元", or "起付线650元（材料未写明…）"."""
+    if spec["deductible_scope"] == "unstated":
+        return f"起付线{amounts}（{scope_words(spec)}）"
+    return f"{scope_words(spec)}起付线{amounts}"
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -118,6 +133,8 @@ def compute(pack: SchemePack, claim: dict[str, Any] | None) -> ReimbursementResu
     if "cap" in resolved:
         pay = _apply_cap(claim, resolved["cap"].value, pay, steps)
     used = Resolved(None, year, "", any(r.fallback for r in resolved.values()))
+    if spec["deductible_scope"] == "unstated" and (_number(claim.get("costs_this_year")) or 0) > 0:
+        return _both_readings(spec, claim, amount, deductible, rate, level, resolved, pay, steps, used, on, kind_name)
     text = (f"{year_phrase(used, on)}，{kind_name}费用{_money(amount)}元，预计医保基金支付{_money(pay)}元，"
             f"个人负担{_money(amount - pay)}元。实际金额以医保结算为准。")
     return ReimbursementResult("ok", pay, steps, year, explanation=text)
@@ -127,8 +144,7 @@ def _calculate(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, ded
                level: int | None, steps: list[str]) -> Decimal:
     """(bill − what is left of the 起付线) × 比例, each step appended in words."""
     where = f"{LEVEL_NAMES[level]}医疗机构" if level else ""
-    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
-    steps.append(f"费用{_money(amount)}元；{where}{spec['name']}起付线{_money(deductible)}元（{scope}）。")
+    steps.append(f"费用{_money(amount)}元；{where}{spec['name']}起付线{_money(deductible)}元（{scope_words(spec)}）。")
     remaining = deductible
     if spec["deductible_scope"] == "per_year":
         before = _number(claim.get("costs_this_year")) or Decimal(0)
@@ -145,6 +161,24 @@ def _calculate(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, ded
     return pay
 
 
+def _both_readings(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, deductible: Decimal, rate: Decimal,
+                   level: int | None, resolved: dict[str, Resolved], per_stay: Decimal, steps: list[str],
+                   used: Resolved, on: dt.date, kind_name: str) -> ReimbursementResult:
+    """Earlier costs this year and a seed that does not say how the 起付线 counts: the two readings
+    differ, so both are given and neither is chosen (the `amount` is the smaller, never a guess up)."""
+    yearly_steps: list[str] = []
+    yearly = _calculate({**spec, "deductible_scope": "per_year"}, claim, amount, deductible, rate, level, yearly_steps)
+    if "cap" in resolved:
+        yearly = _apply_cap(claim, resolved["cap"].value, yearly, yearly_steps)
+    steps.append(f"若起付线按全年累计：{yearly_steps[1] if len(yearly_steps) > 1 else ''}"
+                 f"预计支付{_money(yearly)}元。")
+    text = (f"{year_phrase(used, on)}，{kind_name}费用{_money(amount)}元，材料没有写明起付线{_money(deductible)}元"
+            f"是每次计算还是全年累计：按每次计算，预计医保基金支付{_money(per_stay)}元；按全年累计（本年此前已发生"
+            f"{_money(_number(claim.get('costs_this_year')) or Decimal(0))}元），预计医保基金支付{_money(yearly)}元。"
+            f"请向学校或社保经办机构确认。实际金额以医保结算为准。")
+    return ReimbursementResult("ok", min(per_stay, yearly), steps, used.year, explanation=text)
+
+
 def _below_every_deductible(spec: dict[str, Any], claim: dict[str, Any], amount: Decimal, deductible: Resolved,
                             kind_name: str) -> list[str] | None:
     """Steps saying the bill is under the lowest 起付线 of any level, or None (earlier costs this year
@@ -155,9 +189,8 @@ def _below_every_deductible(spec: dict[str, Any], claim: dict[str, Any], amount:
     lowest = min(values)
     if amount > lowest:
         return None
-    scope = "每次住院" if spec["deductible_scope"] == "per_stay" else "当年累计"
     levels = "各级医疗机构" if isinstance(deductible.value, dict) else ""
-    return [f"费用{_money(amount)}元；{levels}{kind_name}起付线最低{_money(lowest)}元（{scope}）。",
+    return [f"费用{_money(amount)}元；{levels}{kind_name}起付线最低{_money(lowest)}元（{scope_words(spec)}）。",
             "费用未超过起付线，基金不支付。"]
 
 
@@ -207,8 +240,7 @@ def standards(pack: SchemePack, on: dt.date) -> list[str]:
         if not spec:
             continue
         resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap") if key in spec}
-        scope = "每次住院起付线" if spec["deductible_scope"] == "per_stay" else "当年累计起付线"
-        line = (f"{spec['name']}：{scope}{_by_level(resolved['deductible'].value, '元')}，"
+        line = f"{spec['name']}：{_scoped_deductible(spec, _by_level(resolved['deductible'].value, '元'))}，" + (
                 f"超过部分基金支付{_by_level(resolved['rate'].value, '%')}")
         if "cap" in resolved:
             line += f"，一年最高支付{_money(resolved['cap'].value)}元"

@@ -235,8 +235,8 @@ def _benefits(c: _Checker, node: Any, parameters: dict[str, Parameter]) -> None:
             rates = value.value.values() if isinstance(value.value, dict) else [value.value]
             if any(r > 100 for r in rates):
                 c.fail(f"parameters.{spec['rate']}", "报销比例是百分数，不能超过100")
-        if spec["deductible_scope"] not in ("per_stay", "per_year"):
-            c.fail(f"{path}.deductible_scope", "应为 per_stay（每次）或 per_year（每年累计）")
+        if spec["deductible_scope"] not in ("per_stay", "per_year", "unstated"):
+            c.fail(f"{path}.deductible_scope", "应为 per_stay（每次）、per_year（每年累计）或 unstated（材料未写明）")
     special = node.get("inpatient_standard_conditions")
     if special is not None:
         c.mapping(special, "benefits.inpatient_standard_conditions", ("conditions", "source"))
