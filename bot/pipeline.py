@@ -10,13 +10,13 @@ background and delivered through the customer-service API (see `deliver`).
 Round trips per message: two. The reply-cache check with the in-flight claim, the user lock and the
 session read (`get_or_claim` with a `LockRead`); the session save (CAS) with the reply cache and the
 lock release (`put_and_release`, fenced by the lock). Only when the guardian's previous message is
-still being processed does the lock take more (`wait_for_lock_and_get` polls).
+still being processed does the lock take more (`wait_for_lock_and_get` polls). The day's message counter
+(`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
+`drain`); a crash may lose those few seconds of the statistic, never a message.
 
 Stored replies (the reply cache and the session's recent replies) are sealed with the data key: a
 confirmation page shows the masked ID's last four, the birth date and the district, which together
-leave one candidate ID. One AES-GCM encryption per message; a retry decrypts once. The day's message counter
-(`stats:messages:<date>`) is counted in memory and added to the store every few seconds (and in
-`drain`); a crash may lose those few seconds of the statistic, never a message.
+leave one candidate ID. One AES-GCM encryption per message; a retry decrypts once.
 """
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ log = logging.getLogger("bot.pipeline")
 
 BUSY_TEXT = "系统繁忙，请稍后再试。"
 REPLY_TTL = 3600  # WeChat retries within ~15 s; an hour also covers slow duplicate deliveries
-INFLIGHT_TTL = 60
+# The in-flight claim is a lease its worker renews while the turn runs: after a crash (kill -9) it lapses
+# within seconds, so WeChat's next retry (5 s apart) processes the message instead of waiting on a dead
+# worker's claim. A retry never applies a message twice: the session's recent keys tell (see _turn).
+INFLIGHT_LEASE = 3.0
+LEASE_RENEW_EVERY = 1.0
 USER_LOCK_TTL = 15  # longer than the slowest turn; a crashed worker's lock frees itself
 RECENT_KEYS = 3  # processed message keys (and replies) kept in the session: WeChat retries within ~15 s
 MESSAGE_COUNTER_TTL = 40 * 86400
@@ -92,21 +96,52 @@ class Pipeline:
 
     async def _handle(self, incoming: Incoming) -> tuple[Reply | None, str]:
         key = incoming.dedup_key
-        claim = await self.services.store.get_or_claim(
-            "reply", key, f"inflight:{key}", INFLIGHT_TTL,
-            lock=LockRead(self._lock_name(incoming), USER_LOCK_TTL, self.services.sessions.KIND, incoming.user_id))
-        if claim.record is not None:
-            return Reply(text=self._unseal(claim.record.data["text"])), "dedup"
-        if not claim.claimed:
-            # A retry while the first delivery is still being processed: wait for its result.
-            return await self._await_result(key), "dedup"
+        store = self.services.store
+        lock = LockRead(self._lock_name(incoming), USER_LOCK_TTL, self.services.sessions.KIND, incoming.user_id)
+        budget, waiting_since = self.reply_budget, None
+        while True:
+            claim = await store.get_or_claim("reply", key, f"inflight:{key}", INFLIGHT_LEASE, lock=lock)
+            if claim.record is not None:
+                return Reply(text=self._unseal(claim.record.data["text"])), "dedup"
+            if claim.claimed:
+                break
+            # A retry while the first delivery is still being processed: wait for its result — or take the
+            # message over once the first worker's lease lapses (it died), within this request's budget.
+            now = time.monotonic()
+            waiting_since = waiting_since or now
+            if now - waiting_since >= max(self.reply_budget, 0.1):
+                return None, "dedup"  # "success": the first delivery's result reaches the guardian by message
+            await asyncio.sleep(0.05)
+        if waiting_since is not None:
+            budget = max(0.1, self.reply_budget - (time.monotonic() - waiting_since))
         task = asyncio.ensure_future(self._process(incoming, claim.held))
+        self._keep_claim(key, task)
         try:
-            reply = await asyncio.wait_for(asyncio.shield(task), timeout=self.reply_budget)
+            reply = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
             return reply, "ok"
         except asyncio.TimeoutError:
             self._spawn(self._deliver_late(incoming, task))
             return None, "deferred"
+
+    def _keep_claim(self, key: str, task: asyncio.Future) -> None:
+        """Renew the in-flight lease every LEASE_RENEW_EVERY seconds until the turn ends: a turn of a few
+        milliseconds costs one timer, a long one a store write per second."""
+        loop = asyncio.get_running_loop()
+
+        def renew() -> None:
+            if not task.done():
+                self._spawn(self._renew_claim(f"inflight:{key}"))
+                timer[0] = loop.call_later(LEASE_RENEW_EVERY, renew)
+
+        timer = [loop.call_later(LEASE_RENEW_EVERY, renew)]
+        task.add_done_callback(lambda _task: timer[0].cancel())
+
+    async def _renew_claim(self, claim_key: str) -> None:
+        try:
+            if not await self.services.store.renew_claim(claim_key, INFLIGHT_LEASE):
+                log_event(log, "in-flight lease lapsed before renewal", logging.WARNING)
+        except StoreError as exc:  # the lease lapses; a retry may then take the message over
+            log_event(log, "in-flight lease not renewed", logging.WARNING, error=str(exc))
 
     @staticmethod
     def _lock_name(incoming: Incoming) -> str:
@@ -203,15 +238,6 @@ class Pipeline:
                 except StoreError as exc:
                     self._unflushed[counter] = self._unflushed.get(counter, 0) + amount
                     log_event(log, "message counter not saved", logging.WARNING, error=str(exc))
-
-    async def _await_result(self, key: str) -> Reply | None:
-        deadline = time.monotonic() + max(self.reply_budget, 0.1)
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            cached = await self.services.store.get("reply", key)
-            if cached is not None:
-                return Reply(text=self._unseal(cached.data["text"]))
-        return None  # "success": the first delivery's result reaches the guardian by message
 
     async def _deliver_late(self, incoming: Incoming, task: asyncio.Future) -> None:
         await asyncio.wait([task])

@@ -154,6 +154,12 @@ class Store(Protocol):
 
     async def release_claim(self, key: str) -> None: ...
 
+    async def renew_claim(self, key: str, ttl: float) -> bool:
+        """Extend a live claim to expire `ttl` seconds from now (a lease its holder keeps renewing while it
+        works, so that it frees itself soon after the holder dies). False, creating nothing, when the
+        claim has expired or was released."""
+        ...
+
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         """Try once to take a lock for `ttl` seconds; returns an owner token, or None if held."""
         ...

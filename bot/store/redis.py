@@ -341,6 +341,10 @@ class RedisStore:
         with _redis_errors():
             await self._redis.delete(f"{self.prefix}c:{key}")
 
+    async def renew_claim(self, key: str, ttl: float) -> bool:
+        with _redis_errors():
+            return bool(await self._redis.pexpire(f"{self.prefix}c:{key}", _ms(ttl)))
+
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = secrets.token_hex(16)
         with _redis_errors():

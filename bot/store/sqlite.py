@@ -274,6 +274,11 @@ class SQLiteStore:
     async def release_claim(self, key: str) -> None:
         await self._run("DELETE FROM claims WHERE key = ?", (key,))
 
+    async def renew_claim(self, key: str, ttl: float) -> bool:
+        now = time.time()
+        return await self._changes("UPDATE claims SET expires_at = ? WHERE key = ? AND expires_at > ?",
+                                   (_expiry(ttl, now), key, now)) == 1
+
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         now, token = time.time(), secrets.token_hex(16)
         return token if await self._changes(self._ACQUIRE_LOCK, (name, token, _expiry(ttl, now), now)) == 1 else None

@@ -147,6 +147,20 @@ async def test_claim_exactly_once(store):
     assert await store.claim("msg:123", ttl=30) is True
 
 
+async def test_renew_claim_extends_only_a_live_claim(store):
+    assert await store.claim("lease", ttl=0.3) is True
+    await asyncio.sleep(0.2)
+    assert await store.renew_claim("lease", ttl=0.5) is True
+    await asyncio.sleep(0.2)  # past the first ttl: held by the renewal
+    assert await store.claim("lease", ttl=30) is False
+    await asyncio.sleep(0.4)  # past the renewal
+    assert await store.renew_claim("lease", ttl=30) is False  # expired: nothing to renew
+    assert await store.claim("lease", ttl=30) is True
+    await store.release_claim("lease")
+    assert await store.renew_claim("lease", ttl=30) is False
+    assert await store.claim("lease", ttl=30) is True  # a failed renewal created nothing
+
+
 async def test_claim_expires(store):
     assert await store.claim("c", ttl=0.2) is True
     assert await store.claim("c", ttl=0.2) is False
