@@ -265,6 +265,11 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.execute("DELETE FROM claims WHERE key = $1", key)
 
+    async def renew_claim(self, key: str, ttl: float) -> bool:
+        async with self._conn() as conn:
+            return await conn.fetchval(f"UPDATE claims SET expires_at = {_expiry_sql('$2')} "
+                                       f"WHERE key = $1 AND expires_at > {_NOW} RETURNING 1", key, ttl) == 1
+
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = secrets.token_hex(16)
         async with self._conn() as conn:

@@ -63,6 +63,9 @@ class RoutedStore:
     async def release_claim(self, key: str) -> None:
         await self.hot.release_claim(key)
 
+    async def renew_claim(self, key: str, ttl: float) -> bool:
+        return await self.hot.renew_claim(key, ttl)
+
     async def acquire_lock(self, name: str, ttl: float) -> str | None:
         return await self.hot.acquire_lock(name, ttl)
 
