@@ -26,7 +26,8 @@ def load_understanding(settings: Settings) -> Understanding:
 
     engine = RuleEngine.load(settings.policies_dir)
     aliases = {sid: list(engine.pack(sid).aliases) for sid in engine.scheme_ids}
-    nlu = Nlu.load(settings.policies_dir, settings.data_dir / "jieba-cache", scheme_aliases=aliases)
+    cities = {sid: engine.pack(sid).city for sid in engine.scheme_ids}
+    nlu = Nlu.load(settings.policies_dir, settings.data_dir / "jieba-cache", scheme_aliases=aliases, scheme_cities=cities)
     return Understanding(engine, nlu, QuestionAnswerer(engine, nlu))
 
 

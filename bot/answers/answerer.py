@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any, Callable
 
 from bot.clock import SHANGHAI
-from bot.answers import calendar, claims, eligibility, fees, procedures, smalltalk
+from bot.answers import calendar, claims, eligibility, english, fees, procedures, smalltalk
 from bot.answers.compare import COMPARE_WORDS, NAMED_ONLY_WORDS, compare, schemes_to_compare, side_by_side
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
@@ -39,6 +40,7 @@ TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "p
 RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}
 SIDE_BY_SIDE = {"fee", "reimbursement", "deadline", "eligibility"}  # asked of two schemes named at once
+CLAIM_FACTS = {"kind", "hospital_level", "amount", "years_insured", "condition", "costs_this_year"}
 FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: never from a guessed scheme  # answers computed from facts a follow-up may change
 REFINEMENT_LENGTH = 12
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
@@ -69,7 +71,9 @@ class QuestionAnswerer:
         self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference, self._distinctive_scheme,
                                      self._own_words_scheme)
         self.domain_words = set(nlu.lexicon.typo_targets)
+        self.chooser.weak = set(nlu.lexicon.weak_preference)
         self.fact_names = set(FACTS)
+        self.english_names = nlu.english.scheme_names
 
     # -- public -------------------------------------------------------------------------------
     def answer(self, text: str, state: dict, now: dt.datetime,
@@ -141,7 +145,10 @@ class QuestionAnswerer:
                 state.pop("scheme", None)
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS}
             state["pending"] = {"intent": intent, "need": ["scheme"], "slots": kept, "options": choice.options}
-            return Answer(choice.question, intent, slots, confident=False)
+            question = choice.question
+            if self._language(u, state) == "en":
+                question = english.scheme_question(self.english_names, [self.engine.pack(s) for s in choice.options])
+            return Answer(question, intent, slots, confident=False)
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
         ctx = self._ctx(intent, choice.scheme, slots, u, now, topics)
@@ -157,8 +164,20 @@ class QuestionAnswerer:
         if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
             text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
         # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
+        if self._language(u, state) == "en":  # the bot's own parts in English, the seed's lines quoted as they are
+            facts = facts_from(slots, pack, self.fact_names, u.text) | {k: v for k, v in slots.items() if k in CLAIM_FACTS}
+            opening = english.lead(intent, pack, self.english_names, facts, self.engine, now.date(), text,
+                                   composed.ask.need if composed.ask else None)
+            text = join(opening, english.QUOTED, text) if opening else text
         text = self._say_whose(text, pack) if choice.guessed else clip(text)
         return Answer(text, intent, slots, composed.confident, choice.scheme)
+
+    @staticmethod
+    def _language(u: Understanding, state: dict) -> str:
+        """The guardian's language: this message's, or for a bare "2" / "3000" the conversation's."""
+        if u.lang == "en" or re.search(r"[\u4e00-\u9fff]", u.text or ""):
+            state["lang"] = u.lang
+        return state.get("lang", "zh")
 
     @staticmethod
     def _say_whose(text: str, pack: Any) -> str:

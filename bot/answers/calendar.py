@@ -26,7 +26,10 @@ def deadline(ctx: Ctx) -> Composed:
     # Words like 截止/什么时候 are what the window already answers; a line must match the rest.
     # The scheme's own names and generic words (参保, 缴费) say nothing about which deadline is meant.
     drop = [*ctx.intent_words, *ctx.pack.aliases, ctx.pack.short_name, *GENERIC_WORDS]
-    cover = _cover(ctx, info) if any(w in ctx.text for w in COVER_WORDS) else ""
+    asks_cover = any(w in ctx.text for w in COVER_WORDS)
+    cover = _cover(ctx, info) if asks_cover else ""
+    if asks_cover and not cover:  # 宁波: the seed does not say when cover starts; the window is no answer to it
+        return Composed(f"{ctx.pack.short_name}：材料没有写明参保后从什么时候开始享受待遇（保障期），请咨询经办机构。")
     # With the cover period given, lines picked by the question's other words (交了…) answer something else.
     specific = [] if cover else relevant_lines(ctx, None, limit=2, drop=drop)
     lines = [line.text for line in specific if line.text not in info.explanation and TIME_WORDS.search(line.text)]
@@ -135,3 +138,4 @@ def _upcoming(ctx: Ctx, already: list[str]) -> str:
     chosen += [e for e in soon if e not in chosen][:UPCOMING - len(chosen)]
     items = "；".join(f"{e.at.month}月{e.at.day}日 {e.name}" for e in sorted(chosen, key=lambda e: e.at))
     return f"接下来的时间节点：{items}。"
+

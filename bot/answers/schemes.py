@@ -26,6 +26,7 @@ class SchemeChooser:
         self.engine = engine
         self.guess = guess
         self.own_words = own_words or guess
+        self.weak: set[str] = set()  # preference words too general to decide a figure
         self.preference = preference  # scheme id → words favouring it within its city
         self.by_city: dict[str, list[str]] = {}
         for scheme_id in engine.scheme_ids:
@@ -82,10 +83,12 @@ class SchemeChooser:
             if len(fitting) == 1:
                 return SchemeChoice(fitting[0])
             candidates = fitting or candidates
-        scores = {s: sum(1 for w in self.preference.get(s, []) if w in text) for s in candidates}
+        weak = self.weak if figure else set()  # "上海孩子医保一年多少钱": 医保 is no reason to pick one for a figure
+        scores = {s: sum(1 for w in self.preference.get(s, []) if w in text and w not in weak) for s in candidates}
         top = max(scores.values())
         leaders = [s for s, v in scores.items() if v == top]
-        if top > 0 and len(leaders) == 1:
+        one_city = len({self.city_of(s) for s in candidates}) == 1  # the words pick within a city, not across cities
+        if top > 0 and len(leaders) == 1 and one_city:
             return SchemeChoice(leaders[0])
         if state.get("scheme") in candidates:
             return SchemeChoice(state["scheme"])

@@ -15,6 +15,12 @@ from bot.yamlio import load_yaml
 _LATIN = re.compile(r"[a-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[a-z][a-z'’]*")
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    " seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")(?![a-z])")
+# "my son is 17", "she turned 6": an age said without "years old"
+_BARE_AGE = re.compile(r"\b(is|aged|age|turned|turns)\s+(\d{1,2})\b(?!\s*(?:yuan|rmb|kuai|%|years|year|-year|months|month))")
 
 
 def is_english(text: str) -> bool:
@@ -42,9 +48,12 @@ class EnglishReader:
         self._pattern = re.compile(
             "|".join(rf"(?<![a-z]){re.escape(p)}(?![a-z])" for p in ordered)) if ordered else None
 
-    def translate(self, text: str) -> str:
-        """Lower-cased English → Chinese words; unknown English words dropped, spaces kept for the caller."""
+    def translate(self, text: str, drop_unknown: bool = True) -> str:
+        """Lower-cased English → Chinese words; unknown English words dropped (in an English message; a
+        Chinese one with "ok" or "A档" keeps them), spaces kept for the caller."""
         text = text.lower().replace("’", "'")
+        text = _BARE_AGE.sub(lambda m: f"{m.group(1)} {m.group(2)} years old", text)  # "my son is 17"
+        text = _NUMBER_WORDS.sub(lambda m: str(NUMBER_WORDS[m.group()]), text)
         if self._pattern is not None:
             text = self._pattern.sub(lambda m: f" {self.phrases[m.group()]} ", text)
-        return _WORD.sub(" ", text)
+        return _WORD.sub(" ", text) if drop_unknown else text

@@ -22,9 +22,13 @@ class Lexicon:
     typo_targets: list[str] = field(default_factory=list)  # words a typo may be corrected into
     typo_excluded: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # whole-message commands (上一步, 取消…)
+    generic_names: dict[str, dict[str, str]] = field(default_factory=dict)  # name → {city: scheme id}
+    weak_preference: list[str] = field(default_factory=list)
+    scheme_cities: dict[str, str] = field(default_factory=dict)  # scheme id → its city (from the packs)
 
     @classmethod
-    def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None) -> "Lexicon":
+    def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None,
+             scheme_cities: dict[str, str] | None = None) -> "Lexicon":
         raw = load_yaml(path) or {}
         city_names: dict[str, str] = {}
         for city, spec in (raw.get("cities") or {}).items():
@@ -37,6 +41,8 @@ class Lexicon:
                     word = str(word).strip().lower()
                     if len(word) >= 2:  # one-character aliases would fire everywhere
                         aliases.setdefault(word, set()).add(scheme_id)
+        for name, by_city in (raw.get("generic_names") or {}).items():
+            aliases[str(name).lower()] = set((by_city or {}).values())  # the name alone: any of them
         conditions = {str(w): cond for cond, words in (raw.get("conditions") or {}).items() for w in words}
         words = [str(w) for w in raw.get("words") or []]
         words += [w for w in city_names if len(w) >= 2] + list(aliases) + list(conditions)
@@ -53,6 +59,10 @@ class Lexicon:
                                 | {str(w) for w in raw.get("commands") or []}),
             typo_excluded=[str(w) for w in raw.get("typo_excluded") or []],
             commands=[str(w) for w in raw.get("commands") or []],
+            generic_names={str(k): {str(c): str(i) for c, i in (v or {}).items()}
+                           for k, v in (raw.get("generic_names") or {}).items()},
+            weak_preference=[str(w) for w in raw.get("weak_preference") or []],
+            scheme_cities=_cities_of_schemes(raw.get("generic_names") or {}, scheme_cities or {}),
         )
 
     def standardise(self, text: str) -> str:
@@ -69,3 +79,9 @@ class Lexicon:
         if not self.colloquial:
             return None
         return re.compile("|".join(re.escape(w) for w in sorted(self.colloquial, key=len, reverse=True)))
+
+
+def _cities_of_schemes(generic: dict, from_packs: dict[str, str]) -> dict[str, str]:
+    """Each scheme's city: the packs' own word, else what the generic names say (tools without packs)."""
+    cities = {str(sid): str(city) for by_city in generic.values() for city, sid in (by_city or {}).items()}
+    return {**cities, **{str(k): str(v) for k, v in from_packs.items()}}

@@ -159,22 +159,46 @@ class SlotExtractor:
 
     # -- place and scheme ---------------------------------------------------------------------
     def _schemes(self, text: str, slots: dict[str, Any]) -> str:
-        found: list[set[str]] = []
+        definite: list[set[str]] = []
+        generic: list[tuple[str, int]] = []  # (name, where) of names several schemes go by
         masked = text
         for alias in self._aliases:
-            if alias in masked:
-                found.append(self.lexicon.scheme_aliases[alias])
-                masked = masked.replace(alias, MASK * len(alias))
-        if found:
-            # Each mention narrows the choice ("宁波" + "城乡居民医保"); disjoint mentions → keep all.
-            common = set.intersection(*found)
-            candidates = common or set.union(*found)
-            if not common:  # "合工大的和上海中小学生医保": two schemes named, both asked about
-                slots["several_schemes"] = True
+            start = masked.find(alias)
+            if start < 0:
+                continue
+            if alias in self.lexicon.generic_names:
+                generic.append((alias, start))
+            else:
+                definite.append(set(self.lexicon.scheme_aliases[alias]))
+            masked = masked.replace(alias, MASK * len(alias))
+        named_cities = {self.lexicon.scheme_cities.get(s) for ids in definite if len(ids) == 1 for s in ids} - {None}
+        for name, start in generic:
+            by_city = self.lexicon.generic_names[name]
+            city = self._city_just_before(text, start)
+            if city in by_city:  # "上海中小学生医保"
+                definite.append({by_city[city]})
+            elif named_cities & set(by_city):  # "少儿基金和居民医保": the city of the other scheme named
+                definite.append({by_city[c] for c in named_cities if c in by_city})
+            else:
+                definite.append(set(by_city.values()))
+        if definite:
+            # Each mention narrows the choice ("北京" + "城镇居民医保"); disjoint mentions → keep all.
+            common = set.intersection(*definite)
+            candidates = common or set.union(*definite)
+            if not common and sum(1 for ids in definite if len(ids) == 1) >= 2:
+                slots["several_schemes"] = True  # "合工大的和上海中小学生医保": two schemes named, both asked about
             slots["scheme_candidates"] = sorted(candidates)
             if len(candidates) == 1:
                 slots["scheme"] = next(iter(candidates))
         return masked
+
+    def _city_just_before(self, text: str, start: int) -> str | None:
+        """The city named right before a scheme's name ("上海的中小学生医保", "宁波市居民医保")."""
+        before = re.sub(r"(?:的|市)+$", "", text[max(0, start - 6):start])
+        for word in self._cities:
+            if before.endswith(word):
+                return self.lexicon.city_names[word]
+        return None
 
     def _city(self, text: str, slots: dict[str, Any]) -> None:
         school = self._school_city.search(text)

@@ -18,6 +18,7 @@ from bot.nlu.tokenizer import JiebaTokenizer, Tokenizer
 from bot.nlu.typos import TypoCorrector
 
 MAX_CHARS = 500
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
@@ -60,12 +61,12 @@ class Nlu:
         self.startup_seconds = 0.0
 
     @classmethod
-    def load(cls, policies_dir: Path, cache_dir: Path,
-             scheme_aliases: dict[str, list[str]] | None = None) -> "Nlu":
+    def load(cls, policies_dir: Path, cache_dir: Path, scheme_aliases: dict[str, list[str]] | None = None,
+             scheme_cities: dict[str, str] | None = None) -> "Nlu":
         """Build once at start-up: jieba's prefix dictionary comes from `cache_dir` after the first run."""
         started = time.perf_counter()
         nlu_dir = Path(policies_dir) / "nlu"
-        lexicon = Lexicon.load(nlu_dir / "lexicon.yaml", scheme_aliases)
+        lexicon = Lexicon.load(nlu_dir / "lexicon.yaml", scheme_aliases, scheme_cities)
         catalogue = Catalogue.load(nlu_dir / "intents.yaml")
         catalogue_words = [k for i in catalogue.intents.values() for k in i.keywords if len(k) >= 2]
         tokenizer = JiebaTokenizer(Path(cache_dir), [*lexicon.words, *catalogue_words])
@@ -96,8 +97,8 @@ class Nlu:
         traditional characters folded, colloquial words standardised, typos of domain words corrected."""
         text = clean(text or "")[:MAX_CHARS]  # a pasted essay is not a question
         lang = "en" if is_english(text) else "zh"
-        if lang == "en":
-            text = self.english.translate(unicodedata.normalize("NFKC", text))
+        if lang == "en" or _LATIN_WORD.search(text):  # "shanghai 少儿住院互助基金 how much 一年" too
+            text = self.english.translate(unicodedata.normalize("NFKC", text), drop_unknown=lang == "en")
         return self.typos.correct(self.lexicon.standardise(normalise(text))), lang
 
     def command(self, text: str) -> str:

@@ -29,7 +29,7 @@ def nlu_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def nlu(engine, nlu_cache) -> Nlu:
     aliases = {s: engine.pack(s).aliases for s in engine.scheme_ids}
-    return Nlu.load(POLICIES, nlu_cache, aliases)
+    return Nlu.load(POLICIES, nlu_cache, aliases, {s: engine.pack(s).city for s in engine.scheme_ids})
 
 
 @pytest.fixture(scope="session")

@@ -432,7 +432,8 @@ def test_when_the_fund_starts_outside_its_window_names_the_next_school_year(qa):
 
 def test_no_cover_dates_the_seed_does_not_give(qa, now):
     """Ningbo's monthly windows: the pack's calendar-year period would start before the payment."""
-    assert "享受待遇" not in qa.answer("宁波医保交了什么时候生效", {}, now).text
+    reply = qa.answer("宁波医保交了什么时候生效", {}, now).text
+    assert "没有写明" in reply and "1月1日" not in reply and "12月31日" not in reply
 
 
 def test_a_line_found_for_an_unclear_question_also_says_whose_rules(qa, now):

@@ -114,3 +114,38 @@ def test_negated_facts_decide_eligibility(qa):
 def test_bad_input_gets_a_reply(qa, text):
     reply, = chat(qa, text)
     assert reply and "出了点问题" not in reply
+
+
+def test_english_questions_get_the_bots_own_parts_in_english(qa):
+    fee, = chat(qa, "How much is the Shanghai children's hospitalization fund a year?")
+    assert fee.startswith("Shanghai Children's Hospitalization Mutual Fund") and "150 yuan a school year" in fee
+    assert "2024 standard" in fee and "个人缴费150元" in fee  # the pack's Chinese line follows as it is
+    ask, answer = chat(qa, "How much is the fee?", "3")
+    assert ask.startswith("Which scheme do you mean?") and "3. Beijing" in ask
+    assert answer.startswith("Beijing") and "160 yuan" in answer
+    bill, = chat(qa, "My daughter is a middle school student in Shanghai with resident medical insurance. "
+                     "The hospital bill was 10000 yuan at a level 3 hospital. How much is reimbursed?")
+    assert "5820 yuan" in bill.split("\n")[0]
+    verdict, = chat(qa, "My son is 17, has Shanghai hukou and studies in high school. "
+                        "Can he join Shanghai resident medical insurance?")
+    assert verdict.startswith("Yes")
+    infant, = chat(qa, "Ningbo, child of a civil servant, under 6 years old: what is the yearly fee?")
+    assert "500 yuan" in infant.split("\n")[0]
+
+
+@pytest.mark.parametrize("question", ["中小学生医保交多少钱", "上海孩子医保一年多少钱", "大学生医保交多少", "学生医保住院起付线多少"])
+def test_a_name_several_schemes_go_by_is_asked_about(qa, question):
+    reply, = chat(qa, question)
+    assert "请回复序号" in reply and "元" not in reply.split("请回复序号")[0]
+
+
+def test_a_city_before_a_generic_name_picks_its_scheme(qa):
+    reply, = chat(qa, "宁波城乡居民医保中小学生交多少")
+    assert "220元" in reply
+    compared, = chat(qa, "少儿基金和居民医保有什么区别")
+    assert "【少儿住院互助基金】" in compared and "【上海居民医保" in compared
+
+
+def test_a_seed_silent_on_cover_says_so(qa):
+    reply, = chat(qa, "宁波机关子女医保什么时候开始享受待遇")
+    assert "没有写明" in reply and "9月1" not in reply
