@@ -35,8 +35,8 @@ QUESTIONS = (
 # What a typical enrolment conversation sends, in order; used where the server cannot converse
 # (the echo baseline, the counting router) so every target gets the same messages.
 FIXED_SCRIPT = (
-    QUESTIONS[0], START, "同意", "韩小明", QUESTIONS[1], "1", "310101201603022993", "是", "静安", "联航路4号", "1",
-    "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交",
+    QUESTIONS[0], START, "同意", "韩小明", QUESTIONS[1], "310101201603022993", "静安区联航路4号", "是",
+    "否", "北京东路", "韩大明", "17612342353", "确认提交",
 )
 SCHOOL_CODE, SCHOOL_NAME, SCHOOL_DISTRICT, SCHOOL_KEYWORD = "3101010001", "黄浦区北京东路小学", "黄浦", "北京东路"
 DONE_MARKERS = ("申请已提交",)
@@ -101,7 +101,7 @@ class Guardian:
             (r"参保单位名称|学校名称", SCHOOL_KEYWORD),
             (r"参保单位.*哪个区", SCHOOL_DISTRICT),
             (r"户籍.*哪个区", "静安"),
-            (r"详细地址|地址", "联航路4号"),
+            (r"详细地址|地址", "静安区联航路4号"),
             (r"人员类别", "1"),
             (r"低保|孤儿|困境|不属于请回复“否”", "否"),
             (r"姓名", self.child_name),

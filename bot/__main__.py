@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.broadcast.cli",
     "bot.evaluation.cli",
     "bot.store.cli",
+    "bot.applications_cli",
 )
 
 

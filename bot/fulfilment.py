@@ -1,8 +1,13 @@
 """After the guardian confirms: pre-review (预审), payment order, payment result, expiry — the glue
 between the dialogs (Submitter port) and the outside world (integrations.enrollment, .payment).
 
-    submitted ──预审──▶ pre_approved ──order──▶ awaiting_payment ──paid──▶ paid ──▶ done
-        └──▶ rejected                 (exempt: pre_approved ──▶ paid ──▶ done)   └─deadline─▶ expired
+    submitted ──预审──▶ pre_approved ──order──▶ awaiting_payment ──paid──▶ paid ──(fund confirms)──▶ done
+        │                   ▲                                    └─deadline─▶ expired
+        │                   └──── refused (reason; the guardian gets the link / payment instructions)
+        ├──预审 (exemption claimed)──▶ awaiting_verification ──staff approve──▶ done (免缴)
+        └──▶ rejected
+    A self-declared exemption (低保, 困境儿童, 免缴材料) is exempt only 经审核后: no system of ours decides it,
+    so staff record the verification (`record_verification`, admin API and CLI).
     A scheme paid through its own channel (pack `payment.channel: external`) stops at pre_approved: the guardian
     is told how to pay there, and no order or link of ours competes with it.
 
@@ -25,8 +30,10 @@ from bot.clock import SHANGHAI
 from bot.delivery import deliver, retry_undelivered
 from bot.services import Services
 from bot.store.base import VersionConflict, Write
-from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, EXPIRED, PAID, PRE_APPROVED, REJECTED, STATUS_LABELS,
-                             SUBMITTED)
+from bot.store.repos import (AWAITING_PAYMENT, AWAITING_VERIFICATION, DONE, DRAFT, EXPIRED, PAID, PRE_APPROVED,
+                             REJECTED, STATUS_LABELS, SUBMITTED)
+from dialogs.forms import FormSpec, load_forms
+from dialogs.render import fill
 from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, EnrollmentBackend, HttpEnrollmentBackend,
                                      ReviewResult, RosterReview)
 from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
@@ -41,7 +48,7 @@ log = logging.getLogger("bot.fulfilment")
 
 REVIEW_TIMEOUT = 10.0  # seconds for one pre-review call
 LINK_LIFETIME = dt.timedelta(days=7)  # technical fallback for schemes whose pack sets no payment deadline
-ACTIVE = (SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT)
+ACTIVE = (SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, AWAITING_VERIFICATION)
 REAPPLY_HINT = "如需参保，请点击菜单「我要参保」或回复“我要参保”重新申请。"
 
 
@@ -57,6 +64,8 @@ class Fulfilment:
             default_secret=services.cipher.blind("payment-checkout-secret").encode())
         self.orders = OrderBook(services.store, self.payments, create_timeout=float(env.get("PAY_TIMEOUT") or 5) + 3)
         self.backend = backend or self._backend_from_env(env)
+        # The forms word what a guardian is told about their scheme's exemption verification.
+        self.forms: dict[str, FormSpec] = load_forms(services.settings.policies_dir / "forms")
         services.extras.update(payments=self.payments, orders=self.orders, enrollment=self.backend)
         sweeps = services.extras.setdefault("sweeps", [])
         for sweep in (expire_overdue, retry_undelivered):
@@ -141,7 +150,7 @@ class Fulfilment:
             return
         external = self._external_payment(app)
         if app.get("exempt"):
-            await self._finish_exempt(app)
+            await self._await_verification(app)
         elif external:
             await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n缴费方式：{external}")
         else:
@@ -157,16 +166,54 @@ class Fulfilment:
             return ""
         return how if channel == "external" else ""
 
-    async def _finish_exempt(self, app: dict[str, Any]) -> None:
+    async def _await_verification(self, app: dict[str, Any]) -> None:
+        """The exemption was declared by the guardian: tell them it is a claim awaiting verification
+        (what that means and what to do if it fails), never that nothing is to be paid."""
         now = self.services.clock.now()
         try:
-            app = await self.services.applications.update(app["id"], now, status=PAID, expect_status=(PRE_APPROVED,),
-                                                          note="免缴", paid_at=now.isoformat(timespec="seconds"))
-            app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
+            app = await self.services.applications.update(app["id"], now, status=AWAITING_VERIFICATION,
+                                                          expect_status=(PRE_APPROVED,), note="免缴申报待审核")
         except VersionConflict:
             return
-        await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）属于免予缴费对象，无需缴费，已办结。"
-                              + self._aftercare(app))
+        await self._tell(app, f"预审通过。{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n"
+                              + self._form_message(app, "exemption_pending"))
+
+    async def record_verification(self, app_id: str, approved: bool, reason: str = "", staff: str = "") -> dict[str, Any]:
+        """Staff's verification of a declared exemption. Approved: exempt, done. Refused (a reason is
+        required): the full fee is due — the guardian is told why and gets the payment link (a scheme paid
+        through us) or their scheme's payment instructions. Raises KeyError (unknown application),
+        VersionConflict (not awaiting verification) or ValueError (refused without a reason)."""
+        reason = " ".join(str(reason or "").split())[:200]
+        if not approved and not reason:
+            raise ValueError("审核不通过须写明原因")
+        now = self.services.clock.now()
+        stamp = {"result": "approved" if approved else "refused", "reason": reason, "by": staff[:40],
+                 "at": now.isoformat(timespec="seconds")}
+        current = await self.services.applications.get(app_id)
+        if current is None:
+            raise KeyError(app_id)
+        if approved:
+            app = await self.services.applications.update(
+                app_id, now, status=DONE, expect_status=(AWAITING_VERIFICATION,), note="免缴审核通过",
+                verification=stamp)
+            await self._tell(app, self._form_message(app, "exemption_approved")
+                             or f"审核通过：{_child(app)}的参保申请（编号 {app['id']}）免予缴费。")
+            return app
+        full = current.get("full_amount_fen")
+        app = await self.services.applications.update(
+            app_id, now, status=PRE_APPROVED, expect_status=(AWAITING_VERIFICATION,), note=f"免缴审核未通过：{reason}",
+            verification=stamp, exempt=False, amount_fen=full if isinstance(full, int) else None,
+            pre_approved_at=now.isoformat(timespec="seconds"))  # the payment time limit runs from now
+        told = f"很抱歉，{_child(app)}的免缴资格审核未通过（编号 {app['id']}）：{reason}\n" + self._form_message(app, "exemption_refused")
+        external = self._external_payment(app)
+        await self._tell(app, told + (f"\n缴费方式：{external}" if external else ""))
+        if not external:
+            await self.issue_order(app)
+        return await self.services.applications.get(app_id) or app
+
+    def _form_message(self, app: dict[str, Any], key: str) -> str:
+        spec = self.forms.get(app.get("scheme", ""))
+        return fill(spec.messages.get(key, ""), app).strip() if spec else ""
 
     # ----- payment order ---------------------------------------------------------------------
     async def issue_order(self, app: dict[str, Any]) -> None:
@@ -249,12 +296,12 @@ class Fulfilment:
             if current and current["status"] in (PAID, DONE):
                 return True, "duplicate"
             return await self._late_payment(current or app, order, notice)
-        try:
-            app = await self.services.applications.update(app["id"], now, status=DONE, expect_status=(PAID,))
-        except VersionConflict:
-            pass
+        # Paid is not 办结: the fund closes the matter once the bank transfer has reached it (seed: 银行到账
+        # 完成，确认收到参保费后事项办结), so the application stays 已缴费 and the guardian is told where to
+        # check the result and what 办结 depends on.
+        after = self._form_message(app, "after_payment")
         await self._tell(app, f"缴费成功！{_child(app)}的{self._scheme_name(app)}参保申请（编号 {app['id']}）"
-                              f"已缴费 {yuan(notice.amount_fen)}元，已办结。" + self._aftercare(app))
+                              f"已缴费 {yuan(notice.amount_fen)}元。" + (f"\n{after}" if after else "") + self._aftercare(app))
         return True, "ok"
 
     async def _late_payment(self, app: dict[str, Any], order: dict[str, Any], notice: PaymentNotice) -> tuple[bool, str]:
@@ -278,7 +325,7 @@ class Fulfilment:
                 await self._expire(app, deadline)
         for app in await self.services.applications.by_status(PRE_APPROVED):
             if app.get("exempt"):
-                await self._finish_exempt(app)
+                await self._await_verification(app)
             elif not self._external_payment(app):
                 await self.issue_order(app)  # expires it when its deadline has passed
         for app in await self.services.applications.by_status(SUBMITTED):
@@ -314,6 +361,8 @@ class Fulfilment:
             return f"缴费方式：{how}" if how else "预审已通过，缴费链接正在生成，稍后通过消息发送。"
         if status == SUBMITTED:
             return "正在预审，结果会通过消息通知您。"
+        if status == AWAITING_VERIFICATION:
+            return "免缴申报正在审核，还不是免缴的结果：审核通过会通知您；未通过会告诉您原因和缴费方式。"
         if status == REJECTED and app.get("review_reason"):
             return f"未通过原因：{app['review_reason']}"
         if status == EXPIRED:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,13 +20,14 @@ from typing import Any, Callable
 from bot.privacy import redact
 from bot.store.base import LockTimeout, StoreError, VersionConflict
 from bot.handoff import acknowledgement, request_handoff
-from bot.store.repos import STATUS_LABELS
+from bot.store.repos import STATUS_LABELS, DuplicateApplication
 from dialogs import fields, hooks, render, submission
 from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, get_slot, holds, load_forms,
                            set_slot)
 from dialogs.ports import LocalSubmitter, Submitter
-from dialogs.schools import DEFAULT_FILE, SchoolDirectory
-from dialogs.validators import MAX_INPUT, ValidationError, check_free_text, normalize, parse_yes_no
+from dialogs.schools import DEFAULT_FILE, SchoolDirectory, district_in, district_of, district_of_region
+from dialogs.validators import (MAX_INPUT, ValidationError, check_free_text, looks_like_sentence, normalize,
+                                parse_agreement, parse_yes_no)
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,18 @@ PROGRESS = {"进度", "办件进度", "查进度", "查询进度", "申请进度
 ENDED_HINT = "如果刚才选错或填错了，回复“上一步”返回修改，已填写的信息都还在。"
 AGAIN = {"再办一个", "再办一份", "再给一个孩子办", "再办一个孩子", "继续办下一个"}
 CONTINUE = {"继续", "继续办理", "接着办", "是", "好", "好的", "继续吧"}
+# Coming back to an open form ("我回来了，继续", "你好"): the current question again, never an answer to it.
+RESUME = {"我回来了", "我回来了继续", "回来了", "继续", "继续办理", "接着办", "继续吧", "我要继续", "你好", "您好", "在吗",
+          "在不在", "hi", "hello", "哈喽", "我回来了继续办理", "继续填", "接着填"}
 REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
 QUESTION_MARKERS = ("吗", "多少", "怎么", "?", "？", "什么", "哪", "能不能", "可不可以", "为什么", "如何", "几时", "呢")
 NOT_QUESTIONS = {"enroll", "greeting", "unclear", "out_of_scope", "help", "human", "progress"}
 ENROLL_KEY = "enroll"
 FREE_TEXT_STEPS = {"name", "address", "text", "school"}  # steps where a question could pass validation
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s,，.。!！~～、…]", "", text).lower()
 
 
 def _plainly_a_question(text: str) -> bool:
@@ -234,10 +243,10 @@ class EnrollmentDialogs:
 
     async def _handle_reminder(self, turn: Any, state: dict, text: str) -> DialogReply:
         scheme = state.pop("reminder")
-        if text in REMIND or parse_yes_no(text):
+        if text in REMIND or parse_agreement(text):
             await turn.services.subscribers.touch(turn.user_id, turn.now, add={"reminders": scheme})
             return DialogReply(f"好的，{self._title(scheme)}开始办理时会发消息提醒您。")
-        if parse_yes_no(text) is False or text in CANCEL:
+        if parse_agreement(text) is False or text in CANCEL:
             return DialogReply("好的，不提醒了。需要时回复“我要参保”。")
         return DialogReply("到了办理时间，回复“我要参保”即可开始。", digression=True)
 
@@ -269,7 +278,8 @@ class EnrollmentDialogs:
         form = state.get("form")
         if not form or form["scheme"] not in self.forms:
             return ""
-        return "\n\n我们继续：" + render.short_prompt(self.forms[form["scheme"]].step(form["state"]), form["slots"])
+        spec = self.forms[form["scheme"]]
+        return "\n\n我们继续：" + self._resume_prompt(spec, spec.step(form["state"]), form["slots"])
 
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
@@ -300,12 +310,16 @@ class EnrollmentDialogs:
         if idle > RESUME_AFTER and not form.get("resuming"):
             form["resuming"] = True
             return DialogReply(self._resume_text(spec, form))
+        step = spec.step(form["state"])
         if form.pop("resuming", False):
-            if text in CONTINUE:
-                return DialogReply(await self._enter(turn, form, spec.step(form["state"])))
-            if parse_yes_no(text) is False:
+            if text in CONTINUE or _bare(text) in RESUME:
+                return DialogReply(await self._enter(turn, form, step))
+            if parse_agreement(text) is False:
                 state.pop("form", None)
                 return DialogReply("好的，上次未完成的申请已放弃。需要时回复“我要参保”重新开始。")
+        if _bare(text) in RESUME and not (step.type == "consent" and parse_agreement(text)):
+            # "继续办理" to 办理须知's "继续办理吗？" agrees; anywhere else it only brings the question back.
+            return DialogReply("好的，我们继续。\n" + await self._enter(turn, form, step))
         return await self._answer(turn, form, spec, text, understand)
 
     def _resume_text(self, spec: FormSpec, form: dict) -> str:
@@ -365,8 +379,9 @@ class EnrollmentDialogs:
         kind = turn.incoming.kind
         if step.type == "image":
             if kind == "image":
-                return await self._accept(turn, form, spec, step, {step.slot: {
+                reply = await self._accept(turn, form, spec, step, {step.slot: {
                     "media_id": turn.incoming.media_id, "pic_url": turn.incoming.pic_url}})
+                return DialogReply(f"已收到{step.label or '图片'}。\n{reply.text}", reply.digression)
             return await self._reject(turn, form, spec, step, text, understand, ValidationError(
                 f"这一步需要您直接发送{step.label}（点输入框旁的“+”，选择“照片”或“拍摄”）。"))
         if kind == "image":
@@ -377,20 +392,25 @@ class EnrollmentDialogs:
                                       ValidationError("我只能读懂文字消息，请用文字回复。"))
         if step.type in FREE_TEXT_STEPS and _plainly_a_question(text) and len(text) <= MAX_INPUT:
             # "北京东路小学在哪个区？" would pass as a school name or an address: answer it instead.
-            return self._digress(turn, form, spec, step)
+            return await self._digress(turn, form, spec, step)
+        if step.type == "name" and looks_like_sentence(text) and len(text) <= MAX_INPUT:
+            # "什么意思", "I don't understand" are not names: answered, then the name is asked again.
+            return await self._digress(turn, form, spec, step)
         if step.type == "confirm":
             return await self._confirm(turn, form, spec, step, text, understand)
-        if step.type == "school":
-            return await self._school(turn, form, spec, step, text, understand)
-        if step.type == "district" and form.get("scene_pending"):
+        if form.get("scene_pending") and step.type in ("district", "school"):
             answer = parse_yes_no(text)
             code = form.pop("scene_pending")
             school = self.schools.get(code)
             if answer and school:
-                form["slots"][step.slot] = school.district
-                return await self._choose_school(turn, form, spec, school, via_scene=True)
+                form["slots"][step.slot if step.type == "district" else "school_district"] = school.district
+                return await self._choose_school(turn, form, spec, school, via_scene=step.type == "district")
             if answer is False:
-                return DialogReply(render.prompt(step, form["slots"]))
+                return DialogReply(await self._enter(turn, form, step))
+        if step.type == "school":
+            return await self._school(turn, form, spec, step, text, understand)
+        if step.type == "district" and form.get("proposal"):
+            return await self._answer_proposal(turn, form, spec, step, text, understand)
         try:
             updates = fields.parse(step, text, form["slots"], turn.now.date())
         except ValidationError as err:
@@ -402,6 +422,24 @@ class EnrollmentDialogs:
             form["state"] = model.state
             return DialogReply("好的，请重新输入。\n" + await self._enter(turn, form, spec.step(model.state)))
         return await self._accept(turn, form, spec, step, updates, text=text, understand=understand)
+
+    async def _answer_proposal(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
+                               understand: Callable) -> DialogReply:
+        """The district proposed from the address or the ID's area code: 是 takes it (with what a confirmed
+        Shanghai district says, e.g. 上海户籍人员: `on_confirm`), another district's name takes that one, 否
+        asks the plain question."""
+        answer = parse_yes_no(text)
+        if answer is False:
+            form.pop("proposal", None)
+            form["proposal_declined"] = True
+            return DialogReply("好的。" + render.prompt(step, form["slots"]))
+        try:
+            district = form["proposal"] if answer else fields.parse(step, text, form["slots"], turn.now.date())[step.slot]
+        except ValidationError:
+            return await self._reject(turn, form, spec, step, text, understand, ValidationError(
+                "请回复“是”或“否”，户籍在其他区请直接回复区名。"))
+        return await self._accept(turn, form, spec, step, {step.slot: district, **(step.params.get("on_confirm") or {})},
+                                  text=text, understand=understand)
 
     async def _accept(self, turn: Any, form: dict, spec: FormSpec, step: Step, updates: dict[str, Any],
                       text: str = "", understand: Callable | None = None) -> DialogReply:
@@ -421,21 +459,29 @@ class EnrollmentDialogs:
     async def _reject(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
                       understand: Callable | None, err: ValidationError) -> DialogReply:
         if understand is not None and self._looks_like_question(text, understand):
-            return self._digress(turn, form, spec, step)
+            return await self._digress(turn, form, spec, step)
         form["fails"] = form.get("fails", 0) + 1
         message = err.message
         block = render.options_block(step)
-        if block and step.type in ("choice", "district"):
+        if block and step.type in ("choice", "district", "yes_no", "derived_confirm"):
             message += "\n" + block
         if form["fails"] >= MAX_FAILS:
             message += ("\n\n这一步好像不太顺利。需要帮助可回复“转人工”，工作人员会联系您；"
                         "也可以回复“上一步”检查前面的内容。已填写的信息都会保留。")
         return DialogReply(message)
 
-    def _digress(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
-        """The router answers the question, then appends our resume prompt."""
+    async def _digress(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
+        """The router answers the question (for this form's scheme), then appends our resume prompt."""
         self._remember_scheme_for_answers(turn, spec.scheme)
-        return DialogReply("我们继续：" + render.short_prompt(step, form["slots"]), digression=True)
+        return DialogReply("我们继续：" + self._resume_prompt(spec, step, form["slots"]), digression=True)
+
+    @staticmethod
+    def _resume_prompt(spec: FormSpec, step: Step, slots: dict[str, Any]) -> str:
+        """The question to come back to after a digression, complete: the 确认 page is shown whole (its
+        question line alone would be an empty "请核对：")."""
+        if step.type == "confirm":
+            return render.confirmation(spec, step, slots)
+        return render.short_prompt(step, slots)
 
     def _remember_scheme_for_answers(self, turn: Any, scheme: str) -> None:
         """A question asked mid-form is about that form's scheme: tell the answerer (its context is
@@ -471,7 +517,8 @@ class EnrollmentDialogs:
         machine = self.machines[spec.scheme]
         model = FormModel(form)
         form["fails"] = 0
-        form.pop("pending", None)
+        for key in ("pending", "proposal", "proposal_declined"):
+            form.pop(key, None)
         for _hop in range(MAX_HOPS):
             form["history"].append(model.state)
             if not machine.advance(model):
@@ -508,16 +555,35 @@ class EnrollmentDialogs:
         shown = "school_name" if step.type == "school" else step.slot  # the school's name, not its code
         if show_current and shown and get_slot(slots, shown) is not None:
             current = f"（当前：{render.show(shown, get_slot(slots, shown)) or '已填写'}）\n"
-        if step.type == "district" and step.params.get("scene") and not form.get("scene_offered"):
+        if step.params.get("scene") and not form.get("scene_offered"):
             school = self.schools.get(turn.session.get("scene_school") or "")
             form["scene_offered"] = True
             if school:
                 form["scene_pending"] = school.code
                 return (f"您是扫描“{school.name}”的二维码进入的。孩子的参保单位是这所学校吗？\n"
                         f"请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}")
+        if step.type == "district" and step.params.get("propose_from") and get_slot(slots, step.slot) is None \
+                and not form.get("proposal_declined"):
+            proposal = self._propose_district(step, slots)
+            if proposal:
+                form["proposal"] = proposal
+                return current + render.fill(step.params.get("propose_prompt", "是{proposal}吗？"),
+                                             {**slots, "proposal": proposal}) + (
+                    f"\n请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}（在其他区请直接回复区名）")
         if step.type == "school":
             return current + self._school_prompt(form, step)
         return current + render.prompt(step, slots)
+
+    @staticmethod
+    def _propose_district(step: Step, slots: dict[str, Any]) -> str | None:
+        """A district named in the address, else the one of the ID number's area code (a proposal only: the
+        guardian confirms it, since the ID records where it was issued, not where the 户口 is now)."""
+        for source in step.params.get("propose_from") or []:
+            value = str(get_slot(slots, source) or "")
+            district = district_in(value) if not source.endswith("id_number") else district_of_region(value[:6])
+            if district:
+                return district
+        return None
 
     # ---- school selection -----------------------------------------------------------------------
 
@@ -544,16 +610,22 @@ class EnrollmentDialogs:
             query = check_free_text(text, "学校名称", 40)
         except ValidationError as err:
             return await self._reject(turn, form, spec, step, text, understand, err)
+        named = district_of(query)
+        if named:  # "黄浦": the guardian narrows the search to a district
+            form["slots"][step.params.get("district_slot", "school_district")] = named
+            return DialogReply(self._school_prompt(form, step))
         hits = self.schools.search(query, district=district)
         if not hits:
-            where = f"{district}" if district else "名录"
+            where = f"{district}" if district else "学校名录"
             return await self._reject(turn, form, spec, step, text, understand, ValidationError(
                 f"在{where}没有找到与“{redact(query)}”相近的学校。请换个关键字（如学校名称中的路名），"
-                "或回复“上一步”重新选择区。"))
+                "也可以先回复学校所在的区名（如“黄浦”）。"))
         if len(hits) == 1 and (hits[0].name == query or query in hits[0].name):
             return await self._choose_school(turn, form, spec, hits[0])
         form["pending"] = [s.code for s in hits]
-        return DialogReply("找到以下学校，请回复数字或点选：\n" + fields.numbered([s.name for s in hits])
+        # Searched across districts: each school says its district, so a name found in several is told apart.
+        labels = [s.name if district or s.district in s.name else f"{s.name}（{s.district}）" for s in hits]
+        return DialogReply("找到以下学校，请回复数字或点选：\n" + fields.numbered(labels)
                            + "\n都不是？请换个关键字再输入。")
 
     async def _choose_school(self, turn: Any, form: dict, spec: FormSpec, school: Any,
@@ -578,7 +650,7 @@ class EnrollmentDialogs:
     async def _confirm(self, turn: Any, form: dict, spec: FormSpec, step: Step, text: str,
                        understand: Callable) -> DialogReply:
         answer = parse_yes_no(text)
-        if answer is None and text in ("确认提交", "提交", "确认提交去支付", "确认无误"):
+        if answer is None and text in ("确认提交", "提交", "确认提交去支付", "确认无误", "确认无误提交"):
             answer = True
         if answer:
             return await self._submit(turn, form, spec)
@@ -602,19 +674,17 @@ class EnrollmentDialogs:
         if closed:  # the window shut while the form was being filled
             state.pop("form", None)
             return self._offer_reminder(state, spec.scheme, closed + "\n这次的申请没有提交。")
-        duplicate = await submission.find_duplicate(turn, spec, slots)
-        if duplicate is not None:
+        try:
+            application = await services.applications.create_unique(
+                turn.user_id, spec.scheme, submission.record(slots, turn.now), turn.now, submission.period_of(slots))
+        except DuplicateApplication as dup:
             state.pop("form", None)
-            label = STATUS_LABELS.get(duplicate["status"], duplicate["status"])
-            if duplicate.get("user_id") == turn.user_id:
+            text = submission.duplicate_text(turn, spec, slots, dup.existing)
+            if dup.existing is not None and dup.existing.get("user_id") == turn.user_id:
                 # Often a 确认提交 repeated after 系统繁忙: the first one did go through, so say where it stands.
-                note = await self.submitter.progress_note(duplicate)
-                return DialogReply("\n".join(p for p in (
-                    f"{child.get('name', '孩子')}的{spec.title}申请已提交过（编号 {duplicate['id']}，{label}），"
-                    "不需要重复办理。", note, "回复“进度”可随时查看。") if p))
-            return DialogReply(f"{child.get('name', '孩子')}已经有一份{spec.title}申请（编号 {duplicate['id']}，"
-                               f"{label}），不需要重复办理。回复“进度”可查看。")
-        application = await services.applications.create(turn.user_id, spec.scheme, submission.record(slots, turn.now), turn.now)
+                note = await self.submitter.progress_note(dup.existing)
+                text += f"\n{note}" if note else ""
+            return DialogReply(text)
         await submission.remember_subscriber(turn, spec, slots)
         try:
             told = await self.submitter.submit(turn, application)

@@ -27,8 +27,12 @@ def pick_number(text: str) -> int | None:
     return int(token) if token.isdigit() else _CN_NUMBERS.index(token) + 1
 
 
+_NEGATION = ("不", "非", "没", "无")
+
+
 def match_option(options: list[Option], text: str) -> Option | None:
-    """A numbered choice, the option's label/value/alias typed out, or a unique partial match."""
+    """A numbered choice, the option's label/value/alias typed out, or a unique partial match. An
+    acknowledgement ("好的", "嗯") or a yes/no matches nothing: it does not say which option."""
     value = v.normalize(text)
     number = pick_number(value)
     if number is not None:
@@ -36,8 +40,16 @@ def match_option(options: list[Option], text: str) -> Option | None:
     for option in options:
         if value in (option.value, option.label, *option.aliases):
             return option
-    partial = [o for o in options if value and (value in o.label or any(a and a in value for a in (o.label, *o.aliases)))]
+    if len(value) < 2 or v.is_acknowledgement(value) or v.parse_yes_no(value) is not None:
+        return None
+    partial = [o for o in options if value in o.label or any(_names(a, value) for a in (o.label, *o.aliases))]
     return partial[0] if len(partial) == 1 else None
+
+
+def _names(word: str, text: str) -> bool:
+    """`text` names `word` ("选上海户籍人员"), but does not deny it ("不是上海户籍人员")."""
+    at = text.find(word) if word else -1
+    return at >= 0 and not any(n in text[:at] for n in _NEGATION)
 
 
 def _choice(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
@@ -50,12 +62,14 @@ def _choice(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Upd
 def _yes_no(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
     answer = v.parse_yes_no(text)
     if answer is None:
+        if v.is_acknowledgement(text):
+            raise v.ValidationError("这一步需要明确回答“是”还是“否”。")
         raise v.ValidationError("请回复“是”或“否”。")
     return {step.slot: answer}
 
 
 def _consent(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
-    if v.parse_yes_no(text):
+    if v.parse_agreement(text):
         return {step.slot: True}
     raise v.ValidationError("需要您确认已阅读并同意办理须知才能继续。回复“同意”开始申请，或回复“取消”退出。")
 
@@ -63,7 +77,7 @@ def _consent(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Up
 def _ack(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
     accepted = [str(w) for w in step.params.get("accept", [])]
     value = v.normalize(text)
-    if v.parse_yes_no(value) or value in accepted or value in ("下一步", "完成", "好了", "已完成", "办好了"):
+    if v.parse_agreement(value) or value in accepted or value in ("下一步", "完成", "好了", "已完成", "办好了"):
         return {step.slot: step.params.get("set_value", True)}
     hint = "”或“".join(accepted[:2] or ["好的"])
     raise v.ValidationError(f"完成这一步后请回复“{hint}”，我们再继续。")
@@ -74,18 +88,23 @@ def _name(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updat
 
 
 def _id_number(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
-    id_type = get_slot(slots, step.params.get("type_slot", "child.id_type")) or "身份证"
+    type_slot = step.params.get("type_slot", "child.id_type")
+    id_type = get_slot(slots, type_slot)
     base = step.slot.rsplit(".", 1)[0]
-    if id_type in ID_DERIVED_TYPES:
+    detected = not id_type and step.params.get("detect_type")
+    if detected:  # the document follows from the number's format; asked only for a passport
+        id_type = v.id_type_of(text)
+    id_type = id_type or "身份证"
+    updates: Updates = {type_slot: id_type} if detected else {}
+    if id_type in ID_DERIVED_TYPES or id_type == "港澳台居民居住证":
         info = v.check_id_number(text, today=today)
-        return {step.slot: v.normalize_id_number(text), f"{base}.birth_date": info.birth_date.isoformat(),
-                f"{base}.sex": info.sex}
+        number = v.normalize_id_number(text) if id_type in ID_DERIVED_TYPES else v.check_residence_permit(text)
+        return {**updates, step.slot: number, f"{base}.birth_date": info.birth_date.isoformat(), f"{base}.sex": info.sex}
     checker: Callable[[str], str] = {
-        "港澳台居民居住证": v.check_residence_permit,
         "港澳居民来往内地通行证": v.check_hk_macau_permit,
         "护照": v.check_passport,
     }.get(id_type, v.check_passport)
-    return {step.slot: checker(text)}
+    return {**updates, step.slot: checker(text)}
 
 
 def _date(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:

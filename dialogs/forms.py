@@ -209,7 +209,7 @@ class FormMachine:
             for later in spec.steps[index + 1:]:
                 if later.terminal:
                     continue
-                self.machine.add_transition("advance", step.id, later.id, conditions=[_condition(later.when)])
+                self.machine.add_transition("advance", step.id, later.id, conditions=[_step_condition(later)])
         for step in spec.steps:
             self.machine.add_transition(f"goto_{step.id}", "*", step.id)
 
@@ -222,6 +222,18 @@ class FormMachine:
 
     def goto(self, model: FormModel, step_id: str) -> None:
         self.machine.events[f"goto_{step_id}"].trigger(model)
+
+
+def _step_condition(step: Step):
+    """A step is asked when its `when` holds — and, with `skip_when_filled`, only while its slot is empty
+    (a value derived earlier, e.g. the 证件类型 from the number, is not asked again; 修改… still reaches it)."""
+    def check(event_data: Any) -> bool:
+        slots = event_data.model.slots
+        if step.params.get("skip_when_filled") and get_slot(slots, step.slot) not in (None, ""):
+            return False
+        return holds(step.when, slots)
+
+    return check
 
 
 def _condition(spec: Any):

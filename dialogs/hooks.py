@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from dialogs.forms import FormSpec, get_slot, set_slot
+from dialogs.forms import FormSpec, copy_json, get_slot, set_slot
 from dialogs.schools import SchoolDirectory
 from dialogs.validators import ValidationError, age_on
 
@@ -100,6 +100,23 @@ async def check_roster(ctx: HookContext) -> None:
     ctx.slots["roster_school_uploaded"] = bool(uploaded)
 
 
+async def check_duplicate(ctx: HookContext) -> None:
+    """Right after the child's ID number: an application of this child, scheme and period already exists.
+    The guardian's own is named with its number and status; another guardian's never is — only that the
+    child has one, and how to reach staff."""
+    from dialogs import submission  # submission builds on this module's computations
+
+    if not get_slot(ctx.slots, "child.id_number"):
+        return
+    probe = HookContext(turn=ctx.turn, spec=ctx.spec, slots=copy_json(ctx.slots), engine=ctx.engine, schools=ctx.schools)
+    await compute_school_year(probe)
+    await compute_benefit(probe)
+    existing = await submission.find_duplicate(ctx.turn, ctx.spec, probe.slots)
+    if existing is not None:
+        raise ValidationError(submission.duplicate_text(ctx.turn, ctx.spec, ctx.slots, existing)
+                              + "\n如果证件号码输错了，请重新输入。")
+
+
 async def compute_school_year(ctx: HookContext) -> None:
     start = str(ctx.spec.settings.get("school_year_start", "09-01"))
     month, day = (int(p) for p in start.split("-"))
@@ -123,13 +140,24 @@ async def compute_fee(ctx: HookContext) -> None:
     except Exception:
         log.exception("fee failed for %s", ctx.spec.scheme)
         fee = None
-    for key in ("amount_fen", "exempt", "fee_note", "fee_category"):
+    for key in ("amount_fen", "exempt", "fee_note", "fee_category", "full_amount_fen"):
         ctx.slots.pop(key, None)
     if fee is None:
         return
     ctx.slots["exempt"] = bool(fee.exempt)
     if fee.amount is not None:
         ctx.slots["amount_fen"] = int(Decimal(fee.amount) * 100)
+    claim = ctx.spec.settings.get("exemption_claim")
+    if fee.exempt and claim:  # a claimed exemption may be refused: what would then be due
+        unclaimed = copy_json(ctx.slots)
+        set_slot(unclaimed, claim, False)
+        try:
+            full = ctx.engine.fee(ctx.spec.scheme, facts_of(ctx.spec, unclaimed), ctx.today)
+        except Exception:
+            log.exception("fee without the exemption failed for %s", ctx.spec.scheme)
+            full = None
+        if full is not None and full.amount is not None and not full.exempt:
+            ctx.slots["full_amount_fen"] = int(Decimal(full.amount) * 100)
     if fee.category:
         ctx.slots["fee_category"] = fee.category
         if ctx.spec.settings.get("category_from_fee"):
@@ -175,7 +203,7 @@ async def compute_deductions(ctx: HookContext) -> None:
 
 
 HOOKS: dict[str, Callable[[HookContext], Awaitable[None]]] = {
-    "eligibility": check_eligibility, "age": check_age, "roster": check_roster,
+    "eligibility": check_eligibility, "age": check_age, "roster": check_roster, "duplicate": check_duplicate,
     "school_year": compute_school_year, "benefit": compute_benefit, "fee": compute_fee,
     "window": compute_window, "deadlines": compute_deadlines, "deductions": compute_deductions,
 }

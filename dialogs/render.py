@@ -38,6 +38,9 @@ def fill(template: str, slots: dict[str, Any]) -> str:
 
 def money(slots: dict[str, Any]) -> str:
     if slots.get("exempt"):
+        full = slots.get("full_amount_fen")
+        if full:  # a self-declared exemption: exempt only once it has been verified
+            return f"免缴（待审核：经审核后才免予缴费；审核未通过需缴费{full / 100:g}元）"
         return "免缴"
     fen = slots.get("amount_fen")
     if fen is None:

@@ -79,6 +79,33 @@ class SchoolDirectory:
         return [pool[index] for _name, _score, index in hits]
 
 
+# GB/T 2260 area codes of Shanghai's districts (first six digits of an ID number), merged ones included.
+_REGION_DISTRICTS = {
+    "310101": "黄浦区", "310103": "黄浦区", "310104": "徐汇区", "310105": "长宁区", "310106": "静安区",
+    "310107": "普陀区", "310108": "静安区", "310109": "虹口区", "310110": "杨浦区", "310112": "闵行区",
+    "310113": "宝山区", "310114": "嘉定区", "310115": "浦东新区", "310119": "浦东新区", "310116": "金山区",
+    "310117": "松江区", "310118": "青浦区", "310120": "奉贤区", "310151": "崇明区", "310230": "崇明区",
+}
+
+
+def district_of_region(code: str) -> str | None:
+    """The Shanghai district of an ID number's area code ("310106" → 静安区), None elsewhere."""
+    return _REGION_DISTRICTS.get((code or "")[:6])
+
+
+def district_in(text: str) -> str | None:
+    """The first Shanghai district named in a text ("静安区联航路4号", "浦东张江…" → 浦东新区)."""
+    text = text or ""
+    found = []
+    for district in SHANGHAI_DISTRICTS:
+        short = district[:-2] if district.endswith("新区") else district[:-1]
+        at = text.find(district)
+        at = at if at >= 0 else text.find(short)
+        if at >= 0:
+            found.append((at, district))
+    return min(found)[1] if found else None
+
+
 def district_of(text: str) -> str | None:
     """"浦东" → 浦东新区, "静安" → 静安区 (exact full names also accepted)."""
     text = (text or "").strip()

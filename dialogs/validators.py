@@ -152,6 +152,21 @@ def check_residence_permit(text: str | None) -> str:
     return value
 
 
+def id_type_of(text: str | None) -> str:
+    """The document a number belongs to, from its format: 港澳台居民居住证 (18 characters from 810000/820000/
+    830000), 港澳居民来往内地通行证 (H/M + 8 or 10 digits), 护照 (letters and digits), else 身份证 — an
+    18-digit resident ID is the same number on the 身份证 and the 户口簿, and a mistyped one (all digits)
+    is checked as an ID so that its error is told."""
+    value = _id_compact(text or "")
+    if len(value) == 18 and value.startswith(_RESIDENCE_PERMIT_PREFIXES):
+        return "港澳台居民居住证"
+    if re.fullmatch(r"[HM]\d{8}(\d{2})?", value):
+        return "港澳居民来往内地通行证"
+    if re.fullmatch(r"[A-Z0-9]{5,17}", value) and re.search(r"[A-Z]", value[:-1] if len(value) in (15, 18) else value):
+        return "护照"
+    return "身份证"
+
+
 def check_hk_macau_permit(text: str | None) -> str:
     """港澳居民来往内地通行证 (回乡证): H or M followed by 8 (or 10) digits."""
     value = _require(text, "通行证号码").replace(" ", "").upper()
@@ -315,12 +330,60 @@ def check_free_text(text: str | None, label: str, max_len: int = 60) -> str:
     return value
 
 
+_YES = frozenset({"是", "是的", "对", "对的", "属于", "有", "有的", "确认", "确定", "正确", "没错", "y", "yes", "1"})
+_NO = frozenset({"否", "不是", "不对", "不属于", "没有", "无", "不", "n", "no", "2", "错", "错了", "有误", "不正确"})
+# Acknowledgements: they say "I read you", never which of two answers is true.
+ACKNOWLEDGEMENTS = frozenset({"好", "好的", "好滴", "好吧", "嗯", "嗯嗯", "恩", "ok", "okay", "知道了", "知道", "收到",
+                              "明白", "明白了", "了解", "行", "可以", "哦", "噢"})
+_AGREE = frozenset({"同意", "我同意", "已阅读并同意", "好", "好的", "可以", "ok", "没问题", "继续", "继续办理", "确认提交",
+                    "提交", "嗯", "恩", "行"})
+_DISAGREE = frozenset({"不同意", "不要", "不用", "算了"})
+
+
+def _answer_word(text: str | None) -> str:
+    return normalize(text).lower().rstrip("。.!！~～")
+
+
 def parse_yes_no(text: str | None) -> bool | None:
-    """是/否 answers in the many ways guardians type them; None when neither."""
-    value = normalize(text).lower().rstrip("。.!！~～")
-    if value in {"是", "是的", "对", "对的", "确认", "确定", "好", "好的", "可以", "同意", "没问题", "正确",
-                 "y", "yes", "ok", "嗯", "恩", "1", "继续", "提交", "确认提交", "我同意", "已阅读并同意"}:
+    """A clear 是/否 to a question of fact (是/对/属于/有/yes, 否/不是/不属于/没有/no and their variants);
+    None for anything else — "好的", "嗯", "ok" or "知道了" acknowledge, they do not answer."""
+    value = _answer_word(text)
+    if value in _YES:
         return True
-    if value in {"否", "不是", "不对", "不", "不同意", "错", "错了", "有误", "n", "no", "2", "不要", "不用", "算了"}:
+    if value in _NO:
         return False
     return None
+
+
+def parse_agreement(text: str | None) -> bool | None:
+    """Agreeing to go on (办理须知, a reminder offer): a yes, or 同意/好的/继续…; None when unclear."""
+    value = _answer_word(text)
+    if value in _AGREE:
+        return True
+    if value in _DISAGREE:
+        return False
+    return parse_yes_no(value)
+
+
+def is_acknowledgement(text: str | None) -> bool:
+    return _answer_word(text) in ACKNOWLEDGEMENTS
+
+
+# Words of a question or a sentence, which no name contains ("什么意思", "我不懂", "要交多少钱").
+_SENTENCE_WORDS = ("什么", "怎么", "为什么", "意思", "不懂", "不明白", "不知道", "不会", "请问", "多少", "哪", "吗",
+                   "呢", "吧", "啊", "我", "你", "您", "谁", "能不能", "可不可以", "是不是", "要不要", "如何", "办理",
+                   "参保", "缴费", "交钱", "医保", "帮", "看不懂", "没懂", "一下")
+_ENGLISH_SENTENCE = re.compile(r"\b(i|you|what|how|why|don'?t|do|does|not|understand|help|please|is|are|can|the|me|my)\b",
+                               re.IGNORECASE)
+
+
+def looks_like_sentence(text: str | None) -> bool:
+    """A question or a sentence rather than a name: a name step answers it as a digression."""
+    value = normalize(text)
+    if not value:
+        return False
+    if any(mark in value for mark in "?？!！,，"):
+        return True
+    if re.search(r"[A-Za-z]", value):
+        return bool(_ENGLISH_SENTENCE.search(value)) or len(value.split()) > 4
+    return any(word in value for word in _SENTENCE_WORDS) or len(value) > 12 and "·" not in value

@@ -22,10 +22,16 @@ SESSION_TTL = 30 * 24 * 3600  # idle conversations are forgotten after 30 days
 DRAFT, SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE = (
     "draft", "submitted", "pre_approved", "awaiting_payment", "paid", "done")
 REJECTED, EXPIRED, CANCELLED = "rejected", "expired", "cancelled"
+# A self-declared exemption (低保, 困境儿童, 免缴材料 …) is a claim until staff have verified it.
+AWAITING_VERIFICATION = "awaiting_verification"
 STATUS_LABELS = {
     DRAFT: "填写中", SUBMITTED: "已提交，等待预审", PRE_APPROVED: "预审通过", AWAITING_PAYMENT: "待缴费",
+    AWAITING_VERIFICATION: "预审通过，免缴资格待审核",
     PAID: "已缴费", DONE: "已办结", REJECTED: "预审未通过", EXPIRED: "已过期", CANCELLED: "已取消",
 }
+
+CLOSED = (REJECTED, EXPIRED, CANCELLED)  # an application of these no longer blocks a new one for the child
+CREATE_IN_FLIGHT = dt.timedelta(minutes=2)  # a claim whose application is not written yet is taken as in flight
 
 # Fields holding personal data, encrypted at rest wherever they appear in a record. The birth date is
 # part of the ID number (digits 7–14): with the masked ID's last four and the 户籍 district it leaves
@@ -65,6 +71,15 @@ class Sessions:
         return await self.store.put(w.kind, w.key, w.data, expected_version=w.expected_version, ttl=w.ttl)
 
 
+class DuplicateApplication(Exception):
+    """The child already has a live application of the scheme for the period (`existing`; None while the
+    other one is still being written)."""
+
+    def __init__(self, existing: dict[str, Any] | None) -> None:
+        super().__init__("duplicate application")
+        self.existing = existing
+
+
 @dataclass
 class Applications:
     """Durable enrolment applications with their status history."""
@@ -73,8 +88,44 @@ class Applications:
     cipher: FieldCipher
     KIND = "application"
 
-    async def create(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-        app_id = now.strftime("A%Y%m%d") + secrets.token_hex(4).upper()
+    UNIQUE_KIND = "application_key"
+
+    async def create_unique(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime,
+                            period: str) -> dict[str, Any]:
+        """`create`, unless the child (by the blind index of the ID number) already has a live application of
+        `scheme` for `period`: then DuplicateApplication. The check and the creation are one atomic step in
+        every backend: the application's key (scheme, child, period) is claimed with a compare-and-set
+        (`put(expected_version=…)`, a Lua script in Redis, a transaction in SQLite), so of two guardians
+        submitting the same child at the same moment exactly one gets the key. A key whose application has
+        closed (rejected, expired, cancelled) is taken over, again by compare-and-set."""
+        id_number = (data.get("child") or {}).get("id_number")
+        if not id_number:
+            return await self.create(user_id, scheme, data, now)
+        key = f"{scheme}:{self.cipher.blind(id_number)}:{period}"
+        app_id = self._new_id(now)
+        for _attempt in range(5):
+            rec = await self.store.get(self.UNIQUE_KIND, key)
+            if rec is not None:
+                holder = await self.get(rec.data["application_id"])
+                if holder is None and now - dt.datetime.fromisoformat(rec.data["at"]) < CREATE_IN_FLIGHT:
+                    raise DuplicateApplication(None)
+                if holder is not None and holder["status"] not in CLOSED:
+                    raise DuplicateApplication(holder)
+            try:
+                await self.store.put(self.UNIQUE_KIND, key, {"application_id": app_id, "at": _iso(now)},
+                                     expected_version=rec.version if rec else 0)
+            except VersionConflict:
+                continue  # another submission took the key first: look at what it is now
+            return await self.create(user_id, scheme, data, now, app_id=app_id)
+        raise VersionConflict(key)
+
+    @staticmethod
+    def _new_id(now: dt.datetime) -> str:
+        return now.strftime("A%Y%m%d") + secrets.token_hex(4).upper()
+
+    async def create(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime,
+                     app_id: str = "") -> dict[str, Any]:
+        app_id = app_id or self._new_id(now)
         record = {
             "id": app_id, "user_id": user_id, "scheme": scheme, "status": data.pop("status", SUBMITTED),
             "created_at": _iso(now), "updated_at": _iso(now), **data,

@@ -29,7 +29,7 @@ async def run(chat, *texts) -> str:
 # ---- Ningbo ----------------------------------------------------------------------------------
 
 async def test_ningbo_minor_gets_the_minor_tier_and_tax_payment_steps(chat, services):
-    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "是", "王大", "13912345678")
+    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "王大", "13912345678")
     assert "缴费档次：中小学生（其他未成年人，6–18周岁）" in confirm and "个人缴费：220元" in confirm
     assert "2021年度标准" in confirm
     done = await chat.say("确认提交")
@@ -39,7 +39,7 @@ async def test_ningbo_minor_gets_the_minor_tier_and_tax_payment_steps(chat, serv
 
 
 async def test_ningbo_infant_tier(chat):
-    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小宝", INFANT, "是", "是", "王大", "13912345678")
+    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小宝", INFANT, "是", "王大", "13912345678")
     assert "婴幼儿" in confirm and "500元" in confirm
 
 
@@ -50,7 +50,7 @@ async def test_ningbo_too_old_is_refused_and_nothing_lost(chat):
 
 
 async def test_ningbo_hukou_outside_goes_the_employer_route(chat, services):
-    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "否")
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "否")
     assert "单位" in reply and "区医疗保障管理中心" in reply
     assert not await chat.form_open()
     assert await services.applications.for_user(chat.user) == []
@@ -59,7 +59,7 @@ async def test_ningbo_hukou_outside_goes_the_employer_route(chat, services):
 async def test_a_slip_that_ended_the_form_is_taken_back_with_everything_kept(chat, services):
     """"否" tapped by mistake for the hukou ends the form at the employer route: 上一步 right after reopens
     it at that question, shown as answered, and the guardian goes on without typing anything again."""
-    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "否")
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "否")
     assert "区医疗保障管理中心" in reply and "回复“上一步”返回修改" in reply and not await chat.form_open()
     back = await chat.say("上一步")
     assert back.startswith("（当前：否）") and await chat.form_open()
@@ -81,7 +81,7 @@ async def test_ningbo_only_on_days_1_to_27(chat, services, clock):
 # ---- Xuancheng HFUT ----------------------------------------------------------------------------
 
 async def test_xuancheng_first_enrolment_needs_suspension_and_an_id_photo(chat, services):
-    reply = await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT, "是")
+    reply = await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT)
     assert "原籍地" in reply
     assert "城乡居民暂停参保" in await chat.say("安徽省内")
     assert "合肥工业大学宣城校区" in await chat.say("已暂停")
@@ -101,12 +101,12 @@ async def test_xuancheng_first_enrolment_needs_suspension_and_an_id_photo(chat, 
 
 
 async def test_xuancheng_renewal_skips_registration(chat):
-    confirm = await run(chat, "参保:xc-hfut-college", "续保", "李四", STUDENT, "是", "1", "15012345678")
+    confirm = await run(chat, "参保:xc-hfut-college", "续保", "李四", STUDENT, "1", "15012345678")
     assert "参保类型：续保" in confirm and "身份证照片" not in confirm
 
 
 async def test_xuancheng_out_of_province_may_register_directly(chat):
-    reply = await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT, "是", "安徽省外")
+    reply = await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT, "安徽省外")
     assert "无需办理“暂停参保”" in reply
 
 
@@ -114,7 +114,7 @@ async def test_xuancheng_out_of_province_may_register_directly(chat):
 
 async def test_beijing_bank_card_with_luhn_and_deduction_calendar(chat, services):
     card = card_number()
-    reply = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", "北京明华中学", "否", "1")
+    reply = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "北京明华中学", "否", "1")
     assert "卡（折）号" in reply
     wrong = card[:-1] + str((int(card[-1]) + 1) % 10)
     assert "校验不通过" in await chat.say(wrong)
@@ -132,14 +132,14 @@ async def test_beijing_bank_card_with_luhn_and_deduction_calendar(chat, services
 
 
 async def test_beijing_card_must_be_in_the_childs_name(chat):
-    reply = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", "北京明华中学", "否", "2",
+    reply = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "北京明华中学", "否", "2",
                       card_number(), "否")
     assert "以赵小北的名字开立" in reply
     assert not await chat.form_open()
 
 
 async def test_beijing_exempt_child_skips_the_bank(chat):
-    confirm = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", "北京明华中学", "是",
+    confirm = await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "北京明华中学", "是",
                         "赵大北", "13812345678")
     assert "免缴" in confirm and "扣款银行" not in confirm
 
@@ -147,7 +147,7 @@ async def test_beijing_exempt_child_skips_the_bank(chat):
 async def test_a_number_typed_into_a_free_text_field_is_shown_masked(chat):
     # The ID number pasted where the school's name was asked is kept as typed (free text), but going
     # back shows it masked, like every personal number the bot repeats.
-    await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, "是", KID)
+    await run(chat, "参保:bj-child-student", "同意", "1", "赵小北", KID, KID)
     back = await chat.say("上一步")
     assert f"当前：*****{KID[-4:]}" in back and KID not in back
 
@@ -161,7 +161,7 @@ async def test_beijing_not_in_any_category(chat):
 
 async def test_shanghai_resident_student_collects_materials_and_tells_school_deadline(chat, services, clock):
     clock.set(dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
-    reply = await run(chat, "参保:sh-resident-student", "好", "钱小沪", "1", KID, "是", "3")
+    reply = await run(chat, "参保:sh-resident-student", "好", "钱小沪", "1", KID, "3")
     assert "积分通知书" in reply
     confirm = await run(chat, "好的", "否", "浦东", "张江", "钱大沪", "13812345678")
     assert "个人缴费：180元" in confirm and "学校网上申报截止：12月11日" in confirm
@@ -174,7 +174,7 @@ async def test_shanghai_resident_hardship_fee_and_age_limit(chat, clock):
     old = generate_id_number(dt.date(2004, 1, 1), "男", seq=5)
     reply = await run(chat, "参保:sh-resident-student", "好", "钱大沪", "1", old)
     assert "22周岁" in reply and "参保年龄" in reply
-    confirm = await run(chat, KID, "是", "1", "好的", "是", "浦东", "张江", "钱大沪", "13812345678")
+    confirm = await run(chat, KID, "1", "好的", "是", "浦东", "张江", "钱大沪", "13812345678")
     assert "130元" in confirm
 
 

@@ -63,7 +63,9 @@ def test_forms_route_through_their_machines():
     model = FormModel({"state": "id_number", "slots": {"child": {"id_type": "护照"}}})
     assert machine.advance(model) and model.state == "sex"  # no derived birth date for a passport
     model = FormModel({"state": "id_number", "slots": {"child": {"id_type": "身份证"}}})
-    assert machine.advance(model) and model.state == "id_confirm"
+    assert machine.advance(model) and model.state == "address"  # birth date and sex go onto the 确认 page
+    model = FormModel({"state": "hukou_district", "slots": {"category": "上海户籍人员"}})
+    assert machine.advance(model) and model.state == "hardship"  # the confirmed 户籍 gave the category
     model = FormModel({"state": "school", "slots": {"roster": "missing", "roster_school_uploaded": True}})
     assert machine.advance(model) and model.state == "roster_missing_listed"
     assert machine.machine.models == []

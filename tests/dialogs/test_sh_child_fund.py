@@ -22,8 +22,8 @@ async def roster(services):
 
 
 async def to_confirm(chat: Chat, child_id: str = CHILD_ID, hardship: str = "否") -> str:
-    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1",
-                 hardship, "黄浦", "北京东路", "韩大明", "17612342353"]:
+    for text in ["参保:sh-child-fund", "同意", "韩小明", child_id, "静安区联航路4号", "是",
+                 hardship, "北京东路", "韩大明", "17612342353"]:
         reply = await chat.say(text)
         if not await chat.form_open():
             break
@@ -45,7 +45,13 @@ async def test_full_enrolment_creates_the_application(chat, services, roster):
     assert app["guardian"] == {"name": "韩大明", "phone": "17612342353"}
     assert (app["school_code"], app["school_name"], app["district"]) == (SCHOOL_CODE, SCHOOL, "黄浦区")
     assert app["amount_fen"] == 15000 and app["exempt"] is False and app["school_year"] == 2026
-    assert app["address"] == "联航路4号" and app["category"] == "上海户籍人员"
+    assert app["address"] == "静安区联航路4号" and app["category"] == "上海户籍人员"
+    assert app["details"]["hukou_district"] == "静安区"
+    # Every field of the 一网通办 form is on the 确认 page, birth date and sex included (no separate question).
+    for label in ("姓名", "证件类型：身份证", "证件号码", "性别：男", "出生日期：2016-03-02", "户籍所在区：静安区",
+                  "详细地址", "人员类别：上海户籍人员", "参保单位所属区：黄浦区", "参保单位：", "参保学年", "待遇开始时间",
+                  "待遇截止时间", "监护人姓名", "联系电话", "缴费金额"):
+        assert label in confirm, label
     subscriber = await services.subscribers.get(chat.user)
     assert subscriber["schemes"] == ["sh-child-fund"] and subscriber["school_code"] == SCHOOL_CODE
     for reply in chat.replies:
@@ -89,9 +95,10 @@ async def test_roster_school_of_record_replaces_a_wrong_choice(chat, services):
 
 
 async def test_passport_holder_is_asked_sex_and_birth_date(chat, roster):
-    for text in ["参保:sh-child-fund", "同意", "JOHN SMITH", "护照"]:
+    for text in ["参保:sh-child-fund", "同意", "JOHN SMITH"]:
         await chat.say(text)
-    assert "性别" in await chat.say("E12345678")
+    assert "性别" in await chat.say("E12345678")  # the document follows from the number's format
+    assert (await chat.session())["enroll"]["form"]["slots"]["child"]["id_type"] == "护照"
     assert "出生日期" in await chat.say("男")
     assert "请按" in await chat.say("明年")
     assert "户籍" in await chat.say("2015-06-01")
@@ -123,15 +130,15 @@ async def test_back_returns_to_the_previous_question(chat):
         await chat.say(text)
     reply = await chat.say("上一步")
     assert "姓名" in reply and "当前：韩小明" in reply
-    assert "证件类型" in await chat.say("韩小明")
+    assert "证件号码" in await chat.say("韩小明")
 
 
 async def test_change_of_id_type_forgets_the_old_number(chat, roster):
     await to_confirm(chat)
     await chat.say("修改证件类型")
     assert "证件号码" in await chat.say("户口簿")
-    assert "对吗" in await chat.say(CHILD_ID)
-    assert "参保信息确认" in await chat.say("是")
+    confirm = await chat.say(CHILD_ID)
+    assert "参保信息确认" in confirm and "证件类型：户口簿" in confirm and "出生日期：2016-03-02" in confirm
 
 
 async def test_handoff_progress_and_digression(chat, services):
@@ -145,7 +152,7 @@ async def test_handoff_progress_and_digression(chat, services):
     reply = await chat.say("住院能报销多少？")
     assert chat.replies[-1].digression and "我们继续：" in chat.replies[-1].text
     assert len([r for r in chat.replies if r.digression]) == before + 1
-    assert "证件类型" in await chat.say("韩小明")
+    assert "证件号码" in await chat.say("韩小明")
 
 
 @pytest.mark.parametrize("bad, fragment", [
@@ -156,7 +163,7 @@ async def test_handoff_progress_and_digression(chat, services):
     ("31010120161302299X", "出生日期"),
 ])
 async def test_bad_id_numbers_are_reprompted_specifically(chat, bad, fragment):
-    for text in ["参保:sh-child-fund", "同意", "韩小明", "1"]:
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
         await chat.say(text)
     assert fragment in await chat.say(bad)
     assert (await chat.session())["enroll"]["form"]["slots"]["child"]["name"] == "韩小明"
@@ -167,8 +174,8 @@ async def test_names_phones_schools_and_three_strikes(chat, roster):
     await chat.say("同意")
     assert "表情" in await chat.say("小明😀")
     assert "数字" in await chat.say("小明2")
-    assert "证件类型" in await chat.say("买买提·𠀾力")
-    for text in ["1", CHILD_ID, "是", "静安", "联航路4号", "1", "否", "黄浦"]:
+    assert "证件号码" in await chat.say("买买提·𠀾力")
+    for text in [CHILD_ID, "静安区联航路4号", "是", "否"]:
         await chat.say(text)
     assert "没有找到" in await chat.say("不存在的学校")
     pasted = await chat.say(CHILD_ID)  # the ID number pasted where the school was asked: never echoed in full
@@ -183,10 +190,10 @@ async def test_names_phones_schools_and_three_strikes(chat, roster):
 
 
 async def test_restart_of_the_bot_mid_form_continues(chat, services, roster):
-    for text in ["参保:sh-child-fund", "同意", "韩小明", "1"]:
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
         await chat.say(text)
     fresh = Chat(services, EnrollmentDialogs(chat.dialogs.engine, POLICIES), user=chat.user)
-    assert "对吗" in await fresh.say(CHILD_ID)
+    assert "户籍" in await fresh.say(CHILD_ID)
 
 
 async def test_abandoned_form_resumes_then_expires(chat, services, clock):
@@ -194,8 +201,8 @@ async def test_abandoned_form_resumes_then_expires(chat, services, clock):
         await chat.say(text)
     clock.advance(hours=3)
     reply = await chat.say("在吗")
-    assert "上次办理" in reply and "证件类型" in reply and "韩小明" in reply
-    assert "证件类型" in await chat.say("继续")
+    assert "上次办理" in reply and "证件号码" in reply and "韩小明" in reply
+    assert "证件号码" in await chat.say("继续")
     clock.advance(days=8)
     reply = await chat.say("1")
     assert "超过7天" in reply
@@ -218,7 +225,7 @@ async def test_second_child_reuses_guardian_and_duplicates_are_refused(chat, ser
     await to_confirm(chat)
     await chat.say("确认提交")
     assert "沿用" in await chat.say("再办一个")
-    for text in ["同意", "韩小红", "1", second, "是", "1", "否", "黄浦"]:
+    for text in ["同意", "韩小红", second, "否"]:
         reply = await chat.say(text)
     reply = await chat.say("北京东路")
     assert "参保信息确认" in reply and "韩大明" in reply and "176****2353" in reply
@@ -227,15 +234,17 @@ async def test_second_child_reuses_guardian_and_duplicates_are_refused(chat, ser
     assert sorted(a["child"]["name"] for a in apps) == ["韩小明", "韩小红"]
     progress = await chat.say("进度")
     assert "韩小明" in progress and "韩小红" in progress
-    await to_confirm(chat)
-    assert "不需要重复办理" in await chat.say("确认提交")
+    for text in ["参保:sh-child-fund", "同意", "韩小明"]:
+        await chat.say(text)
+    refused = await chat.say(CHILD_ID)  # told right after the ID number, not after the whole form
+    assert "不需要重复办理" in refused and "编号" in refused and "户籍" not in refused
 
 
 async def test_qr_scene_school_is_preselected(chat, services, roster):
     session, version = await services.sessions.load(chat.user)
     session["scene_school"] = SCHOOL_CODE
     await services.sessions.save(chat.user, session, version)
-    for text in ["参保:sh-child-fund", "同意", "韩小明", "1", CHILD_ID, "是", "静安", "联航路4号", "1"]:
+    for text in ["参保:sh-child-fund", "同意", "韩小明", CHILD_ID, "静安区联航路4号", "是"]:
         await chat.say(text)
     reply = await chat.say("否")
     assert SCHOOL in reply and "二维码" in reply
@@ -294,11 +303,28 @@ async def test_declining_to_resume_drops_the_draft(chat, clock):
     ("港澳居民来往内地通行证", "H12345678", "A1234567", "H或M开头"),
     ("港澳台居民居住证", generate_id_number(dt.date(2015, 1, 1), "女", region="810000", seq=7), CHILD_ID, "810000"),
 ])
-async def test_other_documents_are_format_checked_then_sex_is_asked(chat, id_type, good, bad, hint):
-    for text in ["参保:sh-child-fund", "同意", "陈小港", id_type]:
-        await chat.say(text)
+async def test_other_documents_are_format_checked_then_sex_is_asked(chat, roster, id_type, good, bad, hint):
+    """The type is chosen on the 确认 page (修改证件类型): then the number is checked for that document."""
+    await to_confirm(chat)
+    await chat.say("修改证件类型")
+    await chat.say(id_type)
     assert hint in await chat.say(bad)
-    assert "性别" in await chat.say(good)
+    after = await chat.say(good)
+    assert "没有查到" in after  # accepted as that document, then checked against the school's roster
+
+
+async def test_the_document_follows_from_the_number_format(chat):
+    permit = generate_id_number(dt.date(2015, 1, 1), "女", region="810000", seq=7)
+    for text in ["参保:sh-child-fund", "同意", "陈小港"]:
+        await chat.say(text)
+    assert "性别" in await chat.say("H12345678")
+    assert (await chat.session())["enroll"]["form"]["slots"]["child"]["id_type"] == "港澳居民来往内地通行证"
+    await chat.say("取消")
+    for text in ["参保:sh-child-fund", "同意", "陈小港"]:
+        await chat.say(text)
+    assert "户籍" in await chat.say(permit)  # birth date and sex come from the permit's number, as from an ID
+    child = (await chat.session())["enroll"]["form"]["slots"]["child"]
+    assert child["id_type"] == "港澳台居民居住证" and child["birth_date"] == "2015-01-01" and child["sex"] == "女"
 
 
 async def test_confirm_repeated_after_a_lost_session_save_reports_the_first_submission(chat, services, roster):
@@ -310,4 +336,4 @@ async def test_confirm_repeated_after_a_lost_session_save_reports_the_first_subm
     await services.sessions.save(chat.user, before, version)
     reply = await chat.say("确认提交")
     [app] = await services.applications.for_user(chat.user)
-    assert "申请已提交过" in reply and app["id"] in reply and "不需要重复办理" in reply
+    assert "已经提交过" in reply and app["id"] in reply and "不需要重复办理" in reply

@@ -13,7 +13,7 @@ from dialogs.validators import generate_id_number
 def test_chat_answers_questions_and_delivers_follow_ups(tmp_path):
     child = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
     lines = ["北京的孩子住院花了2万，一小医保能报多少钱", "我要参保", "上海市少儿住院互助基金集中参保", "同意", "韩小明",
-             "1", child, "是", "静安", "联航路4号", "1", "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]
+             child, "静安区联航路4号", "是", "否", "北京东路", "韩大明", "17612342353", "确认提交"]
     env = {**os.environ, "BOT_DATA_DIR": str(tmp_path), "BOT_NOW": "2026-09-10T10:00:00+08:00"}
     roster = tmp_path / "roster.csv"
     roster.write_text(f"姓名,身份证号,班级,学校代码\n韩小明,{child},三(2)班,3101010001\n", encoding="utf-8")

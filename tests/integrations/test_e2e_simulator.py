@@ -46,8 +46,8 @@ async def _enrol(client: TestClient, user: str, child_id: str) -> str:
     resp = await client.post("/simulator/send", json={"user": user, "event": "CLICK", "key": "ENROLL"})
     assert "上海市少儿住院互助基金" in (await resp.json())["reply"]
     reply = ""
-    for text in ["上海市少儿住院互助基金集中参保", "同意", "韩小明", "1", child_id, "是", "静安", "联航路4号", "1",
-                 "否", "黄浦", "北京东路", "韩大明", "17612342353", "确认提交"]:
+    for text in ["上海市少儿住院互助基金集中参保", "同意", "韩小明", child_id, "静安区联航路4号", "是",
+                 "否", "北京东路", "韩大明", "17612342353", "确认提交"]:
         resp = await client.post("/simulator/send", json={"user": user, "text": text})
         assert resp.status == 200, await resp.text()
         reply = (await resp.json()).get("reply", "")
@@ -71,9 +71,9 @@ async def test_enrol_pay_and_confirm_through_the_simulator(tmp_path, sqlite_stor
         assert "支付成功" in await paid.text()
 
         confirmation = await _wait_for(client, user, "缴费成功", seen)
-        assert "已办结" in confirmation
+        assert "确认收到参保费后事项办结" in confirmation and "已办结" not in confirmation
         [application] = await services.applications.for_user(user)
-        assert application["status"] == "done"
+        assert application["status"] == "paid"
     finally:
         await client.close()
 

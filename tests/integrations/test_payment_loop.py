@@ -3,10 +3,14 @@ checkout page → signed callback → paid → confirmation; and the ways it mus
 from __future__ import annotations
 
 import json
+
+import pytest
 from urllib.parse import parse_qs, urlsplit
 
 from bot.fulfilment import expire_overdue
-from bot.store.repos import AWAITING_PAYMENT, DONE, EXPIRED, PRE_APPROVED, REJECTED, SUBMITTED
+from bot.store.base import VersionConflict
+from bot.store.repos import (AWAITING_PAYMENT, AWAITING_VERIFICATION, DONE, EXPIRED, PAID, PRE_APPROVED, REJECTED,
+                             SUBMITTED)
 
 
 async def _pay_via_checkout(http, link: str):
@@ -34,9 +38,11 @@ async def test_full_loop_application_to_confirmation(bot, http):
     assert paid.status == 200 and "支付成功" in await paid.text()
 
     final = await bot.services.applications.get(app["id"])
-    assert final["status"] == DONE and final["paid_at"]
+    assert final["status"] == PAID and final["paid_at"]  # 办结 only once the fund has the money (seed)
     confirmation = (await bot.messages(app["user_id"]))[-1]
     assert "缴费成功" in confirmation and "医疗证" in confirmation  # what comes next, from the pack's aftercare
+    assert "参保结果查询" in confirmation and "上海市红十字会" in confirmation and "5分钟后" in confirmation
+    assert "确认收到参保费后事项办结" in confirmation and "已办结" not in confirmation
     order = await bot.fulfilment.orders.get(app["id"])
     assert order["status"] == "paid" and order["transaction_id"]
 
@@ -83,7 +89,7 @@ async def test_duplicate_notification_pays_once(bot, http):
     answers = [await (await http.post("/pay/notify", data=body)).json() for _ in range(3)]
     assert all(a["code"] == "SUCCESS" for a in answers)  # the platform must stop repeating it
     stored = await bot.services.applications.get(app["id"])
-    assert stored["status"] == DONE
+    assert stored["status"] == PAID
     assert [h["status"] for h in stored["history"]].count("paid") == 1
     assert sum("缴费成功" in m for m in await bot.messages(app["user_id"])) == 1
 
@@ -134,13 +140,57 @@ async def test_employee_insurance_is_rejected_with_the_reason(bot):
     assert "职工基本医疗保险" in (await bot.messages(app["user_id"]))[0]
 
 
-async def test_exempt_application_skips_payment(bot):
-    app = await bot.enrol_child(exempt=True, amount_fen=0)
+async def test_a_declared_exemption_awaits_verification_never_a_result(bot):
+    app = await bot.enrol_child(exempt=True, amount_fen=0, full_amount_fen=15000)
     await bot.submit(app)
-    assert await bot.status(app["id"]) == DONE
+    assert await bot.status(app["id"]) == AWAITING_VERIFICATION
     assert await bot.fulfilment.orders.get(app["id"]) is None
     [message] = await bot.messages(app["user_id"])
-    assert "免予缴费" in message and "已办结" in message
+    assert "免缴资格待审核" in message and "经审核后" in message and "民政部门" in message
+    assert "已办结" not in message and "无需缴费" not in message
+    assert "9月1日至9月30日联系属地学校办理" in message  # what to do if the amount shown is not 0
+    await bot.fulfilment.sweep()  # nothing decides it but staff
+    assert await bot.status(app["id"]) == AWAITING_VERIFICATION
+
+
+async def test_staff_approve_a_declared_exemption(bot):
+    app = await bot.enrol_child(exempt=True, amount_fen=0, full_amount_fen=15000)
+    await bot.submit(app)
+    await bot.fulfilment.record_verification(app["id"], True, staff="t")
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == DONE and stored["verification"]["result"] == "approved"
+    message = (await bot.messages(app["user_id"]))[-1]
+    assert "审核通过" in message and "无需缴费" in message
+    assert await bot.fulfilment.orders.get(app["id"]) is None
+
+
+async def test_staff_refuse_a_declared_exemption_sends_the_reason_and_the_link(bot):
+    app = await bot.enrol_child(exempt=True, amount_fen=0, full_amount_fen=15000)
+    await bot.submit(app)
+    with pytest.raises(ValueError):
+        await bot.fulfilment.record_verification(app["id"], False, "")  # a refusal needs its reason
+    await bot.fulfilment.record_verification(app["id"], False, "民政数据中未查到低保记录")
+    stored = await bot.services.applications.get(app["id"])
+    assert stored["status"] == AWAITING_PAYMENT and stored["exempt"] is False and stored["amount_fen"] == 15000
+    assert stored["pay_deadline"].startswith("2026-09-11T10:00")
+    refusal, link = (await bot.messages(app["user_id"]))[-2:]
+    assert "审核未通过" in refusal and "民政数据中未查到低保记录" in refusal
+    assert "150.00元" in link and await bot.pay_link(app["user_id"])
+    with pytest.raises(VersionConflict):  # decided once
+        await bot.fulfilment.record_verification(app["id"], True)
+
+
+async def test_a_refused_exemption_of_a_scheme_paid_elsewhere_gets_its_payment_instructions(bot):
+    app = await bot.enrol_child(scheme="bj-child-student", exempt=True, amount_fen=0, full_amount_fen=16000,
+                                school_code="", school_name="")
+    await bot.submit(app)
+    assert await bot.status(app["id"]) == AWAITING_VERIFICATION
+    assert "确认表" in (await bot.messages(app["user_id"]))[-1]
+    await bot.fulfilment.record_verification(app["id"], False, "学校未报送免缴材料")
+    assert await bot.status(app["id"]) == PRE_APPROVED
+    message = (await bot.messages(app["user_id"]))[-1]
+    assert "学校未报送免缴材料" in message and "银行扣款" in message and "<a href" not in message
+    assert await bot.fulfilment.orders.get(app["id"]) is None
 
 
 async def test_a_scheme_paid_through_its_own_channel_gets_no_link_of_ours(bot):

@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from bot.fulfilment import Fulfilment, expire_overdue
-from bot.store.repos import AWAITING_PAYMENT, DONE, PRE_APPROVED, SUBMITTED
+from bot.store.repos import AWAITING_PAYMENT, PAID, PRE_APPROVED, SUBMITTED
 from integrations.payment import InvalidNotification, LinkExpired, OrderRequest, PaymentError, WeChatPayProvider
 from integrations.payment.wechat_pay import sign, signature_ok
 from tests.fakes.wechat_pay import FakeWeChatPay
@@ -58,7 +58,7 @@ async def test_wechat_pay_loop_with_both_signature_types(pay_bot, pay_server, si
 
     status, answer = await pay_server.pay(stored["order_no"], sign_type=sign_type)
     assert status == 200 and answer["return_code"] == "SUCCESS"
-    assert await pay_bot.status(app["id"]) == DONE
+    assert await pay_bot.status(app["id"]) == PAID
     status, answer = await pay_server.pay(stored["order_no"], sign_type=sign_type)  # WeChat repeats it
     assert answer["return_code"] == "SUCCESS"
     assert sum("缴费成功" in m for m in await pay_bot.messages(app["user_id"])) == 1
@@ -160,7 +160,7 @@ async def test_jsapi_pays_inside_wechat_through_our_page(jsapi_bot, pay_server):
     forged = await client.get(link.split(str(client.make_url("")), 1)[1].replace("prepay=wx", "prepay=wy"))
     assert forged.status == 403  # the prepay id is part of what the link signs
     await pay_server.pay(app["order_no"])
-    assert await bot.status(app["id"]) == DONE
+    assert await bot.status(app["id"]) == PAID
     paid = await client.get(link.split(str(client.make_url("")), 1)[1])
     assert "已支付成功" in await paid.text()
 

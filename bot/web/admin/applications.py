@@ -6,9 +6,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.privacy import mask_id, mask_phone, redact
-from bot.store.repos import STATUS_LABELS, Applications
+from bot.store.base import VersionConflict
+from bot.store.repos import AWAITING_VERIFICATION, STATUS_LABELS, Applications
 from bot.web.admin.auth import AdminAuth
-from bot.web.admin.core import AdminContext, Auth, h, json_body, short_time
+from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, short_time
 
 SEARCH_LIMIT = 50
 
@@ -23,6 +24,7 @@ class ApplicationViews:
         router.add_post("/admin/applications", guard.page(self.applications))  # keeps ID numbers out of URLs
         router.add_get("/admin/api/applications", guard.api(self.api_applications))
         router.add_post("/admin/api/applications", guard.api(self.api_applications))
+        router.add_post("/admin/api/applications/{app_id}/verification", guard.api(self.api_verification))
 
     async def search_applications(self, query: str) -> list[dict[str, Any]]:
         query = query.strip()
@@ -66,8 +68,35 @@ class ApplicationViews:
 
 
     async def api_applications(self, request: web.Request) -> dict[str, Any]:
-        query = (await json_body(request)).get("q", "") if request.method == "POST" else request.query.get("q", "")
-        return {"applications": await self.search_applications(str(query)[:60])}
+        body = await json_body(request) if request.method == "POST" else dict(request.query)
+        status = str(body.get("status", "") or "")
+        if status:  # e.g. awaiting_verification: the exemptions staff still have to verify
+            if status not in STATUS_LABELS:
+                raise ValueError(f"未知状态：{status[:30]}")
+            apps = await self.ctx.services.applications.by_status(status, body.get("scheme") or None)
+            ordered = sorted(apps, key=lambda a: a["created_at"])
+            return {"applications": [masked_application(self.ctx, a) for a in ordered][:SEARCH_LIMIT]}
+        return {"applications": await self.search_applications(str(body.get("q", ""))[:60])}
+
+    async def api_verification(self, request: web.Request) -> web.Response | dict[str, Any]:
+        """Staff's verification of a declared exemption: `{"decision": "approve"}` or
+        `{"decision": "refuse", "reason": "…"}`. The guardian is told; a refusal sends the payment link or
+        the scheme's payment instructions."""
+        body = await json_body(request)
+        decision = body.get("decision")
+        if decision not in ("approve", "refuse"):
+            raise ValueError("decision 应为 approve 或 refuse")
+        fulfilment = self.ctx.services.extras.get("fulfilment")
+        if fulfilment is None:
+            return json_response({"error": "服务未就绪"}, 503)
+        try:
+            app = await fulfilment.record_verification(request.match_info["app_id"], decision == "approve",
+                                                       str(body.get("reason") or ""), staff="admin")
+        except KeyError:
+            return json_response({"error": "没有这个申请"}, 404)
+        except VersionConflict:
+            return json_response({"error": f"该申请不在“{STATUS_LABELS[AWAITING_VERIFICATION]}”状态"}, 409)
+        return {"application": masked_application(self.ctx, app)}
 
 
 def masked_application(ctx: AdminContext, app: dict[str, Any]) -> dict[str, Any]:

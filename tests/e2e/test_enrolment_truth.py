@@ -1,0 +1,218 @@
+"""Issue 14 through the real HTTP server: signed WeChat XML in, the reply read from the signed answer, and
+every later message (pre-review, payment link, verification result) read from the customer-service
+messages the bot sent to a fake WeChat API. Staff act through the admin JSON API."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+
+import pytest
+
+from bot.app import create_app
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services import build_services
+from dialogs.validators import generate_id_number
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.wechat_client import WeChatSender
+
+APPID, SECRET, ADMIN = "wxe2etruth", "s3cret-e2e", "admin-e2e-token"
+SCHOOL_CODE, SCHOOL = "3101010001", "黄浦区北京东路小学"
+CHILD = generate_id_number(dt.date(2016, 3, 2), "男", seq=298)
+OTHER_CHILD = generate_id_number(dt.date(2016, 5, 6), "女", seq=512)
+BJ_CHILD = generate_id_number(dt.date(2014, 7, 9), "女", region="110105", seq=41)
+XC_STUDENT = generate_id_number(dt.date(2006, 5, 2), "男", region="340402", seq=33)
+XC_BEFORE_PHOTO = ["安徽省内", "已暂停", "知道了"]
+PHONE = "17612342353"
+LINK = re.compile(r'<a href="([^"]+)">')
+MENU = re.compile(r'msgmenucontent=([^&"]+)')
+SH_NOW = "2026-09-10T10:00:00+08:00"
+
+
+class Bot:
+    def __init__(self, client, sender: WeChatSender, services, fake: FakeWeChatAPI) -> None:
+        self.client, self.sender, self.services, self.fake = client, sender, services, fake
+
+    async def say(self, user: str, *texts: str) -> list[str]:
+        return [await self.sender.say(user, text) for text in texts]
+
+    async def pushed(self, user: str, needle: str) -> str:
+        """The customer-service message to `user` containing `needle` (waits for follow-ups)."""
+        for _ in range(200):
+            for text in self.fake.texts_to(user):
+                if needle in text:
+                    return text
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no message with {needle!r} to {user}: {self.fake.texts_to(user)}")
+
+    async def admin(self, method: str, path: str, **kwargs):
+        return await self.client.request(method, path, headers={"Authorization": f"Bearer {ADMIN}"}, **kwargs)
+
+
+@pytest.fixture
+async def start(aiohttp_client, tmp_path):
+    async with FakeWeChatAPI.running(appid=APPID, secret=SECRET) as fake:
+        async def make(now: str = SH_NOW) -> Bot:
+            settings = Settings(wechat_token="t", wechat_appid=APPID, wechat_secret=SECRET,
+                                wechat_api_base=fake.base_url, data_dir=tmp_path, admin_token=ADMIN,
+                                store_url=f"sqlite:///{tmp_path}/bot.db", simulator=False)
+            services = build_services(settings, clock=Clock.from_iso(now))
+            await services.roster.replace_school(SCHOOL_CODE, SCHOOL, [
+                {"name": "韩小明", "id_number": CHILD, "class_name": "三(2)班"},
+                {"name": "李小红", "id_number": OTHER_CHILD, "class_name": "三(3)班"}], services.clock.now())
+            client = await aiohttp_client(create_app(settings, services, background=False))
+            services.extras["fulfilment"].payments.public_url = str(client.make_url("")).rstrip("/")
+            return Bot(client, WeChatSender(client, "t"), services, fake)
+        yield make
+
+
+SH_FORM = ["我要参保少儿基金", "同意", "韩小明", CHILD, "静安区联航路4号", "是", "{hardship}", "北京东路", "韩大明",
+           PHONE]
+
+
+async def fill_sh_fund(bot: Bot, user: str, hardship: str = "否", child: str = CHILD) -> list[str]:
+    """The Shanghai fund form up to its confirmation page, as a guardian types it."""
+    texts = [t.replace("{hardship}", hardship) for t in SH_FORM]
+    texts[3] = child
+    return await bot.say(user, *texts)
+
+
+# ---- (1) a declared exemption is a claim awaiting verification --------------------------------
+
+async def test_declared_exemption_awaits_verification_and_staff_refusal_sends_the_link(start):
+    bot = await start()
+    replies = await fill_sh_fund(bot, "o-exempt", hardship="是")
+    confirm = replies[-1]
+    assert "缴费金额：免缴（待审核" in confirm and "150元" in confirm
+    done = (await bot.say("o-exempt", "确认提交"))[0]
+    assert "已提交" in done and "已办结" not in done
+    pending = await bot.pushed("o-exempt", "免缴资格待审核")
+    assert "经审核后" in pending and "已办结" not in pending.replace("也没有办结", "")
+    assert "9月1日至9月30日联系属地学校办理" in pending
+
+    listed = await (await bot.admin("GET", "/admin/api/applications", params={"status": "awaiting_verification"})).json()
+    [app] = listed["applications"]
+    assert app["status_label"] == "预审通过，免缴资格待审核" and CHILD not in str(listed)
+    bad = await bot.admin("POST", f"/admin/api/applications/{app['id']}/verification", json={"decision": "refuse"})
+    assert bad.status == 400  # a refusal says why
+    refused = await bot.admin("POST", f"/admin/api/applications/{app['id']}/verification",
+                              json={"decision": "refuse", "reason": "民政数据中未查到"})
+    assert refused.status == 200 and (await refused.json())["application"]["status"] == "awaiting_payment"
+    told = await bot.pushed("o-exempt", "免缴资格审核未通过")
+    assert "民政数据中未查到" in told
+    link_message = await bot.pushed("o-exempt", "点击这里去缴费")
+    assert "150.00元" in link_message and LINK.findall(link_message)
+    again = await bot.admin("POST", f"/admin/api/applications/{app['id']}/verification", json={"decision": "approve"})
+    assert again.status == 409
+    progress = (await bot.say("o-exempt", "进度"))[0]
+    assert "待缴费" in progress
+
+
+async def test_staff_approval_of_a_declared_exemption_tells_the_guardian(start):
+    bot = await start()
+    await fill_sh_fund(bot, "o-exempt-ok", hardship="是")
+    await bot.say("o-exempt-ok", "确认提交")
+    await bot.pushed("o-exempt-ok", "免缴资格待审核")
+    [app] = await bot.services.applications.for_user("o-exempt-ok")
+    resp = await bot.admin("POST", f"/admin/api/applications/{app['id']}/verification", json={"decision": "approve"})
+    assert resp.status == 200
+    told = await bot.pushed("o-exempt-ok", "审核通过：")
+    assert "无需缴费" in told
+    assert not [t for t in bot.fake.texts_to("o-exempt-ok") if "去缴费" in t]
+
+
+# ---- (2) a yes/no or a choice takes only a clear answer -------------------------------------------
+
+async def test_acknowledgements_never_answer_a_yes_no_or_a_choice(start):
+    bot = await start()
+    user = "o-acks"
+    await bot.say(user, *SH_FORM[:5])  # up to the 户籍 proposal
+    for ack in ("好的", "嗯", "ok", "知道了"):
+        reply = (await bot.say(user, ack))[0]
+        assert "是" in reply and "否" in reply and "户籍" in reply, reply
+    assert "低保" in (await bot.say(user, "是"))[0]
+    for ack in ("好的", "嗯"):
+        reply = (await bot.say(user, ack))[0]
+        assert "明确回答" in reply and "是" in reply and "否" in reply
+    form = (await bot.services.sessions.load(user))[0]["enroll"]["form"]
+    assert "hardship" not in form["slots"] and form["state"] == "hardship"
+    await bot.say(user, "否")
+    form = (await bot.services.sessions.load(user))[0]["enroll"]["form"]
+    assert form["slots"]["hardship"] is False
+
+
+async def test_an_answer_matching_no_option_is_never_stored(start):
+    bot = await start()
+    user = "o-options"
+    # A Beijing 一小 category: "是" (or 好的) must not pick "以上都不是" by its last character.
+    await bot.say(user, "我要参保北京一小", "同意")
+    for answer in ("是", "好的", "不是本市户籍"):
+        reply = (await bot.say(user, answer))[0]
+        assert "请回复选项前的数字" in reply, reply
+    form = (await bot.services.sessions.load(user))[0]["enroll"]["form"]
+    assert "category" not in form["slots"] and form["state"] == "category"
+
+
+# ---- (3) duplicates: right after the ID, nothing of another guardian's shown --------------------
+
+async def test_a_child_with_an_application_is_told_at_the_id_step(start):
+    bot = await start()
+    await fill_sh_fund(bot, "o-first")
+    await bot.say("o-first", "确认提交")
+    [first] = await bot.services.applications.for_user("o-first")
+    replies = await bot.say("o-second", *SH_FORM[:4])
+    refused = replies[-1]
+    assert "已经有一份" in refused and "转人工" in refused
+    assert first["id"] not in refused and "预审" not in refused and "编号" not in refused
+    assert not await bot.services.applications.for_user("o-second")
+    own = (await bot.say("o-first", "我要参保少儿基金", "同意", "韩小明", CHILD))[-1]
+    assert first["id"] in own and "不需要重复办理" in own
+
+
+# ---- (5) inputs are what the step expects ------------------------------------------------------------
+
+async def test_a_name_step_refuses_questions_and_sentences(start):
+    bot = await start()
+    user = "o-names"
+    await bot.say(user, "我要参保少儿基金", "同意")
+    for text in ("什么意思", "I don't understand", "要交多少钱？"):
+        reply = (await bot.say(user, text))[0]
+        assert "我们继续" in reply and "姓名" in reply, reply
+    assert "150" in (await bot.say(user, "要交多少钱？"))[0]  # answered, for the form's own scheme
+    form = (await bot.services.sessions.load(user))[0]["enroll"]["form"]
+    assert "child" not in form["slots"]
+    assert "证件号码" in (await bot.say(user, "韩小明"))[0]
+
+
+async def test_coming_back_resumes_and_is_never_stored(start):
+    bot = await start()
+    user = "o-back"
+    await bot.say(user, "我要参保少儿基金", "同意")
+    for text in ("我回来了，继续", "继续办理", "你好"):
+        reply = (await bot.say(user, text))[0]
+        assert "姓名" in reply and "我们继续" in reply, reply
+    await bot.say(user, "韩小明", CHILD)
+    assert "详细地址" in (await bot.say(user, "我回来了，继续"))[0]
+    form = (await bot.services.sessions.load(user))[0]["enroll"]["form"]
+    assert form["slots"]["child"]["name"] == "韩小明" and "address" not in form["slots"]
+
+
+async def test_a_question_on_the_confirmation_page_comes_back_to_the_whole_page(start):
+    bot = await start()
+    user = "o-confirm-q"
+    await fill_sh_fund(bot, user)
+    reply = (await bot.say(user, "这个要交多少钱？"))[0]
+    assert "150" in reply and "我们继续" in reply
+    resumed = reply.split("我们继续", 1)[1]
+    assert "姓名：韩小明" in resumed and "确认提交" in resumed  # never an empty 请核对：
+
+
+async def test_a_picture_where_the_form_asks_for_one_is_acknowledged(start):
+    bot = await start()
+    user = "o-photo"
+    menu = (await bot.say(user, "我要参保"))[0]
+    [tap] = [t for t in MENU.findall(menu) if "宣城" in t]
+    await bot.say(user, tap, "2", "李四", XC_STUDENT, *XC_BEFORE_PHOTO)
+    reply = await bot.sender.image(user, "https://example.invalid/id.jpg")
+    assert reply.startswith("已收到身份证照片") and "缴费渠道" in reply
