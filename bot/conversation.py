@@ -87,6 +87,9 @@ class Router:
             return Reply(text=await self.dialogs.progress(turn))
         if understanding.intent == "human":
             return Reply(text=await self._handoff(turn, text))
+        paying = await self.dialogs.payment_answer(turn, text)
+        if paying:  # "怎么付款" from a guardian with an open order: their own link, not the app's steps
+            return Reply(text=paying)
         answer = self.qa.answer(text, turn.session.setdefault("qa", {}), turn.now, understanding=understanding)
         return Reply(text=answer.text)
 
@@ -94,6 +97,9 @@ class Router:
         """A question asked while a form is open or just after one: "我的申请审核通过了吗" / "预审没通过怎么办"
         from a guardian with applications is about theirs (with the reason of a refusal), not the procedure."""
         qa_state = turn.session.setdefault("qa", {})
+        paying = await self.dialogs.payment_answer(turn, text)
+        if paying:
+            return paying
         understanding = self.nlu.understand(text, qa_state)
         if understanding.intent == "progress" and await turn.services.applications.for_user(turn.user_id):
             return await self.dialogs.progress(turn)

@@ -152,7 +152,9 @@ class Fulfilment:
         if app.get("exempt"):
             await self._await_verification(app)
         elif external:
-            await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n缴费方式：{external}")
+            steps = self._form_message(app, "after_pre_review")
+            await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。\n缴费方式：{external}"
+                             + (f"\n{steps}" if steps else ""))
         else:
             await self.issue_order(app)
 
@@ -212,8 +214,13 @@ class Fulfilment:
         return await self.services.applications.get(app_id) or app
 
     def _form_message(self, app: dict[str, Any], key: str) -> str:
+        """A message of the application's form, with its placeholders filled from the record (the form's own
+        answers are kept in `details`)."""
         spec = self.forms.get(app.get("scheme", ""))
-        return fill(spec.messages.get(key, ""), app).strip() if spec else ""
+        if spec is None:
+            return ""
+        slots = {**_dict(app.get("details")), **app}
+        return fill(spec.message(key, slots), slots).strip()
 
     # ----- payment order ---------------------------------------------------------------------
     async def issue_order(self, app: dict[str, Any]) -> None:

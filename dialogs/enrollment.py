@@ -20,7 +20,8 @@ from typing import Any, Callable
 from bot.privacy import redact
 from bot.store.base import LockTimeout, StoreError, VersionConflict
 from bot.handoff import acknowledgement, request_handoff
-from bot.store.repos import STATUS_LABELS, DuplicateApplication
+from bot.store.repos import (AWAITING_PAYMENT, AWAITING_VERIFICATION, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
+                             DuplicateApplication)
 from dialogs import fields, hooks, render, submission
 from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, get_slot, holds, load_forms,
                            set_slot)
@@ -51,6 +52,11 @@ REMIND = {"提醒我", "提醒", "订阅提醒", "要提醒", "好的提醒我"}
 QUESTION_MARKERS = ("吗", "多少", "怎么", "?", "？", "什么", "哪", "能不能", "可不可以", "为什么", "如何", "几时", "呢")
 NOT_QUESTIONS = {"enroll", "greeting", "unclear", "out_of_scope", "help", "human", "progress"}
 ENROLL_KEY = "enroll"
+# "怎么付款" / "去缴费": asked by a guardian with an application, it is about their own payment.
+PAY_QUESTIONS = ("怎么付款", "怎么缴费", "怎么交费", "怎么交钱", "怎么支付", "怎么付钱", "如何缴费", "如何支付", "去缴费",
+                 "去支付", "去付款", "在哪缴费", "在哪里缴费", "在哪交", "哪里交钱", "哪里缴费", "缴费链接", "支付链接",
+                 "付款链接", "我要缴费", "我要付款", "要去哪里交")
+PAYABLE = (SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, AWAITING_VERIFICATION)
 FREE_TEXT_STEPS = {"name", "address", "text", "school"}  # steps where a question could pass validation
 
 
@@ -163,6 +169,34 @@ class EnrollmentDialogs:
         if not lines:
             return "您还没有提交过参保申请。回复“我要参保”开始办理。"
         return "您的参保申请进度：\n" + "\n".join(lines)
+
+    async def payment_answer(self, turn: Any, text: str) -> str | None:
+        """A payment question ("怎么付款", "去缴费") answered with the channel this guardian really has: their
+        own open order's link and deadline, their scheme's own channel, or where a claimed exemption stands.
+        None when it is not a payment question, or nothing of the guardian's says how they pay."""
+        if not any(word in normalize(text) for word in PAY_QUESTIONS):
+            return None
+        lines = []
+        apps = [a for a in await turn.services.applications.for_user(turn.user_id) if a.get("status") in PAYABLE]
+        for app in sorted(apps, key=lambda a: a.get("created_at", "")):
+            note = await self.submitter.progress_note(app)
+            if note:
+                child = (app.get("child") or {}).get("name", "孩子")
+                lines.append(f"{child}（{self._title(app.get('scheme', ''))}，编号 {app['id']}）：{note}")
+        if lines:
+            return "您的缴费：\n" + "\n".join(lines)
+        form = (turn.session.get(ENROLL_KEY) or {}).get("form") or {}
+        scheme = form.get("scheme")
+        if scheme not in self.forms:
+            return None
+        try:
+            channel, how = self.engine.payment_channel(scheme)
+        except Exception:
+            return None
+        if channel == "external":
+            return f"{self._title(scheme)}的缴费方式：{how}"
+        return (f"{self._title(scheme)}现在还不用缴费：提交申请、预审通过后，我们会把缴费链接和缴费期限发给您，"
+                "在链接里缴费即可。")
 
     # ---- starting ------------------------------------------------------------------------------
 
@@ -695,7 +729,7 @@ class EnrollmentDialogs:
         state["last"] = {"scheme": spec.scheme, "slots": {k: copy_json(slots[k])
                                                           for k in spec.settings.get("reuse", []) if k in slots}}
         state["after"] = True
-        after = render.fill(spec.messages.get("after_submit", ""), slots)
+        after = render.fill(spec.message("after_submit", slots), slots)
         topics = submission.procedure_text(self.engine, spec)
         parts = [f"已为{child.get('name', '孩子')}提交{spec.title}申请。", told, after, topics,
                  "如需为其他孩子办理，请回复“再办一个”。"]

@@ -61,7 +61,14 @@ class FormSpec:
     steps: list[Step]
     summary: list[dict[str, Any]]
     settings: dict[str, Any]
-    messages: dict[str, str]
+    messages: dict[str, Any]  # a text, or a list of {text, when} parts kept where their `when` holds
+
+    def message(self, key: str, slots: dict[str, Any]) -> str:
+        """The message template `key` for these slots (placeholders not yet filled)."""
+        raw = self.messages.get(key, "")
+        if isinstance(raw, list):
+            return "\n".join(str(p["text"]).strip() for p in raw if holds(p.get("when"), slots))
+        return raw
 
     def step(self, step_id: str) -> Step:
         return self._by_id[step_id]
@@ -102,7 +109,8 @@ def load_form(path: Path) -> FormSpec:
         ))
     spec = FormSpec(scheme=raw["scheme"], title=raw.get("title", raw["scheme"]), steps=steps,
                     summary=list(raw.get("summary", [])), settings=dict(raw.get("settings", {})),
-                    messages={k: str(v).strip() for k, v in (raw.get("messages") or {}).items()})
+                    messages={k: v if isinstance(v, list) else str(v).strip()
+                              for k, v in (raw.get("messages") or {}).items()})
     _check_references(spec)
     return spec
 

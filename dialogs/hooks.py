@@ -109,6 +109,8 @@ async def check_duplicate(ctx: HookContext) -> None:
     if not get_slot(ctx.slots, "child.id_number"):
         return
     probe = HookContext(turn=ctx.turn, spec=ctx.spec, slots=copy_json(ctx.slots), engine=ctx.engine, schools=ctx.schools)
+    if ctx.spec.settings.get("enrol_year_from"):
+        await compute_enrol_year(probe)
     await compute_school_year(probe)
     await compute_benefit(probe)
     existing = await submission.find_duplicate(ctx.turn, ctx.spec, probe.slots)
@@ -124,9 +126,19 @@ async def compute_school_year(ctx: HookContext) -> None:
     ctx.slots["school_year"] = today.year if (today.month, today.day) >= (month, day) else today.year - 1
 
 
+async def compute_enrol_year(ctx: HookContext) -> None:
+    """`enrol_year`: the year declared and paid for, from the bot's clock as the seed's pattern has it
+    (`settings.enrol_year_from`: from that day on, the next year's)."""
+    month, day = (int(p) for p in str(ctx.spec.settings.get("enrol_year_from", "01-01")).split("-"))
+    today = ctx.today
+    ctx.slots["enrol_year"] = today.year + 1 if (today.month, today.day) >= (month, day) > (1, 1) else today.year
+
+
 async def compute_benefit(ctx: HookContext) -> None:
+    year = ctx.slots.get("enrol_year")
+    on = dt.date(int(year), 1, 1) if year and ctx.spec.settings.get("enrol_year_from") else ctx.today
     try:
-        period = ctx.engine.benefit_period(ctx.spec.scheme, ctx.today)
+        period = ctx.engine.benefit_period(ctx.spec.scheme, on)
     except Exception:
         log.exception("benefit period failed for %s", ctx.spec.scheme)
         period = None
@@ -204,7 +216,7 @@ async def compute_deductions(ctx: HookContext) -> None:
 
 HOOKS: dict[str, Callable[[HookContext], Awaitable[None]]] = {
     "eligibility": check_eligibility, "age": check_age, "roster": check_roster, "duplicate": check_duplicate,
-    "school_year": compute_school_year, "benefit": compute_benefit, "fee": compute_fee,
+    "school_year": compute_school_year, "benefit": compute_benefit, "enrol_year": compute_enrol_year, "fee": compute_fee,
     "window": compute_window, "deadlines": compute_deadlines, "deductions": compute_deductions,
 }
 

@@ -15,7 +15,7 @@ STANDARD = ("child", "guardian", "school_code", "school_name", "address", "categ
             "benefit_start", "benefit_end", "amount_fen", "exempt", "full_amount_fen")
 # … and working slots of the dialog that are not part of the application.
 INTERNAL = {"flags", "roster", "roster_school_uploaded", "roster_note", "fee_note", "fee_category",
-            "school_district", "district", "window_end", "deadlines", "deductions"}
+            "school_district", "district", "window_end"}
 
 
 def period_of(slots: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ async def run(chat, *texts) -> str:
 # ---- Ningbo ----------------------------------------------------------------------------------
 
 async def test_ningbo_minor_gets_the_minor_tier_and_tax_payment_steps(chat, services):
-    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "是", "王大", "13912345678")
+    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "是", "王小丫", KID, "是", "王大", "13912345678")
     assert "缴费档次：中小学生（其他未成年人，6–18周岁）" in confirm and "个人缴费：220元" in confirm
     assert "2021年度标准" in confirm
     done = await chat.say("确认提交")
@@ -39,18 +39,18 @@ async def test_ningbo_minor_gets_the_minor_tier_and_tax_payment_steps(chat, serv
 
 
 async def test_ningbo_infant_tier(chat):
-    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "王小宝", INFANT, "是", "王大", "13912345678")
+    confirm = await run(chat, "参保:nb-civil-servant-children", "好的", "是", "王小宝", INFANT, "是", "王大", "13912345678")
     assert "婴幼儿" in confirm and "500元" in confirm
 
 
 async def test_ningbo_too_old_is_refused_and_nothing_lost(chat):
-    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王大丫", ADULT)
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "是", "王大丫", ADULT)
     assert "超过18周岁" in reply and "学校" in reply
     assert (await chat.session())["enroll"]["form"]["slots"]["child"]["name"] == "王大丫"
 
 
 async def test_ningbo_hukou_outside_goes_the_employer_route(chat, services):
-    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "否")
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "是", "王小丫", KID, "否")
     assert "单位" in reply and "区医疗保障管理中心" in reply
     assert not await chat.form_open()
     assert await services.applications.for_user(chat.user) == []
@@ -59,7 +59,7 @@ async def test_ningbo_hukou_outside_goes_the_employer_route(chat, services):
 async def test_a_slip_that_ended_the_form_is_taken_back_with_everything_kept(chat, services):
     """"否" tapped by mistake for the hukou ends the form at the employer route: 上一步 right after reopens
     it at that question, shown as answered, and the guardian goes on without typing anything again."""
-    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "王小丫", KID, "否")
+    reply = await run(chat, "参保:nb-civil-servant-children", "好的", "是", "王小丫", KID, "否")
     assert "区医疗保障管理中心" in reply and "回复“上一步”返回修改" in reply and not await chat.form_open()
     back = await chat.say("上一步")
     assert back.startswith("（当前：否）") and await chat.form_open()
@@ -161,7 +161,7 @@ async def test_beijing_not_in_any_category(chat):
 
 async def test_shanghai_resident_student_collects_materials_and_tells_school_deadline(chat, services, clock):
     clock.set(dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
-    reply = await run(chat, "参保:sh-resident-student", "好", "钱小沪", "1", KID, "3")
+    reply = await run(chat, "参保:sh-resident-student", "好", "钱小沪", KID, "3")
     assert "积分通知书" in reply
     confirm = await run(chat, "好的", "否", "浦东", "张江", "钱大沪", "13812345678")
     assert "个人缴费：180元" in confirm and "学校网上申报截止：12月11日" in confirm
@@ -172,7 +172,7 @@ async def test_shanghai_resident_student_collects_materials_and_tells_school_dea
 async def test_shanghai_resident_hardship_fee_and_age_limit(chat, clock):
     clock.set(dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
     old = generate_id_number(dt.date(2004, 1, 1), "男", seq=5)
-    reply = await run(chat, "参保:sh-resident-student", "好", "钱大沪", "1", old)
+    reply = await run(chat, "参保:sh-resident-student", "好", "钱大沪", old)
     assert "22周岁" in reply and "参保年龄" in reply
     confirm = await run(chat, KID, "1", "好的", "是", "浦东", "张江", "钱大沪", "13812345678")
     assert "130元" in confirm

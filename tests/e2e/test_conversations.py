@@ -109,7 +109,7 @@ async def test_ningbo_enrolment_to_tax_payment_steps(bot):
     sender, services = await bot()
     g = Guardian(sender, "o-nb-1")
     await g.tap(await g.say("我要参保"), "宁波")
-    confirm = await g.say("好的", "王小丫", NB_KID, "是", "王大", PHONE)
+    confirm = await g.say("好的", "是", "王小丫", NB_KID, "是", "王大", PHONE)
     assert "220元" in confirm
     done = await g.say("确认提交")
     assert "宁波税务" in done
@@ -122,13 +122,13 @@ async def test_a_form_ended_by_a_slip_is_reopened_and_a_question_after_it_answer
     sender, services = await bot()
     g = Guardian(sender, "o-nb-2")
     await g.tap(await g.say("我要参保"), "宁波")
-    ended = await g.say("好的", "王小丫", NB_KID, "否")  # 户籍不在宁波大市: the employer route
+    ended = await g.say("好的", "是", "王小丫", NB_KID, "否")  # 户籍不在宁波大市: the employer route
     assert "上一步" in ended
     assert (await g.say("上一步")).startswith("（当前：否）")
     assert "监护人" in await g.say("是")
     g2 = Guardian(sender, "o-nb-3")
     await g2.tap(await g2.say("我要参保"), "宁波")
-    await g2.say("好的", "王小丫", NB_KID, "否")
+    await g2.say("好的", "是", "王小丫", NB_KID, "否")
     answer = await g2.say("宁波中小学生医保交多少钱")  # answered as any question, not as part of a form
     assert "220" in answer and "我们继续" not in answer
     assert answer.endswith("回复「参保」开始办理。")  # no form is open: the hint to start one is kept
@@ -168,7 +168,7 @@ async def test_shanghai_resident_student_tells_the_school_deadline(bot):
     sender, services = await bot("2026-11-20T10:00:00+08:00")
     g = Guardian(sender, "o-shr-1")
     await g.tap(await g.say("我要参保"), "城乡居民医保")
-    await g.say("好", "钱小沪", "1", SH_CHILD, "3")
+    await g.say("好", "钱小沪", SH_CHILD, "3")
     confirm = await g.say("好的", "否", "浦东", "张江", "钱大沪", PHONE)
     assert "180元" in confirm and "12月11日" in confirm
     assert "12月25日" in await g.say("确认提交")

@@ -216,3 +216,104 @@ async def test_a_picture_where_the_form_asks_for_one_is_acknowledged(start):
     await bot.say(user, tap, "2", "李四", XC_STUDENT, *XC_BEFORE_PHOTO)
     reply = await bot.sender.image(user, "https://example.invalid/id.jpg")
     assert reply.startswith("已收到身份证照片") and "缴费渠道" in reply
+
+
+# ---- (4) what the guardian must still do, with years and dates that hold ---------------------------
+
+NB_KID = generate_id_number(dt.date(2016, 3, 2), "女", region="330203", seq=12)
+CARD = "6229081234567890127"
+
+
+@pytest.mark.parametrize("now, year", [("2026-09-10T10:00:00+08:00", 2027), ("2026-03-10T10:00:00+08:00", 2026)])
+async def test_ningbo_years_follow_the_clock_and_its_scope_and_card_are_told(start, now, year):
+    bot = await start(now)
+    user = "o-nb-year"
+    replies = await bot.say(user, "我要参保宁波机关子女", "好的", "是", "王小丫", NB_KID, "是", "王大", PHONE)
+    confirm = replies[-1]
+    assert f"申报年度：{year}" in confirm and f"待遇开始：{year}-01-01" in confirm
+    done = (await bot.say(user, "确认提交"))[0]
+    assert f"“{year}年度申报”" in done and f"缴费期限选“{year}”" in done
+    assert "社保卡" in done and "签订代扣代缴协议必须先有参保信息" in done
+    for text in replies + [done]:
+        assert "2021年度申报" not in text and "缴费期限选“2021”" not in text
+    pre_review = await bot.pushed(user, "预审通过")
+    assert "宁波税务" in pre_review and "2021" not in pre_review
+
+
+async def test_ningbo_asks_the_civil_servant_parent_condition(start):
+    bot = await start()
+    replies = await bot.say("o-nb-scope", "我要参保宁波机关子女", "好的")
+    assert "机关事业单位工作人员" in replies[-1]
+    assert "好的" not in replies[-1]
+    ended = (await bot.say("o-nb-scope", "否"))[0]
+    assert "只适用于原参加机关子女医疗统筹" in ended and "医疗保障管理中心" in ended
+
+
+async def test_beijing_end_and_pre_review_say_the_guardians_own_steps_with_dates(start):
+    bot = await start()
+    user = "o-bj-steps"
+    card = CARD[:-1] + __import__("dialogs.validators", fromlist=["x"]).luhn_check_digit(CARD[:-1])
+    await bot.say(user, "我要参保北京一小", "同意", "1", "赵小北", BJ_CHILD, "北京明华中学", "否", "1", card, "是",
+                  "赵大北", PHONE)
+    done = (await bot.say(user, "确认提交"))[0]
+    for step in ("报送给学校", "北京市社会保险网上服务平台", "学生儿童缴费账户信息采集和变更", "多存10元",
+                 "9月25日左右", "10月25日左右", "11月25日左右", "29日后到开户银行查询"):
+        assert step in done, step
+    assert "176****2353" in done and card not in done and "*****" + card[-4:] in done
+    pre_review = await bot.pushed(user, "预审通过")
+    assert "北京市社会保险网上服务平台" in pre_review and "9月25日左右" in pre_review and "<a href" not in pre_review
+
+
+async def test_a_payment_question_gets_the_guardians_own_link_and_deadline(start):
+    bot = await start()
+    user = "o-pay-q"
+    await fill_sh_fund(bot, user)
+    mid = (await bot.say(user, "怎么付款"))[0]  # on the 确认 page: nothing to pay yet, said for this scheme
+    assert "预审通过后" in mid and "缴费链接" in mid and "我们继续" in mid and "姓名：韩小明" in mid
+    await bot.say(user, "确认提交")
+    link_message = await bot.pushed(user, "点击这里去缴费")
+    [link] = LINK.findall(link_message)
+    for question in ("怎么付款", "去缴费", "在哪里缴费？"):
+        reply = (await bot.say(user, question))[0]
+        assert link in reply and "9月11日 10:00" in reply, reply
+        assert "一网通办" not in reply
+
+
+async def test_a_payment_question_of_a_scheme_paid_elsewhere_gets_that_channel(start):
+    bot = await start()
+    user = "o-pay-nb"
+    await bot.say(user, "我要参保宁波机关子女", "好的", "是", "王小丫")
+    reply = (await bot.say(user, "怎么缴费"))[0]
+    assert "宁波税务" in reply and "我们继续" in reply and "<a href" not in reply
+
+
+# ---- (6) fewer messages ---------------------------------------------------------------------------------
+
+NOW_OF = {"xc-hfut-college": "2024-10-10T10:00:00+08:00", "sh-resident-student": "2026-11-20T10:00:00+08:00"}
+SCRIPTS = {
+    "sh-child-fund": SH_FORM[:6] + ["否"] + SH_FORM[7:] + ["确认提交"],
+    "nb-civil-servant-children": ["我要参保宁波机关子女", "好的", "是", "王小丫", NB_KID, "是", "王大", PHONE, "确认提交"],
+    "xc-hfut-college": ["我要参保合工大", "续保", "李四", XC_STUDENT, "1", PHONE, "确认提交"],
+    "bj-child-student": ["我要参保北京一小", "同意", "1", "赵小北", BJ_CHILD, "北京明华中学", "否", "1", "{card}", "是",
+                         "赵大北", PHONE, "确认提交"],
+    "sh-resident-student": ["我要参保上海居民医保", "好", "钱小沪", CHILD, "3", "知道了", "否", "北京东路", "钱大沪", PHONE,
+                            "确认提交"],
+}
+
+
+async def test_every_scheme_is_submitted_in_few_guardian_messages(start, capsys):
+    from dialogs.validators import luhn_check_digit
+
+    card = CARD[:-1] + luhn_check_digit(CARD[:-1])
+    counts = {}
+    for scheme, script in SCRIPTS.items():
+        bot = await start(NOW_OF.get(scheme, SH_NOW))
+        user = f"o-count-{scheme}"
+        replies = await bot.say(user, *[t.replace("{card}", card) for t in script])
+        assert "已提交" in replies[-1], (scheme, replies[-3:])
+        [app] = await bot.services.applications.for_user(user)
+        assert app["scheme"] == scheme
+        counts[scheme] = len(script)
+    with capsys.disabled():
+        print("\nguardian messages from 我要参保 to submitted:", counts)
+    assert counts["sh-child-fund"] <= 11
