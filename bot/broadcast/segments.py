@@ -4,8 +4,10 @@ A segment is a filter over subscribers (district, school, scheme, 48-hour window
 state of their children's applications. It resolves to a sorted list of OpenIDs; opted-out and
 unsubscribed guardians are never included.
 
-Application states are read from the raw store records (index fields and status only), so resolving
-a segment of ten thousand guardians decrypts nothing.
+Everything is decided on keys and index values (`Store.query_keys`, `Store.query_index`): subscribers' district, school and
+declared schemes, applications' user, scheme, status and creation date, and the scheme of the form a
+guardian is filling in (the session's index) — so counting a segment of 100 000 guardians decodes no
+record (only the 48-hour window filter reads the subscribers' records).
 """
 from __future__ import annotations
 
@@ -15,12 +17,7 @@ from typing import Any
 
 from bot.store.base import Store
 from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, PAID, PRE_APPROVED, SUBMITTED, Applications,
-                             Subscribers)
-
-try:  # where the enrolment dialogs keep their state in a guardian's session
-    from dialogs.enrollment import ENROLL_KEY as _ENROLL_KEY
-except ImportError:  # pragma: no cover - a build without the dialogs
-    _ENROLL_KEY = "enroll"
+                             Sessions, Subscribers)
 
 # Application-state filters a segment can use, with the label staff see.
 STATUS_FILTERS: dict[str, str] = {
@@ -104,29 +101,60 @@ class Segment:
 
 async def resolve(store: Store, segment: Segment, now: dt.datetime) -> list[str]:
     """OpenIDs of the subscribers in the segment, sorted."""
-    index = {"subscribed": "1", "opted_out": "0"}
-    if segment.district:
-        index["district"] = segment.district
-    if segment.school_code:
-        index["school_code"] = segment.school_code
-    subscribers = [r.data for _, r in await store.query(Subscribers.KIND, **index)]
-    if segment.window_only:
-        cutoff = now - dt.timedelta(hours=48)
-        subscribers = [s for s in subscribers if _parse_time(s.get("last_interaction")) >= cutoff]
-    statuses = await _statuses_by_user(store, segment)
-    if segment.scheme:
-        # A guardian belongs to a scheme by declaring it or by having an application for it.
-        subscribers = [s for s in subscribers if segment.scheme in (s.get("schemes") or []) or s["openid"] in statuses]
-    openids = sorted(s["openid"] for s in subscribers)
-    if not segment.status:
-        return openids
-    if segment.status == "started":
-        return [o for o in openids if DRAFT in statuses.get(o, set()) or await _has_active_form(store, o)]
-    return [o for o in openids if _matches(segment.status, statuses.get(o, set()))]
+    population = await _Population.load(store, segment, now)
+    return population.matching(segment.status)
 
 
 async def count(store: Store, segment: Segment, now: dt.datetime) -> int:
     return len(await resolve(store, segment, now))
+
+
+async def overview(store: Store, segment: Segment, now: dt.datetime) -> dict[str, int]:
+    """How many subscribers each status filter of STATUS_FILTERS reaches within `segment`'s other
+    conditions: one read of the population for all of them (the broadcast page's table)."""
+    population = await _Population.load(store, segment, now)
+    return {key: len(population.matching(key)) for key in STATUS_FILTERS}
+
+
+@dataclass
+class _Population:
+    """What a segment is decided on, read from index values only (no record is decoded): the
+    subscribers, their applications' statuses, and who is in the middle of a form."""
+
+    scheme: str
+    openids: list[str]  # subscribed, not opted out, matching district/school/window (and the scheme)
+    statuses: dict[str, set[str]]  # openid → statuses of their applications (of the scheme, since its date)
+    filling: set[str]  # openids with a form of the scheme (any scheme when none is given) open
+
+    @classmethod
+    async def load(cls, store: Store, segment: Segment, now: dt.datetime) -> "_Population":
+        index = {"subscribed": "1", "opted_out": "0"}
+        if segment.district:
+            index["district"] = segment.district
+        if segment.school_code:
+            index["school_code"] = segment.school_code
+        if segment.window_only:  # the last interaction is no index value: this filter reads the records
+            cutoff = now - dt.timedelta(hours=48)
+            openids = [key for key, r in await store.query(Subscribers.KIND, **index)
+                       if _parse_time(r.data.get("last_interaction")) >= cutoff]
+        else:
+            openids = await store.query_keys(Subscribers.KIND, **index)
+        statuses = await _statuses_by_user(store, segment)
+        filling = set(await store.query_keys(Sessions.KIND, **({"form_scheme": segment.scheme} if segment.scheme
+                                                               else {"form_open": "1"})))
+        if segment.scheme:
+            # A guardian belongs to a scheme by declaring it, by an application for it, or by filling in its form.
+            members = set(await store.query_keys(Subscribers.KIND, **{Subscribers.scheme_field(segment.scheme): "1"}))
+            members |= statuses.keys() | filling
+            openids = [o for o in openids if o in members]
+        return cls(segment.scheme, openids, statuses, filling)
+
+    def matching(self, status_filter: str) -> list[str]:
+        if not status_filter:
+            return list(self.openids)
+        if status_filter == "started":
+            return [o for o in self.openids if DRAFT in self.statuses.get(o, ()) or o in self.filling]
+        return [o for o in self.openids if _matches(status_filter, self.statuses.get(o, set()))]
 
 
 async def has_paid(store: Store, openid: str, segment: Segment) -> bool:
@@ -158,23 +186,21 @@ def _matches(status_filter: str, statuses: set[str]) -> bool:
 async def _statuses_by_user(store: Store, segment: Segment) -> dict[str, set[str]]:
     """user_id → the statuses of their applications (of the segment's scheme, since its date)."""
     index = {"scheme": segment.scheme} if segment.scheme else {}
-    since = dt.date.fromisoformat(segment.since) if segment.since else None
+    since = segment.since or ""
     result: dict[str, set[str]] = {}
-    for _, rec in await store.query(Applications.KIND, **index):
-        app = rec.data
-        if since and str(app.get("created_at", ""))[:10] < since.isoformat():
+    for key, values in await store.query_index(Applications.KIND, ("user_id", "status", "created_on"), **index):
+        if since and await _created_on(store, key, values) < since:
             continue
-        result.setdefault(app["user_id"], set()).add(app["status"])
+        result.setdefault(values["user_id"], set()).add(values["status"])
     return result
 
 
-async def _has_active_form(store: Store, openid: str) -> bool:
-    """A saved conversation with an enrolment form in progress (started, not yet submitted)."""
-    rec = await store.get("session", openid)
-    if rec is None:
-        return False
-    state = rec.data.get(_ENROLL_KEY)
-    return isinstance(state, dict) and bool(state.get("form"))
+async def _created_on(store: Store, key: str, values: dict[str, str]) -> str:
+    """The application's creation date; applications indexed before the date was read from the record."""
+    if "created_on" in values:
+        return values["created_on"]
+    rec = await store.get(Applications.KIND, key)
+    return str(rec.data.get("created_at", ""))[:10] if rec else ""
 
 
 def _parse_time(value: Any) -> dt.datetime:

@@ -148,6 +148,16 @@ class Store(Protocol):
 
     async def count(self, kind: str, **index: str) -> int: ...
 
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        """The keys of the records `query` would return, in key order, without reading the records:
+        segments of 100 000 subscribers are counted from keys alone."""
+        ...
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        """(key, the record's own values of the index `fields` it has) of the records `query` would
+        return, in key order, without reading their data (grouping applications by user and status)."""
+        ...
+
     async def claim(self, key: str, ttl: float) -> bool:
         """Atomically create `key` if absent (SET NX). True for exactly one caller until it expires."""
         ...

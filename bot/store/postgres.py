@@ -238,6 +238,27 @@ class PostgresStore:
         async with self._conn() as conn:
             return await conn.fetchval(sql, *params)
 
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        sql, params, order = self._select("r.key", kind, index)
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"{sql} ORDER BY {order} COLLATE \"C\"", *params)
+        return [row[0] for row in rows]
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        matching, params, _order = self._select("r.key", kind, index)
+        params += [kind, list(fields)]
+        sql = (f"SELECT m.key, x.field, x.value FROM ({matching}) m LEFT JOIN record_index x "
+               f"ON x.kind = ${len(params) - 1} AND x.key = m.key AND x.field = ANY(${len(params)}::text[]) "
+               f"ORDER BY m.key COLLATE \"C\"")
+        async with self._conn() as conn:
+            rows = await conn.fetch(sql, *params)
+        found: dict[str, dict[str, str]] = {}
+        for key, field, value in rows:
+            values = found.setdefault(key, {})
+            if field is not None:
+                values[field] = value
+        return list(found.items())
+
     async def _maybe_purge(self) -> None:
         now = time.monotonic()
         if now - self._last_purge < _PURGE_EVERY:

@@ -121,6 +121,48 @@ end
 return 0
 """
 
+# One page of the live records matching a filter, found and checked inside Redis so that no key makes
+# a round trip: ARGV = record key prefix, filter JSON, '1' to return each live record's index JSON,
+# scan cursor, page size, the set (or, without a filter, the kind zset) to scan, the other index sets.
+# Returns {next cursor, live keys (each followed by its index JSON when asked), stale keys}. A scan may
+# return a key twice; the caller keeps one.
+_LIVE_KEYS = """
+local rprefix, filter, with_index = ARGV[1], cjson.decode(ARGV[2]), ARGV[3] == '1'
+local source, members, page = ARGV[6], {}, nil
+if next(filter) == nil then
+  page = redis.call('ZSCAN', source, ARGV[4], 'COUNT', ARGV[5])
+  for n = 1, #page[2], 2 do members[#members + 1] = page[2][n] end
+else
+  page = redis.call('SSCAN', source, ARGV[4], 'COUNT', ARGV[5])
+  members = page[2]
+end
+local live, stale = {}, {}
+for _, key in ipairs(members) do
+  local wanted = true
+  for n = 7, #ARGV do
+    if redis.call('SISMEMBER', ARGV[n], key) == 0 then wanted = false break end
+  end
+  if wanted then
+    local index = redis.call('HGET', rprefix .. key, 'i')
+    local ok = index ~= false
+    if ok then
+      local current = cjson.decode(index)
+      for field, value in pairs(filter) do
+        if current[field] ~= value then ok = false break end
+      end
+    end
+    if ok then
+      live[#live + 1] = key
+      if with_index then live[#live + 1] = index end
+    else
+      stale[#stale + 1] = key
+    end
+  end
+end
+return {page[1], live, stale}
+"""
+_LIVE_KEYS_PAGE = 2000  # members scanned per script call: a few milliseconds of Redis time each
+
 _RELEASE_LOCK = _RELEASE_LOCK_FN + "return release_lock(KEYS[1], ARGV[1])"
 
 # Take a lock if it is free and read a record with it: {1, data, version}, {1} (taken; no record) or
@@ -231,6 +273,7 @@ class RedisStore:
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._unindex_stale = client.register_script(_UNINDEX_STALE)
+        self._live_keys_script = client.register_script(_LIVE_KEYS)
         self._release_lock = client.register_script(_RELEASE_LOCK)
         self._incr = client.register_script(_INCR)
         self._get_or_claim = client.register_script(_GET_OR_CLAIM)
@@ -297,7 +340,45 @@ class RedisStore:
         return [(key, Record(json.loads(data), int(version))) for key, data, version in rows]
 
     async def count(self, kind: str, **index: str) -> int:
-        return len(await self._matching(kind, index, None, with_data=False))
+        return len(await self._live_keys(kind, index, with_index=False))
+
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        return [key for key, _index in await self._live_keys(kind, index, with_index=False)]
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        return [(key, {f: v for f, v in json.loads(current).items() if f in fields})
+                for key, current in await self._live_keys(kind, index, with_index=True)]
+
+    async def _live_keys(self, kind: str, index: dict[str, str], with_index: bool) -> list[tuple[str, str | None]]:
+        """(key, index JSON or None) of the live records matching `index`, in key order, found by scanning
+        the smallest index set inside Redis (`_LIVE_KEYS`) a page at a time, not by a read per key."""
+        rprefix, kindset, xprefix = self._kind_keys(kind)
+        wanted = {field: str(value) for field, value in index.items()}
+        sets = [f"{xprefix}{f}:{v}" for f, v in wanted.items()]
+        found: dict[str, str | None] = {}
+        stale: set[str] = set()
+        with _redis_errors():
+            if sets:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for name in sets:
+                        pipe.scard(name)
+                    sizes = await pipe.execute()
+                sets = [name for _size, name in sorted(zip(sizes, sets))]
+            source, others = (sets[0], sets[1:]) if sets else (kindset, [])
+            cursor = "0"
+            while True:
+                cursor, live, gone = await self._live_keys_script(
+                    args=[rprefix, _json(wanted), "1" if with_index else "0", cursor, _LIVE_KEYS_PAGE, source, *others])
+                if with_index:
+                    found.update(zip(live[::2], live[1::2]))
+                else:
+                    found.update((key, None) for key in live)
+                stale.update(gone)
+                if str(cursor) == "0":
+                    break
+            if stale:
+                await self._unindex_stale(args=[rprefix, kindset, xprefix, _json(wanted), *sorted(stale)])
+        return sorted(found.items())
 
     async def _matching(self, kind: str, index: dict[str, str], limit: int | None,
                         with_data: bool) -> list[tuple[str, str | None, str | None]]:

@@ -17,6 +17,7 @@ from bot.store.base import Record, Store, VersionConflict, Write
 
 SESSION_SCHEMA = 1
 SESSION_TTL = 30 * 24 * 3600  # idle conversations are forgotten after 30 days
+SESSION_FORM_KEY = "enroll"  # where the enrolment dialogs keep their state (dialogs.enrollment.ENROLL_KEY)
 
 # Application statuses, in the order a successful application passes through them.
 DRAFT, SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE = (
@@ -63,12 +64,22 @@ class Sessions:
     def write(self, user_id: str, data: dict[str, Any], version: int) -> Write:
         """The compare-and-set write that saves `data` over `version` (for `Store.put_and_release`)."""
         data = dict(data, schema=SESSION_SCHEMA)
-        return Write(self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version, ttl=SESSION_TTL)
+        return Write(self.KIND, user_id, encrypt_fields(data, self.cipher), expected_version=version,
+                     index=self.index_of(data), ttl=SESSION_TTL)
+
+    @staticmethod
+    def index_of(data: dict[str, Any]) -> dict[str, str] | None:
+        """The scheme of the form the guardian is filling in, so segments find "started, not submitted"
+        guardians without reading every session."""
+        state = data.get(SESSION_FORM_KEY)
+        form = state.get("form") if isinstance(state, dict) else None
+        return {"form_scheme": str(form.get("scheme") or ""), "form_open": "1"} if isinstance(form, dict) else None
 
     async def save(self, user_id: str, data: dict[str, Any], version: int) -> int:
         """Raises VersionConflict when another worker saved first."""
         w = self.write(user_id, data, version)
-        return await self.store.put(w.kind, w.key, w.data, expected_version=w.expected_version, ttl=w.ttl)
+        return await self.store.put(w.kind, w.key, w.data, expected_version=w.expected_version, index=w.index,
+                                    ttl=w.ttl)
 
 
 class DuplicateApplication(Exception):
@@ -189,14 +200,17 @@ class Applications:
 
     def write(self, record: dict[str, Any], expected_version: int | None) -> Write:
         """The store write of an application record: encrypted, with its index values."""
+        return Write(self.KIND, record["id"], encrypt_fields(record, self.cipher), expected_version=expected_version,
+                     index=self.index_of(record))
+
+    def index_of(self, record: dict[str, Any]) -> dict[str, str]:
         child = record.get("child") or {}
-        index = {
+        return {
             "user_id": record["user_id"], "scheme": record["scheme"], "status": record["status"],
             "school_code": str(record.get("school_code") or ""),
             "id_hash": self.cipher.blind(child["id_number"]) if child.get("id_number") else "",
+            "created_on": str(record.get("created_at") or "")[:10],
         }
-        return Write(self.KIND, record["id"], encrypt_fields(record, self.cipher), expected_version=expected_version,
-                     index=index)
 
     def _read(self, rec: Record) -> dict[str, Any]:
         return decrypt_fields(rec.data, self.cipher)
@@ -245,7 +259,13 @@ class Subscribers:
             "opted_out": "1" if data.get("opted_out") else "0",
             "district": str(data.get("district") or ""),
             "school_code": str(data.get("school_code") or ""),
+            **{Subscribers.scheme_field(scheme): "1" for scheme in data.get("schemes") or []},
         }
+
+    @staticmethod
+    def scheme_field(scheme: str) -> str:
+        """The index field saying the guardian declared `scheme` (index fields hold no ':')."""
+        return "in." + str(scheme).replace(":", "_")
 
 
 # A guardian's request for a person (转人工): open (waiting for staff), answered, closed.

@@ -57,6 +57,12 @@ class RoutedStore:
     async def count(self, kind: str, **index: str) -> int:
         return await self._for(kind).count(kind, **index)
 
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        return await self._for(kind).query_keys(kind, **index)
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        return await self._for(kind).query_index(kind, fields, **index)
+
     async def claim(self, key: str, ttl: float) -> bool:
         return await self.hot.claim(key, ttl)
 

@@ -244,6 +244,22 @@ class SQLiteStore:
         sql, params, _order = self._select("COUNT(*)", kind, index)
         return (await self._run(sql, params))[0][0]
 
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        sql, params, order = self._select("r.key", kind, index)
+        return [key for (key,) in await self._run(f"{sql} ORDER BY {order}", params)]
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        matching, params, _order = self._select("r.key", kind, index)
+        wanted = ", ".join("?" * len(fields)) or "NULL"
+        sql = (f"SELECT m.key, x.field, x.value FROM ({matching}) m LEFT JOIN record_index x "
+               f"ON x.kind = ? AND x.key = m.key AND x.field IN ({wanted}) ORDER BY m.key")
+        found: dict[str, dict[str, str]] = {}
+        for key, field, value in await self._run(sql, [*params, kind, *fields]):
+            values = found.setdefault(key, {})
+            if field is not None:
+                values[field] = value
+        return list(found.items())
+
     async def _maybe_purge(self, now: float) -> None:
         """Delete expired rows now and then (they are already invisible to every read)."""
         if now - self._last_purge < _PURGE_EVERY:

@@ -8,7 +8,7 @@ from bot.broadcast.jobs import DONE, BroadcastJobs, JobSettings
 from bot.broadcast.segments import Segment, count
 from bot.clock import SHANGHAI, Clock
 from bot.privacy import FieldCipher
-from bot.store.repos import Applications, Subscribers
+from bot.store.repos import Applications, Sessions, Subscribers
 
 
 @dataclass
@@ -42,7 +42,8 @@ async def test_segments_and_a_reminder_job_on_each_backend(store):
     assert await count(store, Segment(scheme="sh-child-fund"), now) == 4
     assert await count(store, Segment(district="浦东新区", status="needs_action"), now) == 1
     assert await count(store, Segment(status="started"), now) == 1
-    await store.put("session", "o-c", {"schema": 1, "enroll": {"form": "sh-child-fund", "slots": {}}})
+    await Sessions(store, FieldCipher(b"k" * 32)).save(
+        "o-c", {"enroll": {"form": {"scheme": "sh-child-fund", "state": "child_name", "slots": {}}}}, 0)
     assert await count(store, Segment(status="started"), now) == 2  # a form in progress, no draft yet
     assert await count(store, Segment(status="no_application"), now) == 2
     assert await count(store, Segment(window_only=True), now) == 3

@@ -63,3 +63,26 @@ async def test_a_request_stored_before_the_inbox_reads_as_one_message(store):
                     index={"status": "open"})
     [old] = await Handoffs(store).listing()
     assert old["id"] == "openid-9:20260910100000" and old["messages"][0]["text"] == "菜单：人工客服"
+
+
+async def test_query_keys_and_index_values_without_the_records_data(store):
+    await store.put("thing", "b", {"big": "x" * 1000}, index={"colour": "red", "size": "L", "shape": "round"})
+    await store.put("thing", "a", {"big": "y"}, index={"colour": "red", "size": "S"})
+    await store.put("thing", "c", {}, index={"colour": "blue", "size": "S"})
+    await store.put("thing", "d", {})  # no index at all
+    await store.put("thing", "gone", {}, index={"colour": "red"}, ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await store.query_keys("thing", colour="red") == ["a", "b"]
+    assert await store.query_keys("thing", colour="red", size="L") == ["b"]
+    assert await store.query_keys("thing", colour="green") == []
+    assert await store.query_keys("thing") == ["a", "b", "c", "d"]
+    fields = ("colour", "size")
+    assert await store.query_index("thing", fields, colour="red") == [("a", {"colour": "red", "size": "S"}),
+                                                                      ("b", {"colour": "red", "size": "L"})]
+    assert await store.query_index("thing", ("shape",), size="L") == [("b", {"shape": "round"})]
+    assert await store.query_index("thing", fields, colour="green") == []
+    assert await store.query_index("thing", ("size",)) == [("a", {"size": "S"}), ("b", {"size": "L"}),
+                                                           ("c", {"size": "S"}), ("d", {})]
+    await store.put("thing", "a", {}, index={"colour": "blue"})  # re-indexed: the old values are gone
+    assert await store.query_keys("thing", colour="red") == ["b"]
+    assert dict(await store.query_index("thing", fields, colour="blue"))["a"] == {"colour": "blue"}

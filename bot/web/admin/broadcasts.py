@@ -9,7 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.broadcast.jobs import DELIVERY_LABELS, JOB_STATUS_LABELS, JobError
-from bot.broadcast.segments import STATUS_FILTERS, Segment, SegmentError, count
+from bot.broadcast.segments import STATUS_FILTERS, Segment, SegmentError, count, overview
 from bot.privacy import redact
 from bot.web.admin.auth import AdminAuth
 from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, parse_local, short_time
@@ -174,9 +174,8 @@ class BroadcastViews:
                 "segment": segment.to_dict()}
 
     async def segment_overview(self, scheme: str = "") -> list[dict[str, Any]]:
-        now = self.ctx.services.clock.now()
-        return [{"status": key, "label": label, "count": await count(self.store, Segment(scheme=scheme, status=key), now)}
-                for key, label in STATUS_FILTERS.items()]
+        counts = await overview(self.store, Segment(scheme=scheme), self.ctx.services.clock.now())
+        return [{"status": key, "label": label, "count": counts[key]} for key, label in STATUS_FILTERS.items()]
 
     async def api_segments(self, request: web.Request) -> dict[str, Any]:
         scheme = request.query.get("scheme", "")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.conversation import STARTED_COUNTER
 from bot.store.repos import (AWAITING_PAYMENT, DONE, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
-                             Applications, Subscribers)
+                             Applications, Sessions, Subscribers)
 from bot.web.admin.auth import AdminAuth
 from bot.web.admin.core import AdminContext, Auth, h
 
@@ -46,7 +46,13 @@ class DashboardViews:
             "by_status": dict(by_status), "by_scheme": {k: dict(v) for k, v in sorted(by_scheme.items())},
             "funnel": funnel,
             "handoffs_open": await self.ctx.services.handoffs.count_open(),
+            "filling": await self.filling(),
         }
+
+    async def filling(self) -> dict[str, int]:
+        """Forms open right now (started, not submitted) by scheme: the segment "已开始填写、未提交" counts them too."""
+        counts = {sid: await self.store.count(Sessions.KIND, form_scheme=sid) for sid in self.ctx.scheme_ids()}
+        return {sid: n for sid, n in counts.items() if n}
 
     async def dashboard(self, request: web.Request, auth: Auth) -> web.Response:
         s = await self.stats()
@@ -58,12 +64,15 @@ class DashboardViews:
         funnel = "".join(_bar(f["stage"], f["count"], top) for f in s["funnel"])
         statuses = [st for st in STATUS_LABELS if any(st in c for c in s["by_scheme"].values())]
         head = "".join(f'<th class="num">{h(STATUS_LABELS[st])}</th>' for st in statuses)
+        schemes = sorted(set(s["by_scheme"]) | set(s["filling"]))
         rows = "".join(
             f"<tr><td>{h(self.ctx.scheme_name(scheme))}</td>"
-            + "".join(f'<td class="num">{counts.get(st, 0)}</td>' for st in statuses)
-            + f'<td class="num">{sum(counts.values())}</td></tr>'
-            for scheme, counts in s["by_scheme"].items())
-        table = (f'<table><tr><th>险种</th>{head}<th class="num">合计</th></tr>{rows}</table>' if rows
+            f'<td class="num">{s["filling"].get(scheme, 0)}</td>'
+            + "".join(f'<td class="num">{s["by_scheme"].get(scheme, {}).get(st, 0)}</td>' for st in statuses)
+            + f'<td class="num">{sum(s["by_scheme"].get(scheme, {}).values())}</td></tr>'
+            for scheme in schemes)
+        table = (f'<table id="by-scheme"><tr><th>险种</th><th class="num">正在填写（未提交）</th>{head}'
+                 f'<th class="num">申请合计</th></tr>{rows}</table>' if rows
                  else '<p class="muted">还没有参保申请。</p>')
         body = (f'<div class="tiles">{tiles}</div><h2>办理漏斗（从开始办理到缴费）</h2>'
                 f'<section class="card"><div class="bars" id="funnel">{funnel}</div></section>'
