@@ -236,7 +236,7 @@ class Fulfilment:
             log.error("application %s has no payable amount; order not created", app["id"])
             if not app.get("order_problem_told"):
                 await self.services.applications.update(app["id"], now, order_problem_told=True)
-                await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）缴费金额暂未确定，"
+                await self._tell(app, f"{_order_head(app)}{_child(app)}的参保申请（编号 {app['id']}）缴费金额暂未确定，"
                                       "请稍后回复“进度”查看，或联系人工客服。")
             return
         pay_deadline = deadline.isoformat(timespec="seconds") if deadline else ""
@@ -258,7 +258,7 @@ class Fulfilment:
         except PaymentError:
             if not app.get("order_problem_told"):
                 await self.services.applications.update(app["id"], now, order_problem_told=True)
-                await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）缴费链接正在生成，"
+                await self._tell(app, f"{_order_head(app)}{_child(app)}的参保申请（编号 {app['id']}）缴费链接正在生成，"
                                       "稍后会发送给您，请留意公众号消息。")
             return
         try:
@@ -268,7 +268,7 @@ class Fulfilment:
         except VersionConflict:
             return
         when = f"请在 {_when(deadline)} 前完成缴费，逾期需重新申请。" if deadline else "请尽快完成缴费。"
-        await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）{when}\n"
+        await self._tell(app, f"{_order_head(app)}{_child(app)}的参保申请（编号 {app['id']}）{when}\n"
                               f"缴费金额：{yuan(amount)}元\n订单号：{order['order_no']}\n"
                               f'<a href="{order["pay_url"]}">点击这里去缴费</a>')
 
@@ -453,6 +453,11 @@ def _child(app: dict[str, Any]) -> str:
     child = app.get("child") if isinstance(app.get("child"), dict) else {}
     name = child.get("name") or app.get("child_name") or app.get("name") or ""
     return str(name) or "孩子"
+
+
+def _order_head(app: dict[str, Any]) -> str:
+    """How a payment message starts: 预审通过, unless it follows a refused exemption (then that was said)."""
+    return "" if _dict(app.get("verification")).get("result") == "refused" else "预审通过！"
 
 
 def _dict(value: Any) -> dict[str, Any]:

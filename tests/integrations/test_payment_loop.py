@@ -176,6 +176,7 @@ async def test_staff_refuse_a_declared_exemption_sends_the_reason_and_the_link(b
     refusal, link = (await bot.messages(app["user_id"]))[-2:]
     assert "审核未通过" in refusal and "民政数据中未查到低保记录" in refusal
     assert "150.00元" in link and await bot.pay_link(app["user_id"])
+    assert not link.startswith("预审通过")  # the refusal came just before: no cheerful 预审通过 again
     with pytest.raises(VersionConflict):  # decided once
         await bot.fulfilment.record_verification(app["id"], True)
 

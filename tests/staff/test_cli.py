@@ -64,3 +64,25 @@ async def test_dry_run_bad_segment_and_roster_import(services, fake_api, tmp_pat
     code, out, _ = await run_cli(env, "roster", "import", str(roster), "--good-rows")
     assert code == 3 and "导入其余1名" in out
     assert len(await services.roster.lookup(number)) == 1
+
+
+async def test_applications_verify_from_the_command_line_tells_the_guardian(services, fake_api, tmp_path):
+    """A declared exemption is verified by staff from the CLI: listed with its ID masked, refused with a
+    reason (the guardian gets the reason and the pay link by customer-service message), decided once."""
+    child = generate_id_number(dt.date(2016, 3, 2), "男", seq=77)
+    app = await services.applications.create("o-cli-exempt", "sh-child-fund", {
+        "child": {"name": "韩小明", "id_number": child}, "exempt": True, "amount_fen": 0, "full_amount_fen": 15000,
+        "school_code": "3101010001", "school_name": "黄浦区北京东路小学"}, services.clock.now())
+    await services.applications.update(app["id"], services.clock.now(), status="awaiting_verification")
+    env = cli_env(services, tmp_path, fake_api)
+    code, out, err = await run_cli(env, "applications", "list")
+    assert code == 0 and app["id"] in out and child not in out and "*****" + child[-4:] in out
+    code, out, err = await run_cli(env, "applications", "verify", app["id"], "--refuse", "民政数据中未查到")
+    assert code == 0 and "已通知家长" in out, err
+    texts = fake_api.texts_to("o-cli-exempt")
+    assert any("民政数据中未查到" in t for t in texts) and any("去缴费" in t for t in texts)
+    assert (await services.applications.get(app["id"]))["status"] == "awaiting_payment"
+    code, out, err = await run_cli(env, "applications", "verify", app["id"], "--approve")
+    assert code == 1 and "不在" in err
+    code, out, err = await run_cli(env, "applications", "verify", "A000", "--refuse", "x")
+    assert code == 1 and "没有申请" in err
