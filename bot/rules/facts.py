@@ -53,6 +53,7 @@ FACTS: dict[str, FactSpec] = {s.name: s for s in [
     _spec("local_student_origin", "bool", "孩子是否为本市生源的大学生？"),
     _spec("employed", "bool", "孩子是否在职（已工作）？"),
     _spec("former_child_pooling", "bool", "孩子原来是否参加机关子女医疗统筹（父母是机关事业单位工作人员）？"),
+    _spec("hukou_ningbo", "bool", "孩子的户籍是否在宁波大市？"),
     _spec("insured_last_year", "bool", "孩子上一年度是否已在学校参加当地城乡居民医保（续保）？"),
     _spec("adult_tier", "str", "成年居民选择哪一档缴费？（A档 / B档）", "A", "B"),
     _spec("fee_exempt_proof", "bool", "是否有免缴费的证明材料？"),
@@ -128,7 +129,8 @@ def age_on(birth: dt.date, on: dt.date) -> int:
 
 
 def prepare(facts: dict[str, Any] | None, on: dt.date) -> tuple[dict[str, Any], list[str]]:
-    """Normalised facts plus the names of facts given but not understood. Derives age from birth_date."""
+    """Normalised facts plus the names of facts given but not understood. Derives age from birth_date and
+    hukou_ningbo from hukou_city."""
     clean: dict[str, Any] = {}
     bad: list[str] = []
     for name, value in (facts if isinstance(facts, dict) else {}).items():
@@ -139,6 +141,10 @@ def prepare(facts: dict[str, Any] | None, on: dt.date) -> tuple[dict[str, Any], 
             continue
         if typed is not None and typed != "":
             clean[name] = typed
+    if "hukou_ningbo" not in clean and clean.get("hukou_city"):
+        # 宁波大市 as a place the guardian names: the seeds list none of its places, so only 宁波 itself
+        # (the NLU's place names map there) is inside; a place it cannot tell is asked about.
+        clean["hukou_ningbo"] = clean["hukou_city"] == "宁波"
     if "age" not in clean and isinstance(clean.get("birth_date"), dt.date):
         if clean["birth_date"] <= on:
             clean["age"] = age_on(clean["birth_date"], on)

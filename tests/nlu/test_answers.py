@@ -414,10 +414,14 @@ def test_a_city_named_while_its_scheme_is_asked_stays_the_conversations_city(qa,
 
 @pytest.mark.parametrize("question, cover", [
     ("一小交了钱什么时候开始能报", "这一期参保缴费成功后，2027年1月1日至2027年12月31日享受待遇"),  # 9–11月 pays for next year
-    ("上海居民医保什么时候生效", "下一期参保缴费成功后，2027年1月1日至2027年12月31日享受待遇"),  # declared Nov–Dec
 ])
 def test_when_cover_starts_is_answered_first(qa, now, question, cover):
     assert qa.answer(question, {}, now).text.startswith(cover)
+
+
+def test_no_cover_period_is_invented_where_the_seed_gives_none(qa, now):
+    """The Shanghai resident insurance seed names the 2021年度 but never says when cover starts or ends."""
+    assert "享受待遇" not in qa.answer("上海居民医保什么时候生效", {}, now).text
 
 
 def test_when_the_fund_starts_outside_its_window_names_the_next_school_year(qa):

@@ -178,8 +178,8 @@ def test_benefit_periods(engine):
     assert engine.benefit_period("sh-child-fund", dt.date(2024, 9, 15)) == (dt.date(2024, 9, 1), dt.date(2025, 8, 31))
     assert engine.benefit_period("sh-child-fund", dt.date(2025, 3, 1)) == (dt.date(2024, 9, 1), dt.date(2025, 8, 31))
     assert engine.benefit_period("bj-child-student", dt.date(2015, 10, 1)) == (dt.date(2016, 1, 1), dt.date(2016, 12, 31))
-    # Shanghai resident insurance is declared in November–December for the following calendar year.
-    assert engine.benefit_period("sh-resident-student", dt.date(2020, 11, 20)) == (dt.date(2021, 1, 1), dt.date(2021, 12, 31))
+    # The Shanghai resident insurance and Ningbo seeds name a 年度 but never say when cover starts or ends.
+    assert engine.benefit_period("sh-resident-student", dt.date(2020, 11, 20)) is None
     assert engine.benefit_period("xc-hfut-college", dt.date(2024, 1, 1)) is None
 
 
