@@ -39,7 +39,9 @@ OWN_UNITS = {"hospital_level": "级甲", "age": "岁周", "years_insured": "年"
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
 RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}
-SIDE_BY_SIDE = {"fee", "reimbursement", "deadline", "eligibility"}  # asked of two schemes named at once
+# Asked of two schemes named at once: any question about the schemes, not a greeting or a request.
+NOT_SIDE_BY_SIDE = SMALLTALK | {"enroll", "progress", UNCLEAR}
+EACH_WORDS = ("分别", "哪个", "哪边", "各自", "各是", "差多少", "相差", "比较", "交得多", "更贵", "更便宜")
 CLAIM_FACTS = {"kind", "hospital_level", "amount", "years_insured", "condition", "costs_this_year"}
 FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: never from a guessed scheme  # answers computed from facts a follow-up may change
 REFINEMENT_LENGTH = 12
@@ -160,7 +162,7 @@ class QuestionAnswerer:
         else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
-        text = composed.text
+        text = calendar.resolve_next_month(composed.text, u.text)
         if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
             text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
         # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
@@ -190,7 +192,8 @@ class QuestionAnswerer:
         masked = self.nlu.slots.extract(u.text)[1].replace(MASK, " ")
         spec = self.nlu.catalogue.intents.get(intent)
         words = list(spec.keywords) if spec else []
-        return Ctx(self.engine, self.index, scheme, self.engine.pack(scheme), slots, u.text, masked, now, topics, words)
+        return Ctx(self.engine, self.index, scheme, self.engine.pack(scheme), slots, u.text, masked, now, topics, words,
+                   self.nlu.lexicon.line_conditions)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
         if intent == "reimbursement":
@@ -208,12 +211,22 @@ class QuestionAnswerer:
 
     # -- pieces -------------------------------------------------------------------------------
     def _several_schemes(self, u: Understanding, intent: str) -> tuple[str, list[str]] | None:
-        """(intent, schemes) when one question names two schemes and asks the same of both."""
-        named = [s for s in u.slots.get("scheme_candidates") or [] if s in self.engine.scheme_ids]
-        if not u.slots.get("several_schemes") or len(named) < 2 or any(w in u.text for w in COMPARE_WORDS + NAMED_ONLY_WORDS):
+        """(intent, schemes) when one question names two schemes and asks the same of both: named outright,
+        or a scheme and another city whose only scheme it is ("宁波婴幼儿医保和上海少儿基金哪个交得多")."""
+        if any(w in u.text for w in COMPARE_WORDS + NAMED_ONLY_WORDS):
             return None
-        asked = intent if intent in SIDE_BY_SIDE else next(
-            (name for name, score in u.candidates if name in SIDE_BY_SIDE and score >= 0.12), None)
+        named = [s for s in u.slots.get("scheme_candidates") or [] if s in self.engine.scheme_ids]
+        several = bool(u.slots.get("several_schemes"))
+        if not several and len(named) == 1 and any(w in u.text for w in EACH_WORDS):
+            for city in u.slots.get("cities") or []:
+                in_city = self.chooser.by_city.get(city, [])
+                if len(in_city) == 1 and in_city[0] not in named:
+                    named.append(in_city[0])
+            several = len(named) >= 2
+        if not several or len(named) < 2:
+            return None
+        asked = intent if intent not in NOT_SIDE_BY_SIDE else next(
+            (name for name, score in u.candidates if name not in NOT_SIDE_BY_SIDE and score >= 0.12), None)
         return (asked, named[:2]) if asked else None
 
     def _side_by_side(self, several: tuple[str, list[str]], u: Understanding, slots: dict, now: dt.datetime) -> Answer:
@@ -222,8 +235,8 @@ class QuestionAnswerer:
         answers = {}
         for scheme in schemes:
             ctx = self._ctx(intent, scheme, slots, u, now, topics)
-            answers[scheme] = (ctx.pack, self._compose(intent, ctx).text)
-        return Answer(clip(side_by_side(answers, intent, u.text, self.engine, now)), intent, slots)
+            answers[scheme] = (ctx.pack, self._compose(intent, ctx))
+        return Answer(clip(side_by_side(answers, intent, u.text)), intent, slots)
 
     def _without_intent_words(self, text: str, intent: str) -> str:
         """The question less the words of what it asks ("一年交多少"): left are the words that may name a

@@ -20,6 +20,10 @@ COVER_WORDS = ("生效", "享受待遇", "待遇开始", "开始享受", "开始
 
 
 def deadline(ctx: Ctx) -> Composed:
+    if isinstance(ctx.slots.get("event"), dict):
+        since = since_event(ctx, ctx.slots["event"])
+        if since is not None:
+            return since
     if ctx.slots.get("when_asked"):
         return can_do(ctx, str(ctx.slots["when_asked"]))
     info = ctx.engine.windows(ctx.scheme, ctx.now)
@@ -39,6 +43,26 @@ def deadline(ctx: Ctx) -> Composed:
         days = (info.next.start.date() - ctx.today).days
         until = f"距下一次开始还有{days}天（今天是{day(ctx.today)}）。" if days > 0 else ""
     return Composed(join(cover, *lines, info.explanation, until, _upcoming(ctx, lines), hint))
+
+
+def since_event(ctx: Ctx, event: dict) -> Composed | None:
+    """"昨天上午9点预审通过的，现在还能交吗": the pack's deadline that runs from that step, against the clock."""
+    day_start = ctx.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        at = day_start - dt.timedelta(days=int(event["days_ago"])) + dt.timedelta(hours=int(event["hour"]),
+                                                                                   minutes=int(event["minute"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    deadlines = [e for e in ctx.engine.relative_events({"scheme": ctx.scheme, event.get("field"): at.isoformat()})
+                 if e.kind == "deadline"]
+    if not deadlines:
+        return None
+    due = min(deadlines, key=lambda e: e.at)
+    when = f"{day(due.at)}{due.at.hour}:{due.at.minute:02d}"
+    name = ctx.pack.short_name
+    if ctx.now <= due.at:
+        return Composed(join(f"可以。{name}：{due.name}，请在{when}前完成。", due.description))
+    return Composed(join(f"不可以。{name}：{due.name}，已在{when}过期。", due.description))
 
 
 def asked_days(now: dt.datetime, when: str) -> tuple[dt.datetime, dt.datetime, str] | None:
@@ -139,3 +163,20 @@ def _upcoming(ctx: Ctx, already: list[str]) -> str:
     items = "；".join(f"{e.at.month}月{e.at.day}日 {e.name}" for e in sorted(chosen, key=lambda e: e.at))
     return f"接下来的时间节点：{items}。"
 
+
+_MONTH_NAMED = re.compile(r"([0-9]{1,2}|十[一二]?|[一二三四五六七八九])月(?:份)?(?:的)?(?:银行)?(?:扣款|扣费|扣|缴费|没扣|扣失败)")
+_NEXT_MONTH_DAY = re.compile(r"次月(\d{1,2})日(前)?")
+_CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+
+
+def resolve_next_month(text: str, question: str) -> str:
+    """"9月扣款…余额不足": the pack's "次月20日前" said as the date it is, "次月20日前（即10月20日前）"."""
+    named = _MONTH_NAMED.search(question)
+    if not named:
+        return text
+    word = named.group(1)
+    month = int(word) if word.isdigit() else _CN_MONTHS.get(word, 0)
+    if not 1 <= month <= 12:
+        return text
+    following = month % 12 + 1
+    return _NEXT_MONTH_DAY.sub(lambda m: f"{m.group(0)}（即{following}月{m.group(1)}日{m.group(2) or ''}）", text)

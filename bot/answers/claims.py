@@ -84,11 +84,15 @@ def _per_stay(pack, claim: dict) -> bool:
 def _each_stay(ctx: Ctx, claim: dict) -> Composed:
     """"两次住院一共能报多少" where the 起付线 is per stay: each stay is computed on its own, then added."""
     parts = ctx.slots["amount_parts"]
-    results = [ctx.engine.reimbursement(ctx.scheme, {**claim, "amount": part}) for part in parts]
+    levels = ctx.slots.get("amount_levels") or [claim.get("hospital_level")] * len(parts)
+    results = [ctx.engine.reimbursement(ctx.scheme, {**claim, "amount": part, "hospital_level": level})
+               for part, level in zip(parts, levels)]
     if any(r.status != "ok" for r in results):
         return Composed(join(f"{ctx.pack.short_name}：每次住院分别计算起付线，请分别告诉我每次住院的费用和医院等级。"))
     total = sum(r.amount for r in results)
-    lines = [f"{i}. 费用{money(part)}元：预计支付{money(r.amount)}元" for i, (part, r) in enumerate(zip(parts, results), 1)]
+    where = [f"{'一二三'[level - 1]}级医院" if isinstance(level, int) and 1 <= level <= 3 else "" for level in levels]
+    lines = [f"{i}. {w}费用{money(part)}元：预计支付{money(r.amount)}元"
+             for i, (part, r, w) in enumerate(zip(parts, results, where), 1)]
     head = figure_head(ctx.pack, results[0].standard_year)
     return Composed(join(f"{head}每次住院分别计算起付线，{len(parts)}次合计预计医保基金支付{money(total)}元。", *lines,
                          *caveats(results[0].explanation)))

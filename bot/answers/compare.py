@@ -4,6 +4,7 @@ one or both is not in the seeds, so it is not said."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from bot.answers.format import join, money
@@ -32,37 +33,41 @@ def schemes_to_compare(text: str, slots: dict[str, Any], city_schemes: list[str]
     return named[:MAX_SCHEMES] if len(named) >= 2 else []
 
 
-DIFFERENCE_WORDS = ("差多少", "相差", "差几", "差价", "贵多少", "便宜多少", "多多少", "少多少", "哪个贵", "哪个便宜")
-SIDE_LINES = 2  # each scheme's answer in a side-by-side reply: its direct answer and the line after it
+DIFFERENCE_WORDS = ("差多少", "相差", "差几", "差价", "贵多少", "便宜多少", "多多少", "少多少", "哪个贵", "哪个便宜",
+                    "交得多", "交得少", "更贵", "更便宜")
+SIDE_LINES = 2
+# Lines that frame an answer rather than answer: headings, the source note, the hint to enrol.
+_FRAME = re.compile(r"^【.*】$|^（依据|回复「参保」|：$|没答到点上")  # each scheme's answer in a side-by-side reply: its direct answer and the line after it
 
 
-def side_by_side(answers: dict[str, tuple[Any, str]], intent: str, text: str, engine: Any, now: dt.datetime) -> str:
+def side_by_side(answers: dict[str, tuple[Any, Any]], intent: str, text: str) -> str:
     """One question about two schemes ("宣城合工大的和上海中小学生医保交费差多少"): each scheme's own answer,
     shortened to its direct answer, one under the other; for fees asked "差多少" the difference, with
     the two standards' years (the seeds give different years, so the bot says so)."""
     parts = []
-    for scheme, (pack, answer) in answers.items():
-        lines = [line for line in answer.split("\n")
-                 if line.strip() and "回复「参保」" not in line and not line.endswith("：")]  # no bare headings
+    for pack, composed in answers.values():
+        answer = composed.text
+        lines = [line.lstrip("· ") for line in answer.split("\n") if line.strip() and not _FRAME.search(line)]
         lead = lines[:SIDE_LINES]
         if lead and not lead[0].startswith(pack.short_name):
             lead[0] = f"【{pack.short_name}】{lead[0]}"
         parts.append("\n".join(lead))
     extra = ""
     if intent == "fee" and any(w in text for w in DIFFERENCE_WORDS):
-        extra = _fee_difference(engine, list(answers), now)
+        extra = _fee_difference(list(answers.values()))
     return join(*parts, extra, "两项分别参保、分别缴费，各按自己的材料计算。")
 
 
-def _fee_difference(engine: Any, schemes: list[str], now: dt.datetime) -> str:
-    results = [(engine.pack(s), engine.fee(s, {}, now.date())) for s in schemes[:2]]
-    if any(r.amount is None for _, r in results):
+def _fee_difference(answers: list[tuple[Any, Any]]) -> str:
+    """The two fees' difference, from the figures the two answers gave (the tier the guardian's facts chose)."""
+    if len(answers) < 2 or any(composed.figure is None for _, composed in answers[:2]):
         return "其中一项按孩子情况分档，告诉我孩子的年龄或身份，我再算差额。"
-    (pack_a, a), (pack_b, b) = results
-    high, low = (a, b) if a.amount >= b.amount else (b, a)
-    high_pack = pack_a if high is a else pack_b
+    (pack_a, a), (pack_b, b) = answers[:2]
+    (high_pack, high), (_low_pack, low) = sorted(answers[:2], key=lambda pc: pc[1].figure, reverse=True)
+    if high.figure == low.figure:
+        return "两项个人缴费金额相同。"
     years = f"（{a.year}年度与{b.year}年度标准，年份不同）" if a.year != b.year else ""
-    return f"个人缴费相差{money(high.amount - low.amount)}元，{high_pack.short_name}多{years}。"
+    return f"个人缴费相差{money(high.figure - low.figure)}元，{high_pack.short_name}多{years}。"
 
 
 def compare(engine: Any, schemes: list[str], now: dt.datetime, text: str = "") -> str:

@@ -32,6 +32,7 @@ class Ctx:
     now: dt.datetime
     topics: list[str] = field(default_factory=list)  # the intent's procedure topics
     intent_words: list[str] = field(default_factory=list)  # the intent's catalogue keywords
+    conditions: list[dict] = field(default_factory=list)  # lexicon.line_conditions: lines facts rule out
 
     @property
     def today(self) -> dt.date:
@@ -43,3 +44,5 @@ class Composed:
     text: str
     ask: Ask | None = None
     confident: bool = True
+    figure: Any = None  # the amount the answer gives (a fee), with `year`: what a side-by-side compares
+    year: int | None = None

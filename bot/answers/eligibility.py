@@ -42,6 +42,10 @@ def facts_from(slots: dict[str, Any], pack: Any, fact_names: set[str], text: str
         facts["hukou_city"] = city
     if facts.get("hukou_city") == city and "parent_residence_permit" not in facts:
         facts["parent_residence_permit"] = "none"  # a local-户籍 family needs no residence permit
+    if facts.get("in_school") is False:  # "不上学了": not studying anywhere, so not elsewhere or abroad either
+        facts.setdefault("studying_elsewhere", False)
+        facts.setdefault("studying_abroad", False)
+        facts.setdefault("gaokao_repeat", False)
     if facts.get("in_school") and facts.get("full_time", True) and "employed" not in facts:
         facts["employed"] = False  # a student asked about as a student is taken as not employed
     if "school_city" not in facts and (facts.get("studying_elsewhere") or facts.get("studying_abroad")):

@@ -1,6 +1,7 @@
 """Fee answers: the tier that applies (with its standard year), or all tiers when unsure."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
@@ -44,6 +45,10 @@ def _group_words(slots: dict[str, Any]) -> str:
 
 
 def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
+    if (ctx.slots.get("children") or 1) >= 2:
+        several = _several_children(ctx, fact_names)
+        if several is not None:
+            return several
     composed = _fee(ctx, fact_names)
     # "以前交多少" / "免缴的人怎么办": a line of the pack that answers the rest of the question.
     topics = [t for t in ctx.index.topics(ctx.scheme) if t != RULES_TOPIC]
@@ -54,6 +59,29 @@ def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     return composed
 
 
+def _several_children(ctx: Ctx, fact_names: set[str]) -> Composed | None:
+    """"两个孩子一共交多少": one fee per child (each by its own age where given), then the sum; None when a
+    child's tier cannot be told yet (the single answer then lists the tiers and asks)."""
+    count = ctx.slots["children"]
+    ages = list(ctx.slots.get("ages") or [])[:count]
+    ages += [ctx.slots.get("age")] * (count - len(ages))
+    each = []
+    for age in ages:
+        slots = {k: v for k, v in ctx.slots.items() if k not in ("ages", "age")}
+        if age is not None:
+            slots["age"] = age
+        result = ctx.engine.fee(ctx.scheme, facts_from(slots, ctx.pack, fact_names, ctx.text), ctx.today)
+        if result.amount is None:
+            return None
+        each.append((age, result))
+    total = sum(r.amount for _, r in each)
+    lines = [f"{i}. {f'{age}岁，' if age is not None else ''}{r.category}：{money(r.amount)}元"
+             for i, (age, r) in enumerate(each, 1)]
+    head = figure_head(ctx.pack, each[0][1].year)
+    return Composed(join(f"{head}{count}个孩子每人分别缴费，一共{money(total)}元。", *lines,
+                         *caveats(each[0][1].explanation), ENROLL_HINT), figure=total, year=each[0][1].year)
+
+
 def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     person = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
     result = ctx.engine.fee(ctx.scheme, person, ctx.today)
@@ -62,13 +90,15 @@ def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     if result.amount is not None:
         amount = "免予缴费。" if result.exempt else f"{result.category}个人缴费{money(result.amount)}元/{period}。"
         rest = result.explanation.split("。", 1)[1] if "。" in result.explanation else ""
-        return Composed(join(head + amount, rest, *caveats(result.explanation), ENROLL_HINT))
+        return Composed(join(head + amount, rest, *caveats(result.explanation), ENROLL_HINT),
+                        figure=Decimal(0) if result.exempt else result.amount, year=result.year)
     tier = _named_tier(result.tiers, ctx.text + _group_words(ctx.slots))
     if tier is not None:
         amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元/{period}"
         others = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers if t is not tier)
         return Composed(join(f"{head}{tier.name}{amount}。", tier.note, f"其他档次：{others}。" if others else "",
-                             *caveats(result.explanation), ENROLL_HINT))
+                             *caveats(result.explanation), ENROLL_HINT),
+                        figure=Decimal(0) if tier.exempt else tier.amount, year=result.year)
     listing = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers)
     text = join(f"{head}{listing}。" if listing else result.explanation, *caveats(result.explanation))
     missing = [m for m in result.missing if m in FACTS]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.answers.format import money
+from bot.rules.benefits import scoped_deductible
 
 _LEVELS = {1: "一级", 2: "二级", 3: "三级"}
 KIND_NAMES = {"inpatient": "住院", "outpatient": "门（急）诊"}
@@ -44,9 +45,9 @@ def benefit_summary(pack: Any, kinds: list[str], on: dt.date) -> list[str]:
         cap = _resolve(pack, spec.get("cap"), on)
         if not deductible or not rate:
             continue
-        scope = "每次住院起付线" if spec.get("deductible_scope") == "per_stay" else "当年累计起付线"
         years = [r.year for r in (deductible, rate, cap) if r]
-        line = (f"{spec.get('name') or KIND_NAMES.get(kind, kind)}：{scope}{_by_level(deductible.value, '元')}，"
+        threshold = scoped_deductible(spec, _by_level(deductible.value, "元"))  # as the seed says it, or that it does not
+        line = (f"{spec.get('name') or KIND_NAMES.get(kind, kind)}：{threshold}，"
                 f"超过部分基金支付{_by_level(rate.value, '%')}")
         if cap:
             line += f"，一年最高支付{money(cap.value)}元"

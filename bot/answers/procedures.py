@@ -14,7 +14,7 @@ from bot.answers.policy_text import source_note
 from bot.answers.retrieval import STRONG, Line
 
 NUMBERED = re.compile(r"\d+[.、．]")  # a step of a numbered list ("1. 填写参保人信息…")
-BUDGET = 430  # characters of procedure text; the rest of the 600 is heading and next step
+BUDGET = 260  # characters of procedure text: a reply a phone shows whole (most under ~300 characters)
 MAIN_TOPIC_PRIOR = 3.0
 OTHER_TOPIC_PRIOR = 1.5
 MIN_SCORE = 1.0
@@ -27,7 +27,8 @@ def relevant_lines(ctx: Ctx, topics: list[str] | None, limit: int = 3, drop: lis
     for word in sorted(drop, key=len, reverse=True):
         text = text.replace(word, " ")
     question = ctx.index.question_features(text)
-    best = ctx.index.best(ctx.scheme, question, topics, limit=limit)
+    best = [(score, line) for score, line in ctx.index.best(ctx.scheme, question, topics, limit=limit)
+            if not contradicted(line, ctx)]
     if not best or best[0][0] < strong:
         return []
     floor = max(strong, best[0][0] * 0.5)
@@ -87,11 +88,51 @@ def _render(lines: list[Line], topics: list[str], lead: Line | None = None) -> s
     return "\n".join(out)
 
 
+def contradicted(line: Line, ctx: Ctx) -> bool:
+    """The line's condition is one the guardian's facts rule out (the employer route for a 户口 in 宁波)."""
+    said = f"{line.title}{line.text}"
+    for condition in ctx.conditions:
+        if any(w in said for w in condition["words"]) and _any_fact_contradicts(condition["contradicted_by"], ctx):
+            return True
+    return False
+
+
+def _any_fact_contradicts(facts: dict, ctx: Ctx) -> bool:
+    age = ctx.slots.get("age")
+    for name, value in facts.items():
+        if name == "age_at_most" and isinstance(age, int) and age <= int(value):
+            return True
+        if name == "age_at_least" and isinstance(age, int) and age >= int(value):
+            return True
+        if name in ("hukou_city", "school_city") and value == "本市" and ctx.slots.get(name) in ("本市", ctx.pack.city):
+            return True
+        if name not in ("age_at_most", "age_at_least", "hukou_city", "school_city") and ctx.slots.get(name) == value:
+            return True
+    return False
+
+
+_ASKED_FOR = re.compile(r"(?:哪些|哪几|哪个|哪家|哪种|什么|几个|几家|几种)(?:个|家|种|样)?([\u4e00-\u9fff]{2})")
+LISTING_BONUS = 6.0
+FILLER_SHARE = 0.45
+
+
+def _focus(question: str) -> str:
+    """The thing asked for: "可以选哪些银行" → 银行."""
+    found = _ASKED_FOR.search(question)
+    return found.group(1) if found else ""
+
+
+def _listing(line: Line, focus: str) -> float:
+    """A line that lists the thing asked for ("工商银行、建设银行…" for 哪些银行) answers it outright."""
+    return LISTING_BONUS if focus and line.text.count(focus) >= 2 else 0.0
+
+
 def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
     name = ctx.pack.short_name
     question = ctx.index.question_features(ctx.question)
-    scored = ctx.index.scored(ctx.scheme, question)
-    ranked = sorted(((score + _prior(line, topics), line) for score, line in scored),
+    scored = [(score, line) for score, line in ctx.index.scored(ctx.scheme, question) if not contradicted(line, ctx)]
+    focus = _focus(ctx.text)
+    ranked = sorted(((score + _prior(line, topics) + _listing(line, focus), line) for score, line in scored),
                     key=lambda s: s[0], reverse=True)
     has_topic = any(line.topic in topics for _, line in scored)
     strong = ranked and ranked[0][0] - _prior(ranked[0][1], topics) >= STRONG
@@ -100,6 +141,12 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
         hint = "\n".join(f"· {line}" for item in contacts for line in item.lines)[:200]
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
     lead = ranked[0][1] if strong else None
+    floor = MIN_SCORE
+    if lead is not None:  # a line answers outright: far weaker lines are filler, unless they go with it
+        floor = ranked[0][0] * FILLER_SHARE
+        ranked = [(score if score >= floor or (line.topic, line.item) == (lead.topic, lead.item) else 0.0, line)
+                  for score, line in ranked]
+        ranked.sort(key=lambda s: s[0], reverse=True)
     return Composed(join(f"{name}：", _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))
 
 

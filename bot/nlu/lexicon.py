@@ -25,6 +25,8 @@ class Lexicon:
     generic_names: dict[str, dict[str, str]] = field(default_factory=dict)  # name → {city: scheme id}
     weak_preference: list[str] = field(default_factory=list)
     scheme_cities: dict[str, str] = field(default_factory=dict)  # scheme id → its city (from the packs)
+    event_words: dict[str, str] = field(default_factory=dict)  # "预审通过" → the application's time field
+    line_conditions: list[dict] = field(default_factory=list)  # pack lines the guardian's facts rule out
 
     @classmethod
     def load(cls, path: Path, engine_aliases: dict[str, list[str]] | None = None,
@@ -62,6 +64,10 @@ class Lexicon:
             generic_names={str(k): {str(c): str(i) for c, i in (v or {}).items()}
                            for k, v in (raw.get("generic_names") or {}).items()},
             weak_preference=[str(w) for w in raw.get("weak_preference") or []],
+            event_words={str(k): str(v) for k, v in (raw.get("event_words") or {}).items()},
+            line_conditions=[{"words": [str(w) for w in c.get("words") or []],
+                              "contradicted_by": dict(c.get("contradicted_by") or {})}
+                             for c in raw.get("line_conditions") or [] if isinstance(c, dict)],
             scheme_cities=_cities_of_schemes(raw.get("generic_names") or {}, scheme_cities or {}),
         )
 

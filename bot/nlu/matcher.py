@@ -128,6 +128,8 @@ def _slot_bonus(intent: str, slots: dict[str, Any]) -> float:
         return 0.05
     if intent == "deadline" and slots.get("when_asked"):
         return 0.5  # "今天能交吗": a yes/no about a date, answered from the calendar
+    if intent == "eligibility" and slots.get("when_asked"):
+        return -0.2  # "今天能参保吗" asks whether it can be done today, not whether the child may join
     if intent == "deadline" and slots.get("date_mention"):
         return 0.2
     return 0.0

@@ -25,9 +25,11 @@ _PARENT = r"(?:父|母|爸|妈|家长|监护人|大人|家里人|单位)"
 # After a numeral these characters mean it is not money.
 _NOT_MONEY_AFTER = tuple("岁周年月日号天级次个人%小分秒点期届班档")
 _MONEY_SUFFIX = re.compile(r"^(?:多)?(?:元|块|圆|rmb|块钱|人民币)")
-_COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额|住院|门诊|急诊|看病|治病|手术)")
+_COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额|住院|门诊|急诊|看病|治病|手术"
+                       r"|一次|每次|一回|这次|那次|上次|另一次)")  # "看了两次，一次800一次600"
 
 _AGE = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:周岁|岁)(半)?")
+_CHILDREN = re.compile(r"([两俩二三四2-4])个(?:孩子|娃|小孩|宝宝|女儿|儿子|学生)|(?:双胞胎|龙凤胎)")
 _MONTHS_OLD = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})个(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
 _YEARS_INSURED = re.compile(
     r"(?:参保|缴费|交费|交了|缴了|保了|买了|连续参保|连续缴费|连续交)(?:已经|已)?(?:满|了|有)?"
@@ -52,6 +54,9 @@ _HUKOU_WORD = r"(?:户籍|户口|籍|本地人|户)"
 _PARENT_HUKOU = re.compile(
     r"(?:父母|爸爸|妈妈|爸|妈|父亲|母亲|家长)(?:中)?(?:一方|有一方|有一个|其中一个|一个)?(?:是|有)?"
     r"(?:北京|本市|本地|上海|宁波)(?:市)?(?:的)?(?:非农业|城镇)?(?:户籍|户口|籍)")
+_PARENT_HUKOU_NOT = re.compile(
+    r"(?:父母|爸爸|妈妈|爸|妈|父亲|母亲|家长)(?:双方)?(?:都|也|均)?(?:不是|没有|非|不)(?:北京|本市|本地|上海|宁波)?(?:市)?(?:的)?"
+    r"(?:非农业|城镇)?(?:户籍|户口|籍)")
 _LOCAL_WORDS = r"(?:本市|本地|当地|沪)"
 # Provinces and big cities that are none of our schemes' cities: their 户口 is 外地 to every scheme. Not
 # 浙江 or 安徽: a 浙江 户口 may be 宁波's and an 安徽 one 宣城's.
@@ -95,7 +100,8 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
         r"外地生源|外省生源|非(?:北京|本市|本地)生源|外地考来|外省考来|(?:外地|外省|外省市)(?:的)?(?:学生|孩子).{0,8}(?:大学|高校|本科|大专)")),
     ("local_student_origin", True, re.compile(r"(?<![外非])(?:北京|本市|本地)生源")),
     ("insured_last_year", False, re.compile(
-        r"(?:没|未|从没|从来没|还没|没有)(?:有)?(?:参保|参加|交|缴|买)(?:过)|去年(?:没|未)(?:有)?(?:参保|参加|交|缴|买)")),
+        r"(?:没|未|从没|从来没|还没|没有)(?:有)?(?:在[^，,。]{0,6})?(?:参保|参加|参|交|缴|买)(?:过)"
+        r"|去年(?:没|未)(?:有)?(?:参保|参加|交|缴|买)")),
     ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已|(?<![没未])(?:交|缴|参保)过(?:了)?")),
     ("insured_last_year", False, re.compile(r"首次参保|第一次参保|新参保|新生|第一次交|第一次买|刚入学")),
     ("adult_tier", "A", re.compile(r"a档")),
@@ -113,6 +119,18 @@ _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿�
           (1, re.compile(r"一级|1级|社区|卫生院|卫生服务中心|乡镇医院|诊所"))]
 _SCHOOL_CITY = r"(?:在|来)({city})(?:市)?(?:读|上|就读|念|的(?:学校|大学|中学|小学|幼儿园))"
 _SCHOOL_ELSEWHERE = re.compile(_SCHOOL_CITY.replace("({city})", _ELSEWHERE).replace("(?:市)?", "(?:省|市)?"))
+
+
+_GROUP_AFTER_CITY = re.compile(r"(?:的|市|中小学生|小学生|中学生|大学生|学生|少儿|儿童|婴幼儿|孩子|小孩)+$")
+
+
+def _hukou_kind(text: str) -> str | None:
+    """非农业 or 农业 户口, a denied one meaning the other ("不是农业户口" → 非农业)."""
+    for pattern, kind, other in ((_URBAN, "non_agricultural", "agricultural"), (_RURAL, "agricultural", "non_agricultural")):
+        found = pattern.search(text)
+        if found:
+            return other if negated(text, found.start()) else kind
+    return None
 
 
 def negated(text: str, start: int) -> bool:
@@ -194,7 +212,7 @@ class SlotExtractor:
 
     def _city_just_before(self, text: str, start: int) -> str | None:
         """The city named right before a scheme's name ("上海的中小学生医保", "宁波市居民医保")."""
-        before = re.sub(r"(?:的|市)+$", "", text[max(0, start - 6):start])
+        before = _GROUP_AFTER_CITY.sub("", text[max(0, start - 10):start])  # "上海中小学生居民医保"
         for word in self._cities:
             if before.endswith(word):
                 return self.lexicon.city_names[word]
@@ -213,10 +231,21 @@ class SlotExtractor:
         found = self._city_word.search(text)  # the first place named, the longest name at that spot
         if found:
             slots["city"] = self.lexicon.city_names[found.group()]
+            named = list(dict.fromkeys(self.lexicon.city_names[m.group()] for m in self._city_word.finditer(text)))
+            if len(named) > 1:
+                slots["cities"] = named  # "宁波婴幼儿医保和上海少儿基金哪个交得多": both places
 
     # -- the child ----------------------------------------------------------------------------
     def _person(self, text: str, slots: dict[str, Any]) -> None:
-        age = _AGE.search(text)
+        several = _CHILDREN.search(text)
+        if several:  # "家里两个孩子", "双胞胎"
+            slots["children"] = _small_int(several.group(1)) if several.group(1) else 2
+        ages = [v for m in _AGE.finditer(text) if (v := _small_int(m.group(1))) is not None and v <= 30]
+        if len(ages) > 1 and slots.get("children", len(ages)) >= 2:
+            slots["ages"] = ages  # "一个4岁一个10岁": one fee each, no single age
+            slots["children"] = max(slots.get("children", 0), len(ages))
+            ages = []
+        age = _AGE.search(text) if ages else None
         if age and (value := _small_int(age.group(1))) is not None and value <= 30:
             below = re.match(r"(?:以下|之下|以内)", text[age.end():]) or re.search(r"(?:不到|未满|不满)$", text[:age.start()])
             slots["age"] = max(0, value - 1) if below else value  # "6岁以下" → at most 5
@@ -262,9 +291,9 @@ class SlotExtractor:
             slots.setdefault("person_group", "student")
 
     def _hukou(self, text: str, slots: dict[str, Any]) -> None:
-        parent = _PARENT_HUKOU.search(text)
-        if parent:  # the parent's 户口, not the child's
-            slots["parent_local_hukou"] = True
+        parent = _PARENT_HUKOU_NOT.search(text) or _PARENT_HUKOU.search(text)
+        if parent:  # the parent's 户口, not the child's ("父母都不是非农业户口": not theirs either)
+            slots["parent_local_hukou"] = parent.re is _PARENT_HUKOU
             text = text[:parent.start()] + text[parent.end():]
         if _OUTSIDE.search(text):
             slots["hukou_city"] = "外地"
@@ -272,11 +301,11 @@ class SlotExtractor:
             match = self._hukou_city.search(text)
             if match:
                 word = match.group(1) or match.group(2)
-                slots["hukou_city"] = self.lexicon.city_names.get(word, "本市")
-        if _URBAN.search(text):
-            slots["hukou_type"] = "non_agricultural"
-        elif _RURAL.search(text):
-            slots["hukou_type"] = "agricultural"
+                # "不是上海户口": the 户口 is somewhere else
+                slots["hukou_city"] = "外地" if negated(text, match.start()) else self.lexicon.city_names.get(word, "本市")
+        kind = _hukou_kind(text)
+        if kind:
+            slots["hukou_type"] = kind
         if "hukou_city" not in slots and slots.get("hukou_type") and slots.get("city"):
             slots["hukou_city"] = slots["city"]  # "北京的孩子…非农业户口": the 户口 named is that city's
 
@@ -295,6 +324,7 @@ class SlotExtractor:
         if re.search(r"[0-9一二三四五六七八九十]{1,3}月(?:[0-9一二三四五六七八九十]{1,3}[日号])?(?:以后|之后|后|前|以前|之前|底|初)", text):
             slots["date_mention"] = True  # "9月以后还能参保吗" asks about the calendar
         self._when_asked(text, slots)
+        self._event_time(text, slots)
         self._amounts(text, slots)
         years = _YEARS_INSURED.search(text)
         if years and (value := _small_int(years.group(1))) is not None:
@@ -307,6 +337,21 @@ class SlotExtractor:
             if word in text:
                 slots["condition"] = word  # the guardian's word: the engine matches its own aliases
                 break
+
+    def _event_time(self, text: str, slots: dict[str, Any]) -> None:
+        """"昨天上午9点预审通过的": when a step of the guardian's own application happened, for deadlines
+        that run from it (pay within 24 hours of 预审通过)."""
+        found = _EVENT_TIME.search(text)
+        if not found:
+            return
+        for word, field_name in self.lexicon.event_words.items():
+            if word in text:
+                hour = _small_int(found.group(3)) or 0
+                if found.group(2) in ("下午", "晚上", "傍晚") and hour < 12:
+                    hour += 12
+                slots["event"] = {"field": field_name, "days_ago": _DAYS_AGO[found.group(1)], "hour": min(hour, 23),
+                                  "minute": 30 if found.group(4) else 0}
+                return
 
     @staticmethod
     def _when_asked(text: str, slots: dict[str, Any]) -> None:
@@ -334,6 +379,9 @@ class SlotExtractor:
         if _TOTAL.search(text):
             slots["amount"] = _plain(sum(values))
             slots["amount_parts"] = [_plain(v) for v in values]  # per-stay thresholds apply to each
+            levels = _levels_of(text, [start for start, _value in found])
+            if len(set(levels)) > 1 and None not in levels:  # "一级医院…2000，后来二级医院…3000"
+                slots["amount_levels"] = levels
             return
         current = [value for start, value in found if _CURRENT.search(_clause_before(text, start))]
         if len(current) == 1:
@@ -344,6 +392,9 @@ class SlotExtractor:
         slots["amount_choices"] = [_plain(v) for v in values]
 
 
+_DAYS_AGO = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
+_EVENT_TIME = re.compile(r"(今天|今日|昨天|昨日|前天)(?:的)?(凌晨|早上|上午|中午|下午|傍晚|晚上)?"
+                         r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:点|时|:00)(半)?")
 _CAN_DO = re.compile(r"能|可以|可不可以|来得及|还行|行不行|赶得上|办得了|交得了|晚了|迟了|还有机会")
 _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"今天|今日|现在|目前|马上|这会|此刻|当下"), "today"),
@@ -352,6 +403,15 @@ _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"下个月|下月"), "next_month"),
     (re.compile(r"(?<![月0-9])([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)"), "day"),
 ]
+
+
+def _levels_of(text: str, starts: list[int]) -> list[int | None]:
+    """The hospital level said in each bill's own stretch of the message (from the bill before it)."""
+    levels = []
+    for i, start in enumerate(starts):
+        stretch = text[(starts[i - 1] if i else 0):start]
+        levels.append(next((level for level, pattern in _LEVEL if pattern.search(stretch)), None))
+    return levels
 
 
 def _plain(value):
@@ -377,7 +437,7 @@ def _money_mentions(text: str) -> list[tuple[int, Any]]:
         value = parse_number(run)
         if value is None or value <= 0:
             continue
-        if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after):
+        if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after) and not after.startswith("分别"):
             continue
         has_unit = bool(_MONEY_SUFFIX.match(after)) or any(u in run for u in "万千kw")
         near_cost = bool(_COST_CUE.search(before)) and (any(c.isdigit() for c in run) or value >= 10)

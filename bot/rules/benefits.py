@@ -26,7 +26,7 @@ def scope_words(spec: dict[str, Any]) -> str:
     return SCOPE_WORDS[spec["deductible_scope"]]
 
 
-def _scoped_deductible(spec: dict[str, Any], amounts: str) -> str:
+def scoped_deductible(spec: dict[str, Any], amounts: str) -> str:
     """"每次住院起付线300元", "当年累计起付线300元", or "起付线650元（材料未写明…）"."""
     if spec["deductible_scope"] == "unstated":
         return f"起付线{amounts}（{scope_words(spec)}）"
@@ -240,7 +240,7 @@ def standards(pack: SchemePack, on: dt.date) -> list[str]:
         if not spec:
             continue
         resolved = {key: pack.parameter(spec[key]).resolve(on) for key in ("deductible", "rate", "cap") if key in spec}
-        line = f"{spec['name']}：{_scoped_deductible(spec, _by_level(resolved['deductible'].value, '元'))}，" + (
+        line = f"{spec['name']}：{scoped_deductible(spec, _by_level(resolved['deductible'].value, '元'))}，" + (
                 f"超过部分基金支付{_by_level(resolved['rate'].value, '%')}")
         if "cap" in resolved:
             line += f"，一年最高支付{_money(resolved['cap'].value)}元"

@@ -149,3 +149,52 @@ def test_a_city_before_a_generic_name_picks_its_scheme(qa):
 def test_a_seed_silent_on_cover_says_so(qa):
     reply, = chat(qa, "宁波机关子女医保什么时候开始享受待遇")
     assert "没有写明" in reply and "9月1" not in reply
+
+
+def test_negated_hukou_words_count_as_the_other(qa):
+    no, = chat(qa, "不是上海户口，也没有居住证，孩子在上海读初中，能参加上海城乡居民医保吗")
+    assert no.startswith("按规定不能")
+    rural, = chat(qa, "我们是北京农业户口，父母都不是非农业户口，孩子在北京上小学，能参加一小吗")
+    assert rural.startswith("按规定不能")
+    urban, = chat(qa, "北京户口，不是农业户口，孩子在北京读高中，能参加一小吗")
+    assert urban.startswith("可以参加")
+
+
+def test_two_schemes_side_by_side_for_any_question(qa):
+    phones, = chat(qa, "上海少儿住院互助基金和上海城乡居民医保的咨询电话分别是多少")
+    assert "12345" in phones and "【上海居民医保" in phones
+    fees, = chat(qa, "宁波婴幼儿医保和上海少儿住院互助基金哪个交得多")
+    assert "500元" in fees and "150元" in fees and "相差350元" in fees
+    bills, = chat(qa, "北京一小和上海中小学生居民医保，住院花一万分别能报多少？上海那边是三级医院")
+    assert "6545元" in bills and "5820元" in bills
+
+
+def test_several_visits_and_stays_each_counted_as_the_seed_says(qa):
+    visits, = chat(qa, "上海居民医保中小学生门诊，今年在三级医院看了两次，一次800一次600，一共能报多少")
+    assert "550元" in visits  # yearly 起付线: (1400 − 300) × 50%
+    stays, = chat(qa, "上海小学生居民医保，一级医院住院花了2000，后来二级医院又住了一次花了3000，两次一共能报多少")
+    assert "3735元" in stays  # (2000 − 50) × 80% + (3000 − 100) × 75%
+
+
+def test_fees_for_several_children_add_up(qa):
+    ningbo, = chat(qa, "宁波机关子女医保，家里两个孩子，一个4岁一个10岁，一共交多少")
+    assert "一共720元" in ningbo
+    fund, = chat(qa, "两个孩子都在上海上小学，少儿住院互助基金一共交多少")
+    assert "一共300元" in fund
+
+
+def test_a_deadline_running_from_the_guardians_own_step(qa):
+    late, = chat(qa, "少儿基金昨天上午9点预审通过的，现在还能交钱吗", now=dt.datetime(2026, 9, 11, 10, tzinfo=SHANGHAI))
+    assert late.startswith("不可以。") and "重新申请" in late
+    fine, = chat(qa, "少儿基金今天早上8点预审通过的，现在还能交钱吗", now=dt.datetime(2026, 9, 11, 10, tzinfo=SHANGHAI))
+    assert fine.startswith("可以。") and "9月12日8:00" in fine
+
+
+def test_next_month_in_a_quoted_line_is_dated(qa):
+    reply, = chat(qa, "北京一小9月扣款提示余额不足，最晚哪天存钱", now=dt.datetime(2026, 9, 28, 10, tzinfo=SHANGHAI))
+    assert "10月20日" in reply
+
+
+def test_today_with_a_joining_word_is_still_about_the_date(qa):
+    reply, = chat(qa, "宁波机关子女医保今天能参保吗", now=dt.datetime(2026, 3, 15, 10, tzinfo=SHANGHAI))
+    assert reply.startswith("可以。") and "27日" in reply
