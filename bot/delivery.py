@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.privacy import redact
 from bot.services import Services
 from integrations.wechat.api import HELD, PAUSED, RETRY, SENT, DeliveryResult, WeChatAPI, openid_tag
 from integrations.wechat.templates import TemplateNotice
@@ -103,10 +104,14 @@ async def deliver(services: Services, openid: str, text: str) -> DeliveryResult:
     now = services.clock.now().isoformat(timespec="seconds")
     if sender is None:
         await outbox(services).append(openid, text, now)
-        return DeliveryResult(True, SENT, 0, "outbox")
-    result = await sender.send_text(openid, text)
-    if not result.ok:
-        await _keep(services, openid, text, result, now)
+        result = DeliveryResult(True, SENT, 0, "outbox")
+    else:
+        result = await sender.send_text(openid, text)
+        if not result.ok:
+            await _keep(services, openid, text, result, now)
+    # Kept masked for staff (the application's page); "held" ones go out when the guardian next writes.
+    await services.sent_messages.record(openid, redact(text), services.clock.now(),
+                                        result.detail if result.ok else f"held:{result.status}")
     return result
 
 

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.privacy import FieldCipher
 from bot.store.base import Store
-from bot.store.repos import Applications, Handoffs, Roster, Sessions, Subscribers
+from bot.store.repos import Applications, Handoffs, Roster, SentMessages, Sessions, Subscribers
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Services:
     subscribers: Subscribers
     roster: Roster
     handoffs: Handoffs
+    sent_messages: SentMessages
     # Filled by the subsystems as they are built (see build_services); typed loosely to keep the
     # arrows one-way (bot imports them, they never import this module's users).
     extras: dict[str, Any] = field(default_factory=dict)
@@ -70,4 +71,5 @@ def build_services(settings: Settings, store: Store | None = None, clock: Clock 
         subscribers=Subscribers(store),
         roster=Roster(store, cipher),
         handoffs=Handoffs(store),
+        sent_messages=SentMessages(store),
     )

@@ -380,6 +380,28 @@ class Handoffs:
         return data
 
 
+class SentMessages:
+    """Messages the bot sent a guardian outside a reply (pre-review results, payment links, staff
+    replies), kept masked for the application's page in the admin. Texts must already be redacted."""
+
+    KIND = "sent_message"
+    TTL = 400 * 24 * 3600  # one enrolment season and the next
+    TEXT_CHARS = 300
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(self, openid: str, text: str, now: dt.datetime, how: str) -> None:
+        key = f"{openid}:{now:%Y%m%d%H%M%S}:{secrets.token_hex(3)}"
+        await self.store.put(self.KIND, key, {"user": openid, "text": text[:self.TEXT_CHARS], "at": _iso(now),
+                                              "how": how}, index={"user": openid}, ttl=self.TTL)
+
+    async def for_user(self, openid: str, since: str = "") -> list[dict[str, Any]]:
+        """The guardian's messages, oldest first, from the ISO time `since` on."""
+        rows = [r.data for _, r in await self.store.query(self.KIND, user=openid)]
+        return sorted((m for m in rows if m["at"] >= since), key=lambda m: m["at"])
+
+
 def _message(sender: str, text: str, now: dt.datetime) -> dict[str, Any]:
     return {"from": sender, "text": text[:HANDOFF_MESSAGE_CHARS], "at": _iso(now)}
 
