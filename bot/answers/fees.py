@@ -95,9 +95,8 @@ def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     tier = _named_tier(result.tiers, ctx.text + _group_words(ctx.slots))
     if tier is not None:
         amount = "免予缴费" if tier.exempt else f"个人缴费{money(tier.amount)}元/{period}"
-        others = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers if t is not tier)
-        return Composed(join(f"{head}{tier.name}{amount}。", tier.note, f"其他档次：{others}。" if others else "",
-                             *caveats(result.explanation), ENROLL_HINT),
+        # Only the tier that applies: other tiers' figures do not answer this guardian's question
+        return Composed(join(f"{head}{tier.name}{amount}。", tier.note, *caveats(result.explanation), ENROLL_HINT),
                         figure=Decimal(0) if tier.exempt else tier.amount, year=result.year)
     listing = "；".join(f"{t.name}{'免缴' if t.exempt else money(t.amount) + '元'}" for t in result.tiers)
     text = join(f"{head}{listing}。" if listing else result.explanation, *caveats(result.explanation))

@@ -80,7 +80,11 @@ def _render(lines: list[Line], topics: list[str], lead: Line | None = None) -> s
     ordered = sorted(lines, key=key)
     out: list[str] = []
     current = None
+    said: set[str] = set()
     for line in ordered:
+        if line.text in said:
+            continue  # two items quoting one sentence: said once, and no heading left standing alone
+        said.add(line.text)
         if (line.topic, line.item, line.title) != current:
             current = (line.topic, line.item, line.title)
             out.append(f"【{line.title}】")

@@ -104,6 +104,8 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
         r"|去年(?:没|未)(?:有)?(?:参保|参加|交|缴|买)")),
     ("insured_last_year", True, re.compile(r"续保|去年(?:已经|已)?(?:参保|参加|交|缴|买)|上一年度已|(?<![没未])(?:交|缴|参保)过(?:了)?")),
     ("insured_last_year", False, re.compile(r"首次参保|第一次参保|新参保|新生|第一次交|第一次买|刚入学")),
+    ("failure_reason", "balance", re.compile(r"余额不足|余额不够|钱不够|没存够|存的钱不够")),
+    ("failure_reason", "account", re.compile(r"不匹配|无此账户|账号不对|账户不对|账号错|卡号错")),
     ("adult_tier", "A", re.compile(r"a档")),
     ("adult_tier", "B", re.compile(r"b档")),
 ]
