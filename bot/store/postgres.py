@@ -134,27 +134,46 @@ class PostgresStore:
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
-        async with self._transaction() as conn:
+        async with self._conn() as conn:
             version = await self._put_in(conn, kind, key, data, expected_version, index, ttl)
         await self._maybe_purge()
         return version
 
-    # One statement: an expired record counts as absent (its version starts again at 1).
-    _UPSERT = (f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
-               f"VALUES ($1, $2, $3::jsonb, 1, {_expiry_sql('$4')}) "
-               f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, "
-               f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END RETURNING version")
+    # A put is one statement (one round trip, atomic on its own): the record's write — conditional on its
+    # version when one is expected — and, only if it was written, its index values replaced. An expired
+    # record counts as absent (its version starts again at 1). No row back: the expected version did not
+    # match and nothing was written. $1 kind, $2 key, $3 data, $4 ttl, $5 expected version, $6/$7 index
+    # fields/values.
+    _WRITE = {
+        "any": (f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
+                f"VALUES ($1, $2, $3::jsonb, 1, {_expiry_sql('$4')}) "
+                f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, "
+                f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END RETURNING version"),
+        "new": (f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
+                f"VALUES ($1, $2, $3::jsonb, 1, {_expiry_sql('$4')}) "
+                f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, "
+                f"version = 1 WHERE NOT {_LIVE} RETURNING version"),
+        "version": (f"UPDATE records r SET data = $3::jsonb, expires_at = {_expiry_sql('$4')}, version = r.version + 1 "
+                    f"WHERE kind = $1 AND key = $2 AND {_LIVE} AND r.version = $5 RETURNING version"),
+    }
+    _PUT = {mode: (f"WITH up AS ({sql}), "
+                   f"unindexed AS (DELETE FROM record_index WHERE kind = $1 AND key = $2 AND EXISTS (SELECT 1 FROM up) "
+                   f"AND (field, value) NOT IN (SELECT * FROM unnest($6::text[], $7::text[]))), "
+                   f"indexed AS (INSERT INTO record_index (kind, field, value, key) "
+                   f"SELECT $1, f, v, $2 FROM unnest($6::text[], $7::text[]) AS t(f, v) WHERE EXISTS (SELECT 1 FROM up) "
+                   f"ON CONFLICT DO NOTHING) "
+                   f"SELECT version, $5::bigint FROM up")
+            for mode, sql in _WRITE.items()}
 
     async def _put_in(self, conn: asyncpg.Connection, kind: str, key: str, data: dict[str, Any],
                       expected_version: int | None, index: dict[str, str] | None, ttl: float | None) -> int:
-        """`put` inside an open transaction; a VersionConflict raised after the write rolls it back."""
-        version = await conn.fetchval(self._UPSERT, kind, key, _json(data), ttl)
-        if expected_version is not None and expected_version != version - 1:
-            raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {version - 1}")
-        await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = $2", kind, key)
-        if index:
-            await conn.executemany("INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
-                                   [(kind, field, str(value), key) for field, value in index.items()])
+        """`put` on `conn` (also inside an open transaction, whose caller rolls back on a VersionConflict)."""
+        mode = "any" if expected_version is None else "new" if expected_version == 0 else "version"
+        fields = list(index or {})
+        version = await conn.fetchval(self._PUT[mode], kind, key, _json(data), ttl, expected_version, fields,
+                                      [str(index[f]) for f in fields])
+        if version is None:
+            raise VersionConflict(f"{kind}/{key}: not at the expected version {expected_version}")
         return version
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
