@@ -63,6 +63,12 @@ def _pg_errors():
         raise StoreError(f"postgresql: {type(exc).__name__}: {exc}") from exc
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool as it is: this store leaves no session state behind (no SET, no
+    LISTEN, advisory locks only inside transactions), so asyncpg's reset query — a round trip on every
+    release — would undo nothing."""
+
+
 class PostgresStore:
     """`Store` on PostgreSQL (see bot.store.base for the contract)."""
 
@@ -88,7 +94,7 @@ class PostgresStore:
                 with _pg_errors():
                     pool = await asyncpg.create_pool(
                         self.url, min_size=1, max_size=self.pool_size, timeout=CONNECT_TIMEOUT,
-                        command_timeout=COMMAND_TIMEOUT, server_settings=settings)
+                        command_timeout=COMMAND_TIMEOUT, server_settings=settings, reset=_keep_session)
                 try:
                     if self.run_migrations:
                         with _pg_errors():
