@@ -105,44 +105,48 @@ class Applications:
                             period: str) -> dict[str, Any]:
         """`create`, unless the child (by the blind index of the ID number) already has a live application of
         `scheme` for `period`: then DuplicateApplication. The check and the creation are one atomic step in
-        every backend: the application's key (scheme, child, period) is claimed with a compare-and-set
-        (`put(expected_version=…)`, a Lua script in Redis, a transaction in SQLite), so of two guardians
+        every backend: the application's key (scheme, child, period) is claimed with a compare-and-set in the
+        same transaction that inserts the application (`Store.put_all`), so of two guardians
         submitting the same child at the same moment exactly one gets the key. A key whose application has
         closed (rejected, expired, cancelled) is taken over, again by compare-and-set."""
         id_number = (data.get("child") or {}).get("id_number")
         if not id_number:
             return await self.create(user_id, scheme, data, now)
         key = f"{scheme}:{self.cipher.blind(id_number)}:{period}"
-        app_id = self._new_id(now)
+        record = self._new_record(user_id, scheme, data, now)
         for _attempt in range(5):
             rec = await self.store.get(self.UNIQUE_KIND, key)
             if rec is not None:
                 holder = await self.get(rec.data["application_id"])
                 if holder is None and now - dt.datetime.fromisoformat(rec.data["at"]) < CREATE_IN_FLIGHT:
-                    raise DuplicateApplication(None)
+                    raise DuplicateApplication(None)  # a key written apart from its application (older versions)
                 if holder is not None and holder["status"] not in CLOSED:
                     raise DuplicateApplication(holder)
+            # The key and the application in one transaction: a failure or crash leaves both or neither.
+            claim = Write(self.UNIQUE_KIND, key, {"application_id": record["id"], "at": _iso(now)},
+                          expected_version=rec.version if rec else 0)
             try:
-                await self.store.put(self.UNIQUE_KIND, key, {"application_id": app_id, "at": _iso(now)},
-                                     expected_version=rec.version if rec else 0)
+                await self.store.put_all([claim, self.write(record, expected_version=0)])
             except VersionConflict:
                 continue  # another submission took the key first: look at what it is now
-            return await self.create(user_id, scheme, data, now, app_id=app_id)
+            return record
         raise VersionConflict(key)
 
     @staticmethod
     def _new_id(now: dt.datetime) -> str:
         return now.strftime("A%Y%m%d") + secrets.token_hex(4).upper()
 
-    async def create(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime,
-                     app_id: str = "") -> dict[str, Any]:
-        app_id = app_id or self._new_id(now)
+    async def create(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+        record = self._new_record(user_id, scheme, data, now)
+        await self._write(record, expected_version=0)
+        return record
+
+    def _new_record(self, user_id: str, scheme: str, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         record = {
-            "id": app_id, "user_id": user_id, "scheme": scheme, "status": data.pop("status", SUBMITTED),
+            "id": self._new_id(now), "user_id": user_id, "scheme": scheme, "status": data.pop("status", SUBMITTED),
             "created_at": _iso(now), "updated_at": _iso(now), **data,
         }
         record.setdefault("history", []).append({"status": record["status"], "at": _iso(now)})
-        await self._write(record, expected_version=0)
         return record
 
     async def get(self, app_id: str) -> dict[str, Any] | None:
