@@ -27,7 +27,7 @@ from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, ge
                            set_slot)
 from dialogs.ports import LocalSubmitter, Submitter
 from dialogs.schools import DEFAULT_FILE, SchoolDirectory, district_in, district_of, district_of_region
-from dialogs.validators import (MAX_INPUT, ValidationError, check_free_text, looks_like_sentence, normalize,
+from dialogs.validators import (MAX_INPUT, ValidationError, age_on, check_free_text, looks_like_sentence, normalize,
                                 parse_agreement, parse_yes_no)
 
 log = logging.getLogger(__name__)
@@ -522,6 +522,9 @@ class EnrollmentDialogs:
         `session["qa"]`, where it remembers the scheme and city of the conversation)."""
         qa = turn.session.setdefault("qa", {})
         qa["scheme"] = scheme
+        birth = get_slot(((turn.session.get(ENROLL_KEY) or {}).get("form") or {}).get("slots") or {}, "child.birth_date")
+        if birth:  # "交多少钱" mid-form: the child's age is known, the answer need not ask for it
+            qa["child"] = {**(qa.get("child") or {}), "age": age_on(dt.date.fromisoformat(birth), turn.now.date())}
         try:
             qa["city"] = self.engine.pack(scheme).city
         except Exception:

@@ -317,3 +317,23 @@ async def test_every_scheme_is_submitted_in_few_guardian_messages(start, capsys)
     with capsys.disabled():
         print("\nguardian messages from 我要参保 to submitted:", counts)
     assert counts["sh-child-fund"] <= 11
+
+
+async def test_a_fee_question_mid_form_is_answered_for_the_forms_scheme_and_child(start):
+    bot = await start()
+    user = "o-nb-fee"
+    await bot.say(user, "我要参保宁波机关子女", "好的", "是", "王小丫", NB_KID)
+    reply = (await bot.say(user, "交多少钱？"))[0]
+    assert "220元" in reply and "多大" not in reply and "我们继续" in reply and "户籍在宁波大市" in reply
+
+
+async def test_two_guardians_submitting_one_child_at_the_same_moment_make_one_application(start):
+    bot = await start()
+    for user in ("o-race-1", "o-race-2"):
+        assert "参保信息确认" in (await fill_sh_fund(bot, user))[-1]
+    replies = await asyncio.gather(*(bot.sender.say(user, "确认提交") for user in ("o-race-1", "o-race-2")))
+    assert sum("已提交" in r for r in replies) == 1 and sum("已经有一份" in r for r in replies) == 1, replies
+    apps = await bot.services.applications.find_by_id_number(CHILD, "sh-child-fund")
+    assert len(apps) == 1
+    loser = replies[0] if "已经有一份" in replies[0] else replies[1]
+    assert apps[0]["id"] not in loser
