@@ -102,7 +102,10 @@ class Spawned:
 def bot_env(data_dir: Path, store_url: str = "", **extra: str) -> dict[str, str]:
     """Environment for `python -m bot serve` under load: fixed clock, token and data key."""
     env = {"BOT_DATA_DIR": str(data_dir), "WECHAT_TOKEN": BENCH_TOKEN, "BOT_NOW": BENCH_NOW,
-           "BOT_DATA_KEY": BENCH_DATA_KEY, "BOT_ADMIN_TOKEN": "bench-admin", "BOT_SIMULATOR": "0"}
+           "BOT_DATA_KEY": BENCH_DATA_KEY, "BOT_ADMIN_TOKEN": "bench-admin", "BOT_SIMULATOR": "0",
+           # Production settings refuse to start without a payment provider: a hosted checkout that
+           # nobody opens (links are only signed, never fetched), so orders cost what they cost for real.
+           "PAY_CHECKOUT_URL": "https://cashier.example.invalid/pay", "PAY_CHECKOUT_SECRET": "bench-checkout-secret-00"}
     if store_url:
         env["BOT_STORE"] = store_url
     env.update(extra)

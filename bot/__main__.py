@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from urllib.parse import urlsplit
 
 from bot.config import Settings
 
@@ -50,7 +51,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.logs import setup_logging
 
+    if not os.environ.get("BOT_PUBLIC_URL"):  # links sent to guardians follow the port served
+        os.environ["BOT_PUBLIC_URL"] = local_url(args.host, args.port)
     if not _store_ready(Settings.from_env()):
+        return 1
+    if _payment_setup_refused():
         return 1
     if args.workers > 1:
         return _serve_workers(args)
@@ -65,6 +70,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def local_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for `serve --host HOST --port PORT`."""
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    return f"http://[{host}]:{port}" if ":" in host and not host.startswith("[") else f"http://{host}:{port}"
+
+
 def _store_ready(settings: Settings) -> bool:
     """Migrate the records database; refuse a Redis that would lose records (bot.store.startup)."""
     from bot.store.startup import StartupRefused, check_store
@@ -77,6 +88,15 @@ def _store_ready(settings: Settings) -> bool:
     for note in notes:
         print(note, flush=True)
     return True
+
+
+def _payment_setup_refused() -> bool:
+    from bot.fulfilment import payment_setup_problem
+
+    problem = payment_setup_problem(Settings.from_env(), os.environ)
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+    return bool(problem)
 
 
 def _serve_workers(args: argparse.Namespace) -> int:
@@ -119,12 +139,29 @@ def _print_addresses(args: argparse.Namespace, made_token: str | None, made_admi
 _LINK = re.compile(r'<a\s+href="([^"]*)"\s*>(.*?)</a>', re.S)
 
 
-def terminal_text(text: str) -> str:
-    """WeChat renders <a> links; a terminal shows the label (and the address of web links)."""
+def terminal_text(text: str, unserved: str = "") -> str:
+    """WeChat renders <a> links; a terminal shows the label (and the address of web links). A link to
+    `unserved` — this bot's own pages while no server answers there — says what must run first."""
     def one(m: re.Match) -> str:
         href, label = m.group(1), m.group(2)
-        return f"{label}（{href}）" if href.startswith("http") else label
+        if not href.startswith("http"):
+            return label
+        if unserved and href.startswith(unserved):
+            return f"{label}（{href} ——这是本机网页：请先在另一个终端运行 scripts/run.sh，再在浏览器打开）"
+        return f"{label}（{href}）"
     return _LINK.sub(one, text)
+
+
+async def _unserved(public_url: str) -> str:
+    """`public_url` when nothing answers there (the chat's links to our pages would be dead), else ""."""
+    parts = urlsplit(public_url)
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 80), 0.5)
+    except (OSError, asyncio.TimeoutError):
+        return public_url
+    writer.close()
+    return ""
 
 
 def cmd_schools_import(args: argparse.Namespace) -> int:
@@ -158,6 +195,9 @@ async def _chat(user: str) -> int:
         outbox.append(text)
 
     pipeline = Pipeline(services, build_router(services), deliver=print_later)
+
+    async def shown(text: str) -> str:
+        return terminal_text(text, await _unserved(settings.public_url) if "<a href" in text else "")
     print("少儿医保参保助手（终端模式）。输入消息后回车；输入 /quit 退出。", flush=True)
     reply = await pipeline.handle(Incoming(user_id=user, kind="event", event="subscribe",
                                            create_time=int(time.time() * 1000)))
@@ -172,11 +212,11 @@ async def _chat(user: str) -> int:
             counter += 1
             reply = await pipeline.handle(Incoming(user_id=user, kind="text", text=line.rstrip("\n"),
                                                    msg_id=str(counter), create_time=int(time.time())))
-            print(f"助手: {terminal_text(reply.text) if reply else '（处理中，结果稍后发送）'}\n", flush=True)
+            print(f"助手: {await shown(reply.text) if reply else '（处理中，结果稍后发送）'}\n", flush=True)
             await pipeline.drain(timeout=5.0)
             outbox.extend(await guardian_outbox(services).take(user))  # pay links, review results
             while outbox:
-                print(f"助手（通知）: {terminal_text(outbox.pop(0))}\n", flush=True)
+                print(f"助手（通知）: {await shown(outbox.pop(0))}\n", flush=True)
     finally:
         await pipeline.drain(timeout=5.0)
         await services.store.close()

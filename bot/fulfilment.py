@@ -36,7 +36,7 @@ from dialogs.forms import FormSpec, load_forms
 from dialogs.render import fill
 from integrations.enrollment import (APPROVED, CALLBACK_PATH, PENDING, EnrollmentBackend, HttpEnrollmentBackend,
                                      ReviewResult, RosterReview)
-from integrations.payment import (OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
+from integrations.payment import (HostedCheckoutProvider, OrderBook, OrderInProgress, PaymentError, PaymentNotice, PaymentProvider,
                                   provider_from_env)
 from integrations.payment.orders import EXPIRED as ORDER_EXPIRED
 from integrations.payment.orders import ORDER_KIND
@@ -50,6 +50,24 @@ REVIEW_TIMEOUT = 10.0  # seconds for one pre-review call
 LINK_LIFETIME = dt.timedelta(days=7)  # technical fallback for schemes whose pack sets no payment deadline
 ACTIVE = (SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, AWAITING_VERIFICATION)
 REAPPLY_HINT = "如需参保，请点击菜单「我要参保」或回复“我要参保”重新申请。"
+PAYMENT_CLOSED = "在线缴费暂未开放，开放后我们会通过公众号消息把缴费链接发给您。"
+
+
+def payment_setup_problem(settings: Any, env: Mapping[str, str]) -> str:
+    """Why `serve` must not start, or "": without the simulator (a real account) the local simulated
+    cashier is not served, so its links would answer 404 until the application lapsed. A real provider
+    must be set, or payments switched off on purpose (PAY_PROVIDER=off)."""
+    if settings.simulator:
+        return ""
+    try:
+        provider = provider_from_env(env, public_url=settings.public_url, default_secret=b"-" * 16)
+    except ValueError as exc:
+        return str(exc)
+    if isinstance(provider, HostedCheckoutProvider) and provider.is_local:
+        return ("支付未配置，服务没有启动：真实公众号请设置 PAY_PROVIDER=wechat（并设置 WECHAT_PAY_MCH_ID、"
+                "WECHAT_PAY_API_KEY），或设置 PAY_CHECKOUT_URL 和 PAY_CHECKOUT_SECRET 指向支付平台的收银台；"
+                "暂不开放在线缴费请设置 PAY_PROVIDER=off（家长会被告知缴费稍后开放）。")
+    return ""
 
 
 class Fulfilment:
@@ -227,6 +245,9 @@ class Fulfilment:
         """Create the payment order of a pre-approved application and send the pay link with its deadline.
         A platform failure keeps the application pre_approved; the sweep tries again before the deadline."""
         now = self.services.clock.now()
+        if self.payments is None:  # PAY_PROVIDER=off: no link can be paid, so none is sent and none lapses
+            await self._wait_for_payments(app)
+            return
         deadline = self.engine.deadline_for(app)
         if deadline is not None and now >= deadline:
             await self._expire(app, deadline)
@@ -272,6 +293,15 @@ class Fulfilment:
                               f"缴费金额：{yuan(amount)}元\n订单号：{order['order_no']}\n"
                               f'<a href="{order["pay_url"]}">点击这里去缴费</a>')
 
+    async def _wait_for_payments(self, app: dict[str, Any]) -> None:
+        """Online payment is switched off: the application stays 预审通过, marked `payment_waiting` for
+        staff; the guardian is told once that the link comes when payment opens (the sweep sends it then)."""
+        if app.get("payment_waiting"):
+            return
+        app = await self.services.applications.update(app["id"], self.services.clock.now(), payment_waiting=True)
+        await self._tell(app, f"预审通过！{_child(app)}的参保申请（编号 {app['id']}）已通过预审。{PAYMENT_CLOSED}"
+                              "无需重新申请，也可随时回复“进度”查看。")
+
     # ----- payment result --------------------------------------------------------------------
     async def on_payment(self, notice: PaymentNotice) -> tuple[bool, str]:
         """A verified payment notification. Returns (handled, note): False makes the platform retry."""
@@ -289,7 +319,9 @@ class Fulfilment:
                       notice.amount_fen, notice.order_no, order["amount_fen"])
             return False, "amount mismatch"
         if app["status"] in (PAID, DONE):
-            return True, "duplicate"
+            if notice.transaction_id and notice.transaction_id != app.get("transaction_id"):
+                return await self._refund_due(app, notice, "该申请已经缴过费，这是一笔重复缴费")  # paid twice
+            return True, "duplicate"  # the platform repeating the notification of the payment we applied
         paid_at = now.isoformat(timespec="seconds")
         settled = dict(order, status=ORDER_PAID, paid_at=paid_at, transaction_id=notice.transaction_id)
         try:
@@ -301,6 +333,8 @@ class Fulfilment:
         except VersionConflict:
             current = await self.services.applications.get(app["id"])
             if current and current["status"] in (PAID, DONE):
+                if notice.transaction_id and notice.transaction_id != current.get("transaction_id"):
+                    return await self._refund_due(current, notice, "该申请已经缴过费，这是一笔重复缴费")
                 return True, "duplicate"
             return await self._late_payment(current or app, order, notice)
         # Paid is not 办结: the fund closes the matter once the bank transfer has reached it (seed: 银行到账
@@ -312,16 +346,27 @@ class Fulfilment:
         return True, "ok"
 
     async def _late_payment(self, app: dict[str, Any], order: dict[str, Any], notice: PaymentNotice) -> tuple[bool, str]:
-        """Money arrived for an application that is no longer payable (expired, cancelled): record it for
-        staff, tell the guardian once, and acknowledge so the platform stops repeating the notification."""
-        log.error("payment for order %s arrived while application %s is %s; recorded for refund",
-                  notice.order_no, app["id"], app["status"])
-        if order.get("late_payment"):
-            return True, "late payment already recorded"
-        await self.orders.update(app["id"], late_payment=True, transaction_id=notice.transaction_id)
-        await self._tell(app, f"您为参保申请（编号 {app['id']}）的缴费到达时，该申请已{_status_label(app)}，"
-                              f"这笔缴费不会用于参保。请联系人工客服办理退款。{REAPPLY_HINT}")
-        return True, "late payment"
+        """Money arrived for an application that is no longer payable (expired, cancelled)."""
+        if not order.get("late_payment"):
+            await self.orders.update(app["id"], late_payment=True, transaction_id=notice.transaction_id)
+        return await self._refund_due(app, notice, f"该申请已{_status_label(app)}", REAPPLY_HINT)
+
+    async def _refund_due(self, app: dict[str, Any], notice: PaymentNotice, why: str, hint: str = "") -> tuple[bool, str]:
+        """Money that pays for no cover — a second, distinct payment for a paid application, or one that
+        came after the application lapsed: kept as a payment record marked for refund (staff see it on the
+        application page and API), the guardian told once, and acknowledged so the platform stops
+        repeating the notification."""
+        now = self.services.clock.now()
+        write = payment_write(notice, app["id"], now.isoformat(timespec="seconds"), refund_due=why)
+        try:
+            await self.services.store.put(write.kind, write.key, write.data, expected_version=0, index=write.index)
+        except VersionConflict:
+            return True, "refund already recorded"
+        log.error("payment %s for order %s pays for nothing (application %s is %s); recorded for refund",
+                  notice.transaction_id, notice.order_no, app["id"], app["status"])
+        await self._tell(app, f"您为参保申请（编号 {app['id']}）缴的一笔 {yuan(notice.amount_fen)}元 到达时，{why}，"
+                              f"这笔缴费不会用于参保。已登记待退款，请联系人工客服办理退款。{hint}")
+        return True, "refund due"
 
     # ----- expiry and sweeps -----------------------------------------------------------------
     async def sweep(self) -> None:
@@ -350,6 +395,10 @@ class Fulfilment:
                                                           note="超过缴费期限", also=lambda _app: closing)
         except VersionConflict:
             return
+        if app.get("payment_waiting"):  # online payment opened only after the deadline: nobody could pay
+            await self._tell(app, f"在线缴费现已开放，但{_child(app)}的参保申请（编号 {app['id']}）的缴费期限"
+                                  f"（{_when(deadline)}）已过，申请已失效。{REAPPLY_HINT}")
+            return
         await self._tell(app, f"很抱歉，{_child(app)}的参保申请（编号 {app['id']}）未在缴费期限（{_when(deadline)}）前"
                               f"完成缴费，申请已失效。{REAPPLY_HINT}")
 
@@ -365,7 +414,9 @@ class Fulfilment:
                 return f'{until}完成缴费（{yuan(order["amount_fen"])}元）：<a href="{order["pay_url"]}">去缴费</a>'
         if status == PRE_APPROVED:
             how = self._external_payment(app)
-            return f"缴费方式：{how}" if how else "预审已通过，缴费链接正在生成，稍后通过消息发送。"
+            if how:
+                return f"缴费方式：{how}"
+            return PAYMENT_CLOSED if app.get("payment_waiting") else "预审已通过，缴费链接正在生成，稍后通过消息发送。"
         if status == SUBMITTED:
             return "正在预审，结果会通过消息通知您。"
         if status == AWAITING_VERIFICATION:
@@ -441,12 +492,16 @@ def order_write(order: dict[str, Any]) -> Write:
 PAYMENT_KIND = "payment"
 
 
-def payment_write(notice: PaymentNotice, app_id: str, at: str) -> Write:
-    """The record of one payment received (one per order and platform transaction: a second is refused)."""
-    return Write(PAYMENT_KIND, f"{notice.order_no}:{notice.transaction_id}",
-                 {"order_no": notice.order_no, "transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen,
-                  "application_id": app_id, "provider": notice.provider, "paid_at": notice.paid_at, "recorded_at": at},
-                 expected_version=0, index={"application_id": app_id, "order_no": notice.order_no})
+def payment_write(notice: PaymentNotice, app_id: str, at: str, refund_due: str = "") -> Write:
+    """The record of one payment received (one per order and platform transaction: a second is refused).
+    `refund_due` says why a payment pays for nothing and must be refunded (indexed `refund=due`)."""
+    data = {"order_no": notice.order_no, "transaction_id": notice.transaction_id, "amount_fen": notice.amount_fen,
+            "application_id": app_id, "provider": notice.provider, "paid_at": notice.paid_at, "recorded_at": at}
+    index = {"application_id": app_id, "order_no": notice.order_no}
+    if refund_due:
+        data.update(refund_due=refund_due)
+        index.update(refund="due")
+    return Write(PAYMENT_KIND, f"{notice.order_no}:{notice.transaction_id}", data, expected_version=0, index=index)
 
 
 def _child(app: dict[str, Any]) -> str:

@@ -209,6 +209,8 @@ async def checkout_pay(request: web.Request, services: Services) -> web.Response
 async def payment_notify(request: web.Request, services: Services) -> web.Response:
     fulfilment = _fulfilment(services)
     provider = fulfilment.payments
+    if provider is None:
+        return web.json_response({"code": "FAIL", "message": "payments are off"}, status=404)
     try:
         body = await read_body(request, MAX_NOTIFY_BYTES)
     except BodyTooLarge:

@@ -1,7 +1,7 @@
 """Payments behind one `PaymentProvider` interface: the embedded hosted-checkout default and WeChat Pay.
 
 Settings (environment):
-  PAY_PROVIDER            checkout (default: embedded 一网通办-style checkout link) | wechat
+  PAY_PROVIDER            checkout (default: embedded 一网通办-style checkout link) | wechat | off (no online payment)
   PAY_CHECKOUT_SECRET     HMAC key for checkout links and callbacks (default: derived by the caller)
   PAY_CHECKOUT_MERCHANT   8-digit merchant code inside YWTB order numbers (default 31000000)
   WECHAT_PAY_APPID        default WECHAT_APPID
@@ -30,9 +30,12 @@ WECHAT_NOTIFY_PATH = "/pay/wechat/notify"
 WECHAT_PAY_PAGE_PATH = "/pay/wechat"  # the JSAPI pay page
 
 
-def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret: bytes) -> PaymentProvider:
-    """The configured provider; raises ValueError (Chinese message) on incomplete settings."""
+def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret: bytes) -> PaymentProvider | None:
+    """The configured provider, None when payments are switched off (PAY_PROVIDER=off); raises ValueError
+    (Chinese message) on incomplete settings."""
     kind = (env.get("PAY_PROVIDER") or "checkout").strip().lower()
+    if kind == "off":
+        return None
     timeout = float(env.get("PAY_TIMEOUT") or 5)
     if kind == "checkout":
         secret = env.get("PAY_CHECKOUT_SECRET", "").encode() or default_secret
@@ -50,4 +53,4 @@ def provider_from_env(env: Mapping[str, str], *, public_url: str, default_secret
             sign_type=(env.get("WECHAT_PAY_SIGN_TYPE") or "HMAC-SHA256").upper(),
             timeout=timeout, wap_url=env.get("WECHAT_PAY_WAP_URL", public_url), wap_name=env.get("WECHAT_PAY_WAP_NAME", ""),
             page_url=public_url.rstrip("/") + WECHAT_PAY_PAGE_PATH)
-    raise ValueError(f"PAY_PROVIDER 不支持 {kind!r}（应为 checkout 或 wechat）")
+    raise ValueError(f"PAY_PROVIDER 不支持 {kind!r}（应为 checkout、wechat 或 off）")

@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.fulfilment import PAYMENT_KIND, yuan
 from bot.privacy import mask_id, mask_phone, redact
 from bot.store.base import VersionConflict
-from bot.store.repos import AWAITING_VERIFICATION, HANDOFF_LABELS, STATUS_LABELS, Applications
+from bot.store.repos import AWAITING_VERIFICATION, HANDOFF_LABELS, PRE_APPROVED, STATUS_LABELS, Applications
 from bot.web.admin.auth import AdminAuth
 from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, short_time
 from bot.web.admin.export import to_csv, to_xlsx
@@ -120,7 +120,16 @@ class ApplicationViews:
                         found[app["id"]] = app
                 if len(found) >= SEARCH_LIMIT:
                     break
-        return [masked_application(self.ctx, a) for a in sorted(found.values(), key=lambda a: a["created_at"], reverse=True)][:SEARCH_LIMIT]
+        results = [masked_application(self.ctx, a)
+                   for a in sorted(found.values(), key=lambda a: a["created_at"], reverse=True)][:SEARCH_LIMIT]
+        for item in results:  # payments that pay for nothing (paid twice, or after the application lapsed)
+            item["refunds_due"] = await self._refunds_due(item["id"])
+        return results
+
+    async def _refunds_due(self, app_id: str) -> list[dict[str, Any]]:
+        rows = await self.store.query(PAYMENT_KIND, application_id=app_id, refund="due")
+        return [{"amount_fen": r.data["amount_fen"], "transaction_id": r.data["transaction_id"],
+                 "reason": r.data.get("refund_due", ""), "recorded_at": r.data.get("recorded_at", "")} for _, r in rows]
 
     async def list_applications(self, f: AppFilter, limit: int | None = LIST_LIMIT) -> tuple[list[dict[str, Any]], int]:
         """(the matching applications, newest first, up to `limit`; how many match in all)."""
@@ -159,7 +168,7 @@ class ApplicationViews:
             f, error = AppFilter(), str(exc)
         rows = "".join(
             f'<tr><td><a href="/admin/applications/{quote(a["id"])}">{h(a["id"])}</a></td><td>{h(a["scheme_name"])}</td>'
-            f"<td>{h(a['status_label'])}</td><td>{h(a['child_name'])}</td><td>{h(a['child_id'])}</td>"
+            f"<td>{h(a['status_label'])}{_refund_note(a)}</td><td>{h(a['child_name'])}</td><td>{h(a['child_id'])}</td>"
             f"<td>{h(a['guardian_name'])}</td><td>{h(a['guardian_phone'])}</td><td>{h(a['school'])}</td>"
             f"<td>{h(short_time(a['created_at']))}</td></tr>" for a in results)
         body = self._filter_form(auth, f) + (f'<p class="notice error">{h(error)}</p>' if error else "")
@@ -230,7 +239,8 @@ class ApplicationViews:
                 "created_at": order.get("created_at", ""), "expires_at": order.get("expires_at", ""),
                 "provider": order.get("provider", "")},
             "payments": [{"order_no": p.get("order_no", ""), "transaction_id": p.get("transaction_id", ""),
-                          "amount_yuan": yuan(int(p.get("amount_fen") or 0)), "paid_at": p.get("paid_at", "")}
+                          "amount_yuan": yuan(int(p.get("amount_fen") or 0)), "paid_at": p.get("paid_at", ""),
+                          "refund_due": p.get("refund_due", "")}
                          for p in payments],
             "handoffs": [{"id": r["id"], "status": r["status"], "status_label": HANDOFF_LABELS.get(r["status"], r["status"])}
                          for r in handoffs],
@@ -252,7 +262,8 @@ class ApplicationViews:
         payment = (f'<p id="payment">订单 {h(pay["order_no"])}：{h(pay["amount_yuan"])}元，{h(pay["status_label"])}'
                    f'（创建 {h(short_time(pay["created_at"]))}，截止 {h(short_time(pay["expires_at"]))}）</p>' if pay
                    else '<p class="muted" id="payment">没有缴费订单（该险种不在这里缴费，或尚未预审通过）。</p>')
-        payment += "".join(f'<p>收到付款 {h(p["amount_yuan"])}元，{h(short_time(p["paid_at"]))}，流水 {h(p["transaction_id"])}</p>'
+        payment += "".join(f'<p>收到付款 {h(p["amount_yuan"])}元，{h(short_time(p["paid_at"]))}，流水 {h(p["transaction_id"])}'
+                           + (f'<b class="refund">（待退款：{h(p["refund_due"])}）</b>' if p["refund_due"] else "") + "</p>"
                            for p in d["payments"])
         handoffs = "、".join(f'{h(r["id"])}（{h(r["status_label"])}）' for r in d["handoffs"])
         body = (f'<table id="facts">{facts}</table><h2>状态记录</h2><ul class="messages" id="timeline">{timeline}</ul>'
@@ -321,10 +332,19 @@ def masked_application(ctx: AdminContext, app: dict[str, Any]) -> dict[str, Any]
     child, guardian = app.get("child") or {}, app.get("guardian") or {}
     return {
         "id": app["id"], "scheme": app["scheme"], "scheme_name": ctx.scheme_name(app["scheme"]),
-        "status": app["status"], "status_label": STATUS_LABELS.get(app["status"], app["status"]),
+        "status": app["status"], "status_label": STATUS_LABELS.get(app["status"], app["status"])
+        + ("（在线缴费未开放，等待中）" if app["status"] == PRE_APPROVED and app.get("payment_waiting") else ""),
+        "payment_waiting": bool(app.get("payment_waiting")) and app["status"] == PRE_APPROVED,
         "child_name": child.get("name", ""), "child_id": mask_id(child.get("id_number", "")) if child.get("id_number") else "",
         "guardian_name": guardian.get("name", ""),
         "guardian_phone": mask_phone(guardian.get("phone", "")) if guardian.get("phone") else "",
         "school": app.get("school_name") or app.get("school_code", ""), "user": app["user_id"][:6] + "…",
         "created_at": app["created_at"], "updated_at": app.get("updated_at", ""),
     }
+
+
+def _refund_note(item: dict[str, Any]) -> str:
+    due = item.get("refunds_due") or []
+    if not due:
+        return ""
+    return f'<br><b>待退款 {len(due)} 笔，共 {yuan(sum(p["amount_fen"] for p in due))} 元</b>'
