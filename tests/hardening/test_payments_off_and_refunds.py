@@ -134,6 +134,8 @@ async def test_a_second_distinct_payment_is_recorded_for_refund(started):
     assert [(r["amount_fen"], r["transaction_id"]) for r in found["refunds_due"]] == [(15000, due["transaction_id"])]
     page = await client.post("/admin/applications", data={"q": app["id"]}, headers=BEARER)
     assert "待退款 1 笔，共 150.00 元" in await page.text()
+    detail = await (await client.get(f"/admin/api/applications/{app['id']}", headers=BEARER)).json()
+    assert sorted(p["refund_due"] != "" for p in detail["payments"]) == [False, True]
 
 
 @pytest.mark.parametrize("started", [{"PAY_PROVIDER": "off"}], indirect=True)

@@ -122,14 +122,19 @@ class ApplicationViews:
                     break
         results = [masked_application(self.ctx, a)
                    for a in sorted(found.values(), key=lambda a: a["created_at"], reverse=True)][:SEARCH_LIMIT]
-        for item in results:  # payments that pay for nothing (paid twice, or after the application lapsed)
-            item["refunds_due"] = await self._refunds_due(item["id"])
-        return results
+        return await self._with_refunds(results)
 
-    async def _refunds_due(self, app_id: str) -> list[dict[str, Any]]:
-        rows = await self.store.query(PAYMENT_KIND, application_id=app_id, refund="due")
-        return [{"amount_fen": r.data["amount_fen"], "transaction_id": r.data["transaction_id"],
-                 "reason": r.data.get("refund_due", ""), "recorded_at": r.data.get("recorded_at", "")} for _, r in rows]
+    async def _with_refunds(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each application with `refunds_due`: payments that pay for nothing (a second payment, or one after
+        the application lapsed). One query for all of them: there are few."""
+        due: dict[str, list[dict[str, Any]]] = {}
+        for _key, rec in await self.store.query(PAYMENT_KIND, refund="due"):
+            due.setdefault(rec.data["application_id"], []).append(
+                {"amount_fen": rec.data["amount_fen"], "transaction_id": rec.data["transaction_id"],
+                 "reason": rec.data.get("refund_due", ""), "recorded_at": rec.data.get("recorded_at", "")})
+        for item in results:
+            item["refunds_due"] = due.get(item["id"], [])
+        return results
 
     async def list_applications(self, f: AppFilter, limit: int | None = LIST_LIMIT) -> tuple[list[dict[str, Any]], int]:
         """(the matching applications, newest first, up to `limit`; how many match in all)."""
@@ -163,7 +168,7 @@ class ApplicationViews:
                 return await self._export(f, str(form["export"]))
             if any(asdict(f).values()):
                 found, total = await self.list_applications(f)
-                results = [masked_application(self.ctx, a) for a in found]
+                results = await self._with_refunds([masked_application(self.ctx, a) for a in found])
         except FilterError as exc:
             f, error = AppFilter(), str(exc)
         rows = "".join(
