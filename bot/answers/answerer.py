@@ -136,6 +136,8 @@ class QuestionAnswerer:
             return self._smalltalk(intent, slots, state)
         if intent == UNCLEAR:
             return self._unclear(u, slots, state, now)
+        if intent not in ("reimbursement", "compare") and claims.ELSEWHERE_CARE.search(u.text) and "报" in u.text:
+            intent = "reimbursement"  # "在外地看病能报吗": the bill question, with what the pack says of care elsewhere
         topics = self._topics(intent, u)
         choice = self.chooser.choose(slots, state, u.text, _capability(intent, topics), intent in FIGURE_INTENTS,
                                      lambda scheme: self._fits(scheme, intent, slots, now),

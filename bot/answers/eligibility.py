@@ -6,7 +6,7 @@ from typing import Any
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import join
 from bot.answers.policy_text import source_note
-from bot.answers.rule_helpers import named_values, settled_rule
+from bot.answers.rule_helpers import named_values, routes_left, settled_rule
 from bot.rules.facts import FACTS
 from bot.rules.model import EligibilityResult
 
@@ -119,4 +119,8 @@ def eligibility(ctx: Ctx, fact_names: set[str]) -> Composed:
     question = (result.missing_questions or ["请再介绍一下孩子的情况。"])[0]
     known = {k: v for k, v in ctx.slots.items() if k in fact_names or k == "city"}
     intro = f"要判断能否参加{name}，还需要了解：" if not facts else f"还差一点信息才能判断能否参加{name}："
+    routes = routes_left(ctx.pack, facts, ctx.today) if facts else None
+    if routes:  # "外地户口": the main way in is closed; say so, and which ways in are left, then ask about them
+        main, left = routes
+        intro = f"按您说的情况，不符合「{main}」这一条；只有属于以下情况之一才在{name}参保范围内：{'；'.join(left)}。"
     return Composed(join(intro, question), Ask(question, list(result.missing[:1]), known))

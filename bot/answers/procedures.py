@@ -117,6 +117,9 @@ def _any_fact_contradicts(facts: dict, ctx: Ctx) -> bool:
 
 _ASKED_FOR = re.compile(r"(?:哪些|哪几|哪个|哪家|哪种|什么|几个|几家|几种)(?:个|家|种|样)?([\u4e00-\u9fff]{2})")
 LISTING_BONUS = 6.0
+# Topics a question is wholly about: a pack without them is silent on the question, whatever other line
+# shares a word with it ("交了以后能退吗" is not answered by "上交确认表").
+SILENCE_TOPICS = {"refund", "payment_failure", "aftercare", "hospitals"}
 FILLER_SHARE = 0.45
 
 
@@ -140,7 +143,8 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
                     key=lambda s: s[0], reverse=True)
     has_topic = any(line.topic in topics for _, line in scored)
     strong = ranked and ranked[0][0] - _prior(ranked[0][1], topics) >= STRONG
-    if not has_topic and not strong:
+    silent = bool(topics) and topics[0] in SILENCE_TOPICS and not ctx.engine.procedure(ctx.scheme, topics[0])
+    if silent or (not has_topic and not strong):  # "北京一小能退费吗": the letter says nothing of refunds
         contacts = ctx.engine.procedure(ctx.scheme, "contacts")
         hint = "\n".join(f"· {line}" for item in contacts for line in item.lines)[:200]
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)

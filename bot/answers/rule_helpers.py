@@ -54,3 +54,32 @@ def named_values(pack: Any, fact: str) -> list[str]:
     for rule in ((pack.raw or {}).get("eligibility") or {}).get("rules") or []:
         walk(rule.get("when"))
     return found
+
+
+ROUTES_SHOWN = 4
+
+
+def routes_left(pack: Any, facts: dict[str, Any], on: dt.date) -> tuple[str, list[str]] | None:
+    """When the facts said rule out the pack's main way in ("外地户口" for Beijing's 本市户籍 rule): its name
+    and the names of the other ways in still open, else None. Not when an open way is a variant of the
+    closed one (the Shanghai fund's "学校未上传信息，线下办理" beside "学校已上传信息")."""
+    spec = (pack.raw or {}).get("eligibility") or {}
+    known, _ = prepare(facts, on)
+    rules = [r for r in spec.get("rules") or [] if r.get("result") == "eligible"]
+    if not rules or evaluate(rules[0]["when"], known).value is not False:
+        return None
+    main = rules[0]["name"]
+    open_ = [r["name"] for r in rules[1:] if evaluate(r["when"], known).value is None]
+    if not open_ or any(_common_prefix(main, name) >= VARIANT_PREFIX for name in open_):
+        return None
+    return main, open_[:ROUTES_SHOWN]
+
+
+VARIANT_PREFIX = 6
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n

@@ -120,6 +120,10 @@ class Nlu:
             return Understanding(menu_choice, 1.0, slots, tokens, [(menu_choice, 1.0)], norm, lang)
         ranked = self.matcher.rank(content_tokens, masked, slots)
         candidates = [(name, round(score, 3)) for name, score, _ in ranked[:3]]
+        if ranked[0][0] == "enroll" and _HOW_TO.search(norm) and "procedure" in self.catalogue.intents:
+            # "宁波医保通app怎么给孩子参保" asks how it is done, not to start our form
+            ranked = sorted(ranked, key=lambda r: r[0] != "procedure")
+            ranked[0] = ("procedure", max(ranked[0][1], ranked[1][1] if len(ranked) > 1 else 0), ranked[0][2])
         best, score, raw = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         pending = (context.get("pending") or {}).get("intent")
@@ -142,6 +146,7 @@ class Nlu:
         return menu[index - 1] if 0 < index <= len(menu) else None
 
 
+_HOW_TO = re.compile(r"怎么|怎样|如何|咋|流程|步骤|在哪")
 _ASKS = re.compile(r"吗|么|\?|多少|什么|怎么|几|哪|能不能|可不可以|来得及|是否")
 
 

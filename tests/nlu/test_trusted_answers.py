@@ -146,9 +146,13 @@ def test_a_city_before_a_generic_name_picks_its_scheme(qa):
     assert "【少儿住院互助基金】" in compared and "【上海居民医保" in compared
 
 
-def test_a_seed_silent_on_cover_says_so(qa):
-    reply, = chat(qa, "宁波机关子女医保什么时候开始享受待遇")
-    assert "没有写明" in reply and "9月1" not in reply
+@pytest.mark.parametrize("question, unrelated", [
+    ("宁波机关子女医保什么时候开始享受待遇", "9月1"),  # cover: not in the seed, and the window is no answer
+    ("北京一小交了以后能退费吗", "确认表"),          # refunds: the letter never mentions them
+])
+def test_a_seed_silent_on_the_question_says_so(qa, question, unrelated):
+    reply, = chat(qa, question)
+    assert "没有写明" in reply and unrelated not in reply
 
 
 def test_negated_hukou_words_count_as_the_other(qa):
@@ -198,3 +202,25 @@ def test_next_month_in_a_quoted_line_is_dated(qa):
 def test_today_with_a_joining_word_is_still_about_the_date(qa):
     reply, = chat(qa, "宁波机关子女医保今天能参保吗", now=dt.datetime(2026, 3, 15, 10, tzinfo=SHANGHAI))
     assert reply.startswith("可以。") and "27日" in reply
+
+
+def test_a_how_to_question_is_not_a_request_to_start_the_form(nlu):
+    assert nlu.understand("宁波医保通app怎么给孩子参宝").intent == "procedure"
+    assert nlu.understand("我要参保").intent == "enroll"
+
+
+def test_care_elsewhere_is_answered_with_what_the_pack_says_of_it(qa):
+    reply, = chat(qa, "上海中小学生居民医保在外地看病能报吗")
+    assert reply.startswith("材料没有写明在外地看病怎么报销")
+
+
+def test_a_closed_main_route_is_said_with_the_routes_left(qa):
+    _ask, reply = chat(qa, "孩子能参加北京一小吗", "不是，我们是外地户口")
+    assert "不符合" in reply and "父母一方" in reply and "工作居住证" in reply
+    # the Shanghai fund's offline route is the same way in, not a closed one
+    fund, = chat(qa, "孩子的学校没有上传个人基本信息，还能参加少儿住院互助基金吗")
+    assert "不符合" not in fund
+
+
+def test_reform_school_is_a_school_stage(nlu):
+    assert nlu.understand("孩子在北京的工读学校读书").slots.get("school_stage") == "reform"
