@@ -1,6 +1,7 @@
 """`python -m bot db migrate`, `python -m bot records copy` and the Redis persistence check of `serve`."""
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,12 +10,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bench.common import RedisServer
 from bot.store.base import ExportedRecord
 from bot.store.pg_schema import MIGRATIONS
 from bot.store.postgres import PostgresStore
 from bot.store.records_copy import copy_records
 from bot.store.redis import RedisStore
 from bot.store.startup import redis_persistence_problem
+from tests.server_process import ServerProcess
 from tests.conftest import POSTGRES_URL, REDIS_URL, _maker, postgres_schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,9 +119,37 @@ def test_redis_persistence_settings():
 def test_serve_refuses_a_redis_that_would_lose_records(tmp_path):
     """The test Redis runs with --save "" --appendonly no: serve says what to set instead of starting."""
     env = dict(BOT_STORE=REDIS_URL, BOT_DATA_DIR=str(tmp_path), BOT_DATA_KEY="00" * 32, BOT_RECORDS="")
-    env.pop("BOT_ALLOW_VOLATILE_REDIS", None)
     proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--port", "1"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env={**{k: v for k, v in os.environ.items()
                                                          if k != "BOT_ALLOW_VOLATILE_REDIS"}, **env})
     assert proc.returncode == 1
     assert "appendonly yes" in proc.stderr and "BOT_RECORDS" in proc.stderr and "BOT_ALLOW_VOLATILE_REDIS" in proc.stderr
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not RedisServer.available(), reason="needs the redis-server binary")
+def test_serve_starts_on_a_redis_with_aof_and_with_records_in_postgresql(tmp_path, schema):
+    """Redis with appendonly yes is accepted as it is; a Redis without persistence is fine when PostgreSQL
+    holds the records (it keeps only what may be lost); the override starts a volatile one for development."""
+    durable, volatile = RedisServer(tmp_path / "aof", appendonly=True).start(), RedisServer(tmp_path / "plain").start()
+    try:
+        for store_env in ({"BOT_STORE": durable.url},
+                          {"BOT_STORE": volatile.url, "BOT_RECORDS": postgres_schema_url(schema)},
+                          {"BOT_STORE": volatile.url, "BOT_ALLOW_VOLATILE_REDIS": "1"}):
+            server = ServerProcess(tmp_path / "data", env=store_env).start()
+            try:
+                status, _body = asyncio.run(_health(server.base_url))
+                assert status == 200, (store_env, server.log())
+                assert ("警告" in server.log()) == ("BOT_ALLOW_VOLATILE_REDIS" in store_env)
+            finally:
+                server.stop()
+    finally:
+        durable.stop()
+        volatile.stop()
+
+
+async def _health(base_url: str) -> tuple[int, str]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(base_url + "/healthz") as resp:
+        return resp.status, await resp.text()
