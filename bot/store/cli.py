@@ -1,7 +1,7 @@
 """Operator commands for the records database.
 
     python -m bot db migrate       # bring the BOT_RECORDS database's schema up to date (serve does it too)
-    python -m bot records copy     # move the records of a Redis-only deployment (BOT_STORE) to BOT_RECORDS
+    python -m bot records copy     # copy the records of a Redis-only or SQLite deployment (BOT_STORE) to BOT_RECORDS
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def register(subparsers: Any) -> None:
     migrate.set_defaults(func=lambda args: asyncio.run(_migrate(args)))
     records = subparsers.add_parser("records", help="申请、订单等记录").add_subparsers(dest="records_command",
                                                                                    required=True)
-    copy = records.add_parser("copy", help="把 Redis（BOT_STORE）中的记录复制到 PostgreSQL（BOT_RECORDS）；可重复执行")
-    copy.add_argument("--from", dest="source", default="", help="Redis 地址（默认 BOT_STORE）")
+    copy = records.add_parser("copy", help="把 Redis 或 SQLite（BOT_STORE）中的记录复制到 PostgreSQL（BOT_RECORDS）；可重复执行")
+    copy.add_argument("--from", dest="source", default="", help="redis://… 或 sqlite:///…（默认 BOT_STORE）")
     copy.add_argument("--to", dest="target", default="", help="PostgreSQL 地址（默认 BOT_RECORDS）")
     copy.add_argument("--prefix", default="bot:", help="机器人在 Redis 中的键前缀（默认 bot:）")
     copy.set_defaults(func=lambda args: asyncio.run(_copy(args)))
@@ -55,13 +55,20 @@ async def _copy(args: argparse.Namespace) -> int:
     from bot.store.base import StoreError
     from bot.store.postgres import PostgresStore
     from bot.store.records_copy import copy_records
-    from bot.store.redis import RedisStore
 
     source_url = args.source or Settings.from_env().store_url
-    if not source_url.startswith(("redis://", "rediss://")):
-        print("records copy 从 Redis 复制：请用 --from redis://… 或 BOT_STORE 指定来源", file=sys.stderr)
+    if source_url.startswith(("redis://", "rediss://")):
+        from bot.store.redis import RedisStore
+
+        source = RedisStore.from_url(source_url, args.prefix)
+    elif source_url.startswith("sqlite:///"):
+        from bot.store.sqlite import SQLiteStore
+
+        source = SQLiteStore(source_url[len("sqlite:///"):])
+    else:
+        print("请用 --from redis://… 或 sqlite:///…（或 BOT_STORE）指定来源", file=sys.stderr)
         return 1
-    source, target = RedisStore.from_url(source_url, args.prefix), PostgresStore(_records_url(args.target), 2)
+    target = PostgresStore(_records_url(args.target), 2)
 
     def progress(kind: str, seen: int, written: int) -> None:
         print(f"\r  {kind}: 已读取 {seen}，新写入 {written}", end="", flush=True)
@@ -77,7 +84,7 @@ async def _copy(args: argparse.Namespace) -> int:
     print()
     for kind, (in_source, in_target, written) in sorted(report.items()):
         mark = "✓" if in_source == in_target else "✗ 数量不一致"
-        print(f"{kind:<16} Redis {in_source:>8}  PostgreSQL {in_target:>8}  本次写入 {written:>8}  {mark}")
+        print(f"{kind:<16} 来源 {in_source:>8}  PostgreSQL {in_target:>8}  本次写入 {written:>8}  {mark}")
     if any(a != b for a, b, _ in report.values()):
         print("数量不一致：复制期间机器人可能仍在写入。请停止服务后重新执行本命令。", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Moving the records of a Redis-only deployment to PostgreSQL (`python -m bot records copy`).
+"""Moving the records of a Redis-only (or SQLite) deployment to PostgreSQL (`python -m bot records copy`).
 
 Records keep their versions, so the bot's compare-and-set writes carry on where they were. A copy is
 idempotent — what is already in PostgreSQL at the same version is skipped — and so resumable: after an
@@ -6,17 +6,27 @@ interruption the same command carries on. Hot kinds (sessions, reply cache…) s
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
+from bot.store.base import ExportedRecord
 from bot.store.postgres import PostgresStore
-from bot.store.redis import RedisStore
 from bot.store.routed import is_hot
 
 
-async def copy_records(source: RedisStore, target: PostgresStore,
+class Exporting(Protocol):
+    """A store whose records can be listed for copying (RedisStore, SQLiteStore)."""
+
+    async def kinds(self) -> list[str]: ...
+
+    async def export(self, kind: str, after: str = "", limit: int = 500) -> list[ExportedRecord]: ...
+
+    async def count(self, kind: str, **index: str) -> int: ...
+
+
+async def copy_records(source: Exporting, target: PostgresStore,
                        progress: Callable[[str, int, int], None] | None = None,
                        batch: int = 500) -> dict[str, tuple[int, int, int]]:
-    """Copy every record kind; returns {kind: (count in Redis, count in PostgreSQL, written now)}."""
+    """Copy every record kind; returns {kind: (count in the source, count in PostgreSQL, written now)}."""
     await target.migrate()
     report = {}
     for kind in await source.kinds():

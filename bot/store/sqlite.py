@@ -28,7 +28,7 @@ import weakref
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, TypeVar
 
-from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
+from bot.store.base import Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -362,6 +362,30 @@ class SQLiteStore:
 
     async def ping(self) -> None:
         await self._run("SELECT 1")
+
+    # --- export, for `python -m bot records copy` -----------------------------------------------
+
+    async def kinds(self) -> list[str]:
+        """Every kind that has live records."""
+        rows = await self._run(f"SELECT DISTINCT kind FROM records r WHERE {_LIVE} ORDER BY kind", (time.time(),))
+        return [kind for (kind,) in rows]
+
+    async def export(self, kind: str, after: str = "", limit: int = 500) -> list[ExportedRecord]:
+        """Up to `limit` live records of `kind` with keys after `after`, in key order, with their version,
+        index values and remaining ttl (seconds; None = none)."""
+        now = time.time()
+        rows = await self._run(f"SELECT key, data, version, expires_at FROM records r WHERE kind = ? AND key > ? "
+                               f"AND {_LIVE} ORDER BY key LIMIT ?", (kind, after, now, int(limit)))
+        if not rows:
+            return []
+        index: dict[str, dict[str, str]] = {}
+        for key, field, value in await self._run(
+                "SELECT key, field, value FROM record_index WHERE kind = ? AND key >= ? AND key <= ?",
+                (kind, rows[0][0], rows[-1][0])):
+            index.setdefault(key, {})[field] = value
+        return [ExportedRecord(key, json.loads(data), version, index.get(key, {}),
+                               None if expires is None else max(expires - now, 0.001))
+                for key, data, version, expires in rows]
 
     async def close(self) -> None:
         if self._checkpointer:

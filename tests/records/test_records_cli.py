@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,31 @@ async def _health(base_url: str) -> tuple[int, str]:
 
     async with aiohttp.ClientSession() as http, http.get(base_url + "/healthz") as resp:
         return resp.status, await resp.text()
+
+
+async def test_records_copy_from_sqlite(tmp_path, schema):
+    """The one-machine default moves too: `records copy --from sqlite:///…`."""
+    from bot.store.sqlite import SQLiteStore
+
+    path = tmp_path / "bot.db"
+    sqlite = SQLiteStore(str(path))
+    await sqlite.put_many("roster", [(f"S1:{n:04d}", {"n": n}, {"school_code": "S1"}) for n in range(1203)])
+    await sqlite.put("application", "A1", {"status": "paid"}, index={"status": "paid", "user_id": "u1"})
+    await sqlite.put("application", "A1", {"status": "done"}, index={"status": "done", "user_id": "u1"})
+    await sqlite.put("session", "u1", {"step": 1}, ttl=600)
+    await sqlite.close()
+    written = []
+    for _run in range(2):
+        cli = _bot("records", "copy", "--from", f"sqlite:///{path}", BOT_RECORDS=postgres_schema_url(schema))
+        assert cli.returncode == 0, cli.stderr
+        assert "数量一致" in cli.stdout
+        written.append(sorted(int(n) for n in re.findall(r"本次写入\s+(\d+)", cli.stdout)))
+    assert written == [[1, 1203], [0, 0]]  # the second run finds everything copied
+    target = PostgresStore(postgres_schema_url(schema), 1)
+    try:
+        assert await target.count("roster", school_code="S1") == 1203
+        assert (await target.get("application", "A1")).version == 2
+        assert [k for k, _ in await target.query("application", status="done")] == ["A1"]
+        assert await target.get("session", "u1") is None  # hot state stays where it was
+    finally:
+        await target.close()
