@@ -68,6 +68,16 @@ def _plainly_a_question(text: str) -> bool:
     return text.endswith(("吗", "呢", "？", "?")) or any(w in text for w in ("多少", "怎么", "为什么", "能不能"))
 
 
+def _scene_question(school: str) -> str:
+    return (f"您是扫描“{school}”的二维码进入的。孩子的参保单位是这所学校吗？\n"
+            f"请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}")
+
+
+def _proposal_question(step: Step, slots: dict[str, Any], proposal: str) -> str:
+    return (render.fill(step.params.get("propose_prompt", "是{proposal}吗？"), {**slots, "proposal": proposal})
+            + f"\n请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}（在其他区请直接回复区名）")
+
+
 @dataclass
 class DialogReply:
     text: str
@@ -313,7 +323,7 @@ class EnrollmentDialogs:
         if not form or form["scheme"] not in self.forms:
             return ""
         spec = self.forms[form["scheme"]]
-        return "\n\n我们继续：" + self._resume_prompt(spec, spec.step(form["state"]), form["slots"])
+        return "\n\n我们继续：" + self._resume_prompt(spec, spec.step(form["state"]), form)
 
     async def _handoff(self, turn: Any) -> DialogReply:
         form = (turn.session.get(ENROLL_KEY) or {}).get("form")
@@ -507,14 +517,20 @@ class EnrollmentDialogs:
     async def _digress(self, turn: Any, form: dict, spec: FormSpec, step: Step) -> DialogReply:
         """The router answers the question (for this form's scheme), then appends our resume prompt."""
         self._remember_scheme_for_answers(turn, spec.scheme)
-        return DialogReply("我们继续：" + self._resume_prompt(spec, step, form["slots"]), digression=True)
+        return DialogReply("我们继续：" + self._resume_prompt(spec, step, form), digression=True)
 
-    @staticmethod
-    def _resume_prompt(spec: FormSpec, step: Step, slots: dict[str, Any]) -> str:
-        """The question to come back to after a digression, complete: the 确认 page is shown whole (its
-        question line alone would be an empty "请核对：")."""
+    def _resume_prompt(self, spec: FormSpec, step: Step, form: dict) -> str:
+        """The question to come back to after a digression, complete and the one the next answer goes to:
+        the 确认 page whole (its question line alone would be an empty "请核对："), a pending proposal or
+        QR-code school as the yes/no it is."""
+        slots = form["slots"]
         if step.type == "confirm":
             return render.confirmation(spec, step, slots)
+        school = self.schools.get(form.get("scene_pending") or "")
+        if school:
+            return _scene_question(school.name)
+        if step.type == "district" and form.get("proposal"):
+            return _proposal_question(step, slots, form["proposal"])
         return render.short_prompt(step, slots)
 
     def _remember_scheme_for_answers(self, turn: Any, scheme: str) -> None:
@@ -597,16 +613,13 @@ class EnrollmentDialogs:
             form["scene_offered"] = True
             if school:
                 form["scene_pending"] = school.code
-                return (f"您是扫描“{school.name}”的二维码进入的。孩子的参保单位是这所学校吗？\n"
-                        f"请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}")
+                return _scene_question(school.name)
         if step.type == "district" and step.params.get("propose_from") and get_slot(slots, step.slot) is None \
                 and not form.get("proposal_declined"):
             proposal = self._propose_district(step, slots)
             if proposal:
                 form["proposal"] = proposal
-                return current + render.fill(step.params.get("propose_prompt", "是{proposal}吗？"),
-                                             {**slots, "proposal": proposal}) + (
-                    f"\n请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}（在其他区请直接回复区名）")
+                return current + _proposal_question(step, slots, proposal)
         if step.type == "school":
             return current + self._school_prompt(form, step)
         return current + render.prompt(step, slots)

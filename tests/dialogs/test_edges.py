@@ -117,3 +117,24 @@ def test_resume_prompt_is_the_question_not_a_note():
     assert question_line(prompt) == "韩小明是否属于本市城乡低保家庭子女？"
     assert question_line("【办理须知】\n1. 说明\n我已阅读并同意？\n请回复：同意") == "请回复：同意"
     assert question_line("请输入姓名。") == "请输入姓名。"
+
+
+async def test_a_question_while_a_proposal_is_pending_comes_back_to_that_yes_no(chat):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "310101201603022993", "静安区联航路4号"]:
+        await chat.say(text)
+    reply = await chat.say("户籍是什么意思？")
+    assert chat.replies[-1].digression and "上海市静安区" in reply and "对吗" in reply
+    assert "低保" in await chat.say("是")  # the 是 answered the question shown again
+    slots = (await chat.session())["enroll"]["form"]["slots"]
+    assert slots["hukou_district"] == "静安区" and slots["category"] == "上海户籍人员"
+
+
+async def test_a_question_when_the_qr_school_is_offered_comes_back_to_that_offer(chat, services):
+    session, version = await services.sessions.load(chat.user)
+    session["scene_school"] = "3101010001"
+    await services.sessions.save(chat.user, session, version)
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "310101201603022993", "静安区联航路4号", "是"]:
+        await chat.say(text)
+    assert "二维码" in await chat.say("否")
+    reply = await chat.say("学校要交什么材料？")
+    assert chat.replies[-1].digression and "二维码" in reply and "这所学校吗" in reply
