@@ -39,6 +39,9 @@ OWN_UNITS = {"hospital_level": "级甲", "age": "岁周", "years_insured": "年"
 TOPIC_ALIASES = {"reimburse": "reimbursement", "window": "deadline", "steps": "procedure", "faq": "help"}
 RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}
+MAX_CLAUSES = 6
+SECOND_QUESTION_SCORE = 0.4
+QUESTION_WORDS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|来得及|是否|呢|不$")
 # Asked of two schemes named at once: any question about the schemes, not a greeting or a request.
 NOT_SIDE_BY_SIDE = SMALLTALK | {"enroll", "progress", UNCLEAR}
 EACH_WORDS = ("分别", "哪个", "哪边", "各自", "各是", "差多少", "相差", "比较", "交得多", "更贵", "更便宜")
@@ -84,7 +87,21 @@ class QuestionAnswerer:
             now = now.replace(tzinfo=SHANGHAI)
         try:
             u = understanding or self.nlu.understand(text or "", state)
-            return self._answer(u, state, now)
+            found = self._second_question(u)
+            first = self._answer(u, state, now)
+            if found is None or not first.confident:
+                return first
+            other, asked_first = found
+            # "宁波医保交多少钱，什么时候交": the second question answered too, about the same scheme
+            waiting = state.get("pending")
+            second = self._answer(other, state, now)
+            if waiting and "pending" not in state:
+                state["pending"] = waiting
+            if second.text in first.text:
+                return first
+            texts = [second.text, first.text] if asked_first else [first.text, second.text]
+            return Answer(clip(join(texts[0].replace(ENROLL_HINT, "").rstrip(), texts[1])), first.intent,
+                          first.slots, first.confident, first.scheme)
         except Exception:  # noqa: BLE001 - a guardian must always get a reply
             log.exception("answer failed", extra={"intent": getattr(understanding, "intent", None)})
             state.pop("pending", None)
@@ -212,6 +229,28 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
+    def _second_question(self, u: Understanding) -> tuple[Understanding, bool] | None:
+        """A second question in the same message, about another thing ("少儿基金多少钱？啥时候截止？"): the
+        clause that asks it, read with the message's places, and whether it was asked before the main one;
+        None when the message asks one thing."""
+        clauses = [c for c in re.split(r"[,，。;；?？!！]+", u.text or "") if c.strip()]
+        if len(clauses) < 2 or len(clauses) > MAX_CLAUSES:
+            return None
+        asked = []
+        for clause in clauses:
+            part = self.nlu.understand(clause)
+            if part.intent not in NOT_SIDE_BY_SIDE and part.confidence >= SECOND_QUESTION_SCORE \
+                    and QUESTION_WORDS.search(clause) and part.intent not in [a.intent for a in asked]:
+                asked.append(part)
+        others = [a for a in asked if a.intent != u.intent]
+        if len(asked) < 2 or not others:
+            return None
+        other = others[0]
+        first = asked.index(other) < next((i for i, a in enumerate(asked) if a.intent == u.intent), len(asked))
+        places = {k: v for k, v in u.slots.items() if k in PLACE_SLOTS}
+        return Understanding(other.intent, other.confidence, {**u.slots, **places, **other.slots}, other.tokens,
+                             other.candidates, other.text, u.lang), first
+
     def _several_schemes(self, u: Understanding, intent: str) -> tuple[str, list[str]] | None:
         """(intent, schemes) when one question names two schemes and asks the same of both: named outright,
         or a scheme and another city whose only scheme it is ("宁波婴幼儿医保和上海少儿基金哪个交得多")."""

@@ -58,6 +58,21 @@ def facts_from(slots: dict[str, Any], pack: Any, fact_names: set[str], text: str
     return facts
 
 
+# Ages a child of a school stage may have: an age the rules ask for is not needed when every one of these
+# gives the same verdict ("在北京上幼儿园" is under 16 whatever the exact age).
+STAGE_AGES = {"nursery": range(0, 8), "primary": range(6, 14), "junior": range(11, 17), "senior": range(14, 20),
+              "vocational": range(14, 21), "reform": range(11, 19)}
+
+
+def _same_at_every_age(ctx: Ctx, facts: dict[str, Any]) -> EligibilityResult | None:
+    ages = STAGE_AGES.get(facts.get("school_stage"))
+    if ages is None or "age" in facts:
+        return None
+    outcomes = [ctx.engine.eligibility(ctx.scheme, {**facts, "age": age}, ctx.today) for age in ages]
+    statuses = {o.status for o in outcomes}
+    return outcomes[0] if len(statuses) == 1 and "need_facts" not in statuses else None
+
+
 def _same_either_way(ctx: Ctx, facts: dict[str, Any], missing: str) -> EligibilityResult | None:
     """A yes/no fact that does not change the verdict need not be asked ("3岁宝宝" in 托幼 or not)."""
     if FACTS.get(missing) is None or FACTS[missing].kind != "bool":
@@ -90,6 +105,8 @@ def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[st
         missing = result.missing[0] if result.status == "need_facts" and result.missing else None
         if missing and (either := _same_either_way(ctx, facts, missing)) is not None:
             return either, assumed
+        if missing == "age" and (any_age := _same_at_every_age(ctx, facts)) is not None:
+            return any_age, assumed
         if missing in pack_assumptions and missing not in assumed:
             facts = {**facts, missing: pack_assumptions[missing]["value"]}
             assumed.append(missing)

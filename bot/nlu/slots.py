@@ -364,7 +364,12 @@ class SlotExtractor:
         for pattern, when in _WHEN:
             found = pattern.search(text)
             if found:
-                slots["when_asked"] = when if when != "day" else f"day:{_small_int(found.group(1))}"
+                if when == "day":
+                    day = _small_int(found.group(1)) or 0
+                    if re.match(r"(?:以后|之后|后|过后|往后)", text[found.end():]):
+                        day += 1  # "27号以后还能交吗": the 28th on
+                    when = f"day:{day}"
+                slots["when_asked"] = when
                 slots["date_mention"] = True
                 return
 

@@ -224,3 +224,22 @@ def test_a_closed_main_route_is_said_with_the_routes_left(qa):
 
 def test_reform_school_is_a_school_stage(nlu):
     assert nlu.understand("孩子在北京的工读学校读书").slots.get("school_stage") == "reform"
+
+
+def test_two_questions_in_one_message_are_both_answered_in_their_order(qa):
+    reply, = chat(qa, "少儿基金多少钱？啥时候截止？", now=dt.datetime(2026, 9, 10, 10, tzinfo=SHANGHAI))
+    assert "150元" in reply and "9月30日" in reply and reply.index("150元") < reply.index("9月30日")
+    ningbo, = chat(qa, "宁波机关子女医保交多少钱，什么时候交")
+    assert "220元" in ningbo and "27日" in ningbo
+    one, = chat(qa, "孩子16了，在宁波读高一，机关单位子女，交多少")
+    assert "220元" in one and "截止" not in one
+
+
+def test_a_stage_that_settles_the_age_question_is_enough(qa):
+    reply, = chat(qa, "俺家娃在北京上幼儿园，户口是北京的非农业，能参加一小不")
+    assert reply.startswith("可以参加")
+
+
+def test_after_a_day_means_the_day_after(qa):
+    reply, = chat(qa, "宁波机关子女27号以后还能交吗", now=dt.datetime(2026, 9, 10, 10, tzinfo=SHANGHAI))
+    assert reply.startswith("不可以。") and "10月1日" in reply
