@@ -18,7 +18,7 @@ from bot.answers.compare import COMPARE_WORDS, NAMED_ONLY_WORDS, compare, scheme
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
-from bot.answers.eligibility import facts_from
+from bot.answers.eligibility import STAGE_AGES, facts_from
 from bot.answers.policy_text import has_benefits, has_fees, levelled
 from bot.answers.retrieval import ProcedureIndex
 from bot.answers.schemes import SchemeChooser
@@ -314,8 +314,10 @@ class QuestionAnswerer:
                 and not (k in CITY_FACTS and v in RELATIVE_PLACES)}  # "本市" means another city after a switch
         known = state.get("child") or {}
         if told.keys() & CATEGORY_FACTS:
-            known = {k: v for k, v in known.items() if k not in CATEGORY_FACTS}
-            slots = {k: v for k, v in slots.items() if k not in CATEGORY_FACTS or k in told}
+            # "二宝三岁了" after "初一" is another child: facts that cannot go with the new ones are dropped;
+            # "在读高一" after "16了" is the same child: both kept
+            known = {k: v for k, v in known.items() if k not in CATEGORY_FACTS or _goes_with(k, v, told)}
+            slots = {k: v for k, v in slots.items() if k not in CATEGORY_FACTS or k in told or _goes_with(k, v, told)}
         known = {**known, **told}
         if known:
             state["child"] = known
@@ -445,3 +447,19 @@ class QuestionAnswerer:
             return Answer(join(f"好的，{slots['city']}。请问您想了解：", smalltalk.menu_text(titles)),
                           UNCLEAR, slots, confident=False)
         return Answer(smalltalk.unclear(titles), UNCLEAR, slots, confident=False)
+
+
+def _goes_with(name: str, value: Any, told: dict) -> bool:
+    """A category fact remembered about the child still holds beside the facts just told."""
+    if name in told:
+        return False
+    stage, age = told.get("school_stage"), told.get("age")
+    if name == "age" and stage is not None:
+        return stage == "none" or (stage in STAGE_AGES and value in STAGE_AGES[stage])
+    if name == "school_stage" and age is not None:
+        return value in STAGE_AGES and age in STAGE_AGES[value]
+    if name == "in_school" and stage is not None:
+        return False  # said with the stage
+    if name in ("person_group", "birth_date") and (age is not None or stage is not None):
+        return False
+    return name in ("full_time", "employed")

@@ -30,6 +30,7 @@ _COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉
 
 _AGE = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:周岁|岁)(半)?")
 _CHILDREN = re.compile(r"([两俩二三四2-4])个(?:孩子|娃|小孩|宝宝|女儿|儿子|学生)|(?:双胞胎|龙凤胎)")
+_BARE_AGE = re.compile(r"(?:孩子|娃|他|她|老大|老二|宝宝)?(?:今年|已经|都)?([0-9]{1,2}|[一二三四五六七八九十]{1,3})了")
 _MONTHS_OLD = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})个(?:多)?月(?:大|的宝宝|的孩子|的婴儿)")
 _YEARS_INSURED = re.compile(
     r"(?:参保|缴费|交费|交了|缴了|保了|买了|连续参保|连续缴费|连续交)(?:已经|已)?(?:满|了|有)?"
@@ -254,6 +255,9 @@ class SlotExtractor:
             slots["age"] = max(0, value - 1) if below else value  # "6岁以下" → at most 5
         elif _MONTHS_OLD.search(text) or re.search(r"刚出生|新生儿|新生宝宝|刚生|出生不久", text):
             slots["age"] = 0
+        elif (bare := _BARE_AGE.fullmatch(text.strip("。.!！~"))) and (value := _small_int(bare.group(1))) is not None \
+                and value <= 25:
+            slots["age"] = value  # "16了" / "孩子今年十六了": an age said with no unit
         if _NOT_IN_SCHOOL.search(text):
             slots["in_school"] = False
             slots["school_stage"] = "none"

@@ -243,3 +243,13 @@ def test_a_stage_that_settles_the_age_question_is_enough(qa):
 def test_after_a_day_means_the_day_after(qa):
     reply, = chat(qa, "宁波机关子女27号以后还能交吗", now=dt.datetime(2026, 9, 10, 10, tzinfo=SHANGHAI))
     assert reply.startswith("不可以。") and "10月1日" in reply
+
+
+def test_a_fact_said_later_about_the_same_child_keeps_the_earlier_ones(qa):
+    _ask, verdict, again = chat(qa, "宁波机关子女能参加吗", "16了", "在读高一")
+    assert verdict.startswith("可以参加") and again.startswith("可以参加") and "多大" not in again
+
+
+def test_an_age_said_without_a_unit(nlu):
+    assert nlu.understand("孩子今年十六了").slots.get("age") == 16
+    assert "age" not in nlu.understand("花了3000了").slots
