@@ -341,13 +341,20 @@ class Handoffs:
         return await self._change(handoff_id, now, change)
 
     async def listing(self, limit: int = 200) -> list[dict[str, Any]]:
-        """Waiting requests first (longest waiting first), then answered, then closed (latest first)."""
+        """Waiting requests first (longest waiting first), then answered, then the latest closed ones
+        (closed requests pile up: only as many as the page shows are read)."""
         found: list[dict[str, Any]] = []
-        for status in (HANDOFF_OPEN, HANDOFF_ANSWERED, HANDOFF_CLOSED):
+        for status in (HANDOFF_OPEN, HANDOFF_ANSWERED):
             rows = [self._read(k, r) for k, r in await self.store.query(self.KIND, status=status)]
             rows.sort(key=lambda r: r["updated_at"], reverse=status != HANDOFF_OPEN)
             found += rows
+        room = max(limit - len(found), 0)
+        closed = (await self.store.query_keys(self.KIND, status=HANDOFF_CLOSED))[::-1][:room] if room else []
+        found += [r for r in [await self.get(k) for k in closed] if r]
         return found[:limit]
+
+    async def for_user(self, user_id: str) -> list[dict[str, Any]]:
+        return [self._read(k, r) for k, r in await self.store.query(self.KIND, user_id=user_id)]
 
     async def count_open(self) -> int:
         return await self.store.count(self.KIND, status=HANDOFF_OPEN)

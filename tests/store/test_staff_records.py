@@ -47,6 +47,10 @@ async def test_listing_puts_waiting_requests_first_longest_waiting_first(store):
     await handoffs.reply(a["id"], later(3), "好的", "已发送")
     await handoffs.close(b["id"], later(4))
     assert [r["id"] for r in await handoffs.listing()] == [c["id"], a["id"], b["id"]]
+    d = await handoffs.request("openid-d", later(5), "转人工")
+    await handoffs.close(d["id"], later(6))
+    assert [r["id"] for r in await handoffs.listing(limit=3)] == [c["id"], a["id"], d["id"]]  # the latest closed
+    assert [r["id"] for r in await handoffs.for_user("openid-b")] == [b["id"]]
 
 
 async def test_messages_added_at_once_all_stay(store):

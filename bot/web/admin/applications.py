@@ -233,7 +233,7 @@ class ApplicationViews:
         order = order_rec.data if order_rec else None
         payments = [r.data for _, r in await self.store.query(PAYMENT_KIND, application_id=app_id)]
         messages = await self.ctx.services.sent_messages.for_user(app["user_id"], since=app["created_at"])
-        handoffs = [r for r in await self.ctx.services.handoffs.listing() if r["user_id"] == app["user_id"]]
+        handoffs = await self.ctx.services.handoffs.for_user(app["user_id"])
         return masked_application(self.ctx, app) | {
             "timeline": [{"status": e["status"], "label": STATUS_LABELS.get(e["status"], e["status"]), "at": e.get("at", ""),
                           "note": redact(str(e.get("note") or ""))} for e in app.get("history", [])],
