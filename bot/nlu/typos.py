@@ -16,6 +16,7 @@ MAX_LEN = 6
 _HOLE = "*"
 # Characters so common as words of their own that one typed where a domain word's sound fits is meant:
 # "马上还可以" is not "马上海可以".
+ANCHORED = 4  # words this long are recognised whatever one character is
 FUNCTION_CHARS = frozenset("的了是在有不就也都还和与而很要会能可以这那你我他她它们吗呢吧啊呀哦嘛么个一")
 
 
@@ -94,8 +95,8 @@ class TypoCorrector:
             if self._straddles(text, i, length):
                 continue
             for j in range(length):
-                if window[j] in FUNCTION_CHARS:
-                    continue
+                if window[j] in FUNCTION_CHARS and length < ANCHORED:
+                    continue  # in a long word the other characters anchor it: "少而基金" is 少儿基金
                 for word in self._by_hole.get(window[:j] + _HOLE + window[j + 1:], ()):
                     if word not in self.excluded and sounds_alike(window[j], word[j]):
                         return word

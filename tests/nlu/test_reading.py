@@ -15,6 +15,8 @@ from bot.nlu.typos import TypoCorrector, sounds_alike
     ("静按区的小学生", "静安区的小学生"),
     ("上一部", "上一步"),
     ("户扣在外地", "户口在外地"),
+    ("少而基金多少钱", "少儿基金多少钱"),   # a function character, but the long word anchors it
+    ("宁博机关子女", "宁波机关子女"),
 ])
 def test_homophones_of_domain_words_are_corrected(nlu, typed, meant):
     assert nlu.read(typed)[0] == meant
