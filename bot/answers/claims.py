@@ -47,7 +47,10 @@ def _reimbursement(ctx: Ctx) -> Composed:
             summary = benefit_summary(ctx.pack, ["inpatient"], ctx.today)
             return Composed(join(f"{name}：{special}", "住院报销标准：", *summary, result.explanation), ask)
         summary = benefit_summary(ctx.pack, kinds, ctx.today)
-        return Composed(join(f"{name}报销标准：", *summary, special, result.explanation), ask)
+        head = f"{name}报销标准："
+        if len(kinds) == 1 and summary and YES_NO.search(ctx.text) and not _conditional(ctx.pack, kinds[0]):
+            head = f"可以报销。{head}"  # "住院报不报": the yes first, then the standard and what is needed for a figure
+        return Composed(join(head, *summary, special, result.explanation), ask)
     text = result.explanation if name in result.explanation else f"{name}：{result.explanation}"
     steps = [s for s in result.steps[:2] if s not in text]
     return Composed(join(text, *steps, special), confident=True)
@@ -106,3 +109,12 @@ def _which_amount(ctx: Ctx, claim: dict) -> Composed:
     question = "您问的是哪一笔费用？请回复序号：\n" + "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
     kept = {k: v for k, v in claim.items() if k != "on"}
     return Composed(join(f"{ctx.pack.short_name}：", question), Ask(question, ["amount"], kept, options))
+
+
+YES_NO = re.compile(r"能报吗|能不能报|可以报吗|可不可以报|报不报|给报吗|能报销吗|可以报销吗|报销吗")
+
+
+def _conditional(pack, kind: str) -> bool:
+    """The standard holds only under a condition (Beijing's outpatient care after a year insured)."""
+    spec = ((pack.raw or {}).get("benefits") or {}).get(kind) or {}
+    return "min_years_insured" in spec

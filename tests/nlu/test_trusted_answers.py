@@ -253,3 +253,10 @@ def test_a_fact_said_later_about_the_same_child_keeps_the_earlier_ones(qa):
 def test_an_age_said_without_a_unit(nlu):
     assert nlu.understand("孩子今年十六了").slots.get("age") == 16
     assert "age" not in nlu.understand("花了3000了").slots
+
+
+def test_a_yes_no_bill_question_leads_with_the_yes(qa):
+    reply, = chat(qa, "北京一小住院能报吗")
+    assert reply.startswith("可以报销。北京")
+    conditional, = chat(qa, "北京一小门诊能报吗")  # only after a year insured: no bare yes
+    assert not conditional.startswith("可以")
