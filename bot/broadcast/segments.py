@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bot.store.base import Store
-from bot.store.repos import (AWAITING_PAYMENT, DONE, DRAFT, PAID, PRE_APPROVED, SUBMITTED, Applications,
-                             Sessions, Subscribers)
+from bot.store.repos import (AWAITING_PAYMENT, AWAITING_VERIFICATION, DONE, DRAFT, PAID, PRE_APPROVED, SUBMITTED,
+                             Applications, Sessions, Subscribers)
 
 # Application-state filters a segment can use, with the label staff see.
 STATUS_FILTERS: dict[str, str] = {
@@ -26,11 +26,15 @@ STATUS_FILTERS: dict[str, str] = {
     "submitted": "已提交、等待预审",
     "unpaid": "预审通过、未缴费",
     "paid": "已缴费",
+    "verifying": "免缴资格待审核",
     "no_application": "尚未办理",
-    "needs_action": "仍需办理（未缴费的全部用户）",
+    "needs_action": "仍需办理（未缴费、也不在免缴审核中的全部用户）",
 }
 _PAID = {PAID, DONE}
 _UNPAID = {PRE_APPROVED, AWAITING_PAYMENT}
+# A declared exemption awaiting staff's verification: the guardian has done their part for now (a deadline
+# reminder would push them to pay what may be waived); a refusal makes them unpaid again.
+_VERIFYING = {AWAITING_VERIFICATION}
 
 
 class SegmentError(ValueError):
@@ -171,7 +175,9 @@ async def has_paid(store: Store, openid: str, segment: Segment) -> bool:
 
 def _matches(status_filter: str, statuses: set[str]) -> bool:
     if status_filter == "submitted":
-        return SUBMITTED in statuses and not statuses & (_PAID | _UNPAID)
+        return SUBMITTED in statuses and not statuses & (_PAID | _UNPAID | _VERIFYING)
+    if status_filter == "verifying":
+        return bool(statuses & _VERIFYING) and not statuses & _PAID
     if status_filter == "unpaid":
         return bool(statuses & _UNPAID) and not statuses & _PAID
     if status_filter == "paid":
@@ -179,7 +185,7 @@ def _matches(status_filter: str, statuses: set[str]) -> bool:
     if status_filter == "no_application":
         return not statuses
     if status_filter == "needs_action":
-        return not statuses & _PAID
+        return not statuses & _PAID and not (statuses and statuses <= _VERIFYING)
     return True
 
 

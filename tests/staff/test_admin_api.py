@@ -96,7 +96,7 @@ async def test_stats_preview_broadcast_and_progress(client, services, fake_api):
     assert preview["count"] == 29
     overview = await (await client.get("/admin/api/segments?scheme=sh-child-fund", headers=BEARER)).json()
     assert {row["status"]: row["count"] for row in overview["segments"]} == {
-        "": 30, "started": 0, "submitted": 0, "unpaid": 1, "paid": 1, "no_application": 28, "needs_action": 29}
+        "": 30, "started": 0, "submitted": 0, "unpaid": 1, "paid": 1, "verifying": 0, "no_application": 28, "needs_action": 29}
     bad = await client.post("/admin/api/segments/preview", headers=BEARER, json={"status": "whatever"})
     assert bad.status == 400 and "未知的办理状态" in (await bad.json())["error"]
     for body in ({"segment": [1, 2]}, {"since": "yesterday"}, {"colour": "red"}):

@@ -47,6 +47,11 @@ async def test_segments_and_a_reminder_job_on_each_backend(store):
     assert await count(store, Segment(status="started"), now) == 2  # a form in progress, no draft yet
     assert await count(store, Segment(status="no_application"), now) == 2
     assert await count(store, Segment(window_only=True), now) == 3
+    # A declared exemption awaiting staff: no deadline reminder pushing to pay what may be waived.
+    await apps.create("o-c", "sh-child-fund", {"status": "awaiting_verification"}, now)
+    assert await count(store, Segment(status="verifying"), now) == 1
+    assert await count(store, Segment(district="黄浦区", status="needs_action"), now) == 1  # o-gone, not o-c
+    assert await count(store, Segment(status="no_application"), now) == 1
 
     sender = ScriptedSender()
     jobs = BroadcastJobs(store, Clock(now), sender, JobSettings(rate=100))
