@@ -314,7 +314,7 @@ class ApplicationViews:
     async def api_list(self, request: web.Request) -> dict[str, Any]:
         f = AppFilter.from_mapping(await json_body(request))
         found, total = await self.list_applications(f)
-        return {"total": total, "applications": [masked_application(self.ctx, a) for a in found]}
+        return {"total": total, "applications": await self._with_refunds([masked_application(self.ctx, a) for a in found])}
 
     async def api_export(self, request: web.Request) -> web.Response:
         body = await json_body(request)
