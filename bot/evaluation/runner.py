@@ -69,9 +69,10 @@ class Evaluator:
 
     def __init__(self, settings: Settings | None = None) -> None:
         if settings is None:
-            data_dir = Path(tempfile.mkdtemp(prefix="bot-eval-"))
-            settings = Settings(wechat_token="eval", data_dir=data_dir, store_url="sqlite:///:memory:",
-                                admin_token="eval", simulator=False)
+            # The key file and the NLU's dictionary cache go to a directory removed with the evaluator.
+            self._data_dir = tempfile.TemporaryDirectory(prefix="bot-eval-")
+            settings = Settings(wechat_token="eval", data_dir=Path(self._data_dir.name),
+                                store_url="sqlite:///:memory:", admin_token="eval", simulator=False)
         self.settings = settings
         self.understanding: Understanding = load_understanding(settings)
 

@@ -8,12 +8,13 @@ from collections import defaultdict
 import pytest
 
 from bot.evaluation.cases import load_set
-from bot.evaluation.judge import ERROR, WRONG_FIGURE, Verdict, contains, judge_content, normalise
+from bot.evaluation.judge import ERROR, WRONG_CLAIM, WRONG_FIGURE, Verdict, contains, judge_content, normalise
 from bot.evaluation.runner import Evaluator
 
 # The level measured when the set last changed or the bot last improved: the suite fails below it.
 MIN_ACCURACY = 0.93
 MAX_WRONG_FIGURES = 0
+MAX_WRONG_CLAIMS = 0  # a must_not phrase shown, or a yes/no answered the wrong way
 
 SCHEMES = {"sh-child-fund", "sh-resident-student", "nb-civil-servant-children", "xc-hfut-college",
            "bj-child-student"}
@@ -91,3 +92,8 @@ def test_accuracy_does_not_fall_below_the_ratchet(report):
 def test_wrong_figures_do_not_grow(report):
     wrong = [r.case.id for r in report.results if r.verdict.status == WRONG_FIGURE]
     assert len(wrong) <= MAX_WRONG_FIGURES, wrong
+
+
+def test_wrong_claims_do_not_grow(report):
+    wrong = [r.case.id for r in report.results if r.verdict.status == WRONG_CLAIM]
+    assert len(wrong) <= MAX_WRONG_CLAIMS, wrong
