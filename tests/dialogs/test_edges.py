@@ -138,3 +138,15 @@ async def test_a_question_when_the_qr_school_is_offered_comes_back_to_that_offer
     assert "二维码" in await chat.say("否")
     reply = await chat.say("学校要交什么材料？")
     assert chat.replies[-1].digression and "二维码" in reply and "这所学校吗" in reply
+
+
+async def test_a_school_name_found_in_several_districts_is_listed_to_choose_from(chat):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "310101201603022993", "静安区联航路4号", "是", "否"]:
+        await chat.say(text)
+    listed = await chat.say("特殊教育学校")  # no district asked first: the name is searched everywhere
+    assert "上海市静安区特殊教育学校" in listed and "上海市浦东新区特殊教育学校" in listed
+    chosen = await chat.say("2" if listed.index("浦东") < listed.index("静安") else "1")  # the 静安 one
+    assert "已选择：上海市静安区特殊教育学校" in chosen  # (which has uploaded no roster: the form ends there)
+    enroll = (await chat.session())["enroll"]
+    slots = (enroll.get("form") or enroll["ended"])["slots"]
+    assert slots["school_district"] == "静安区" and slots["school_name"] == "上海市静安区特殊教育学校"
