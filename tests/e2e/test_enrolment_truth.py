@@ -337,3 +337,22 @@ async def test_two_guardians_submitting_one_child_at_the_same_moment_make_one_ap
     assert len(apps) == 1
     loser = replies[0] if "已经有一份" in replies[0] else replies[1]
     assert apps[0]["id"] not in loser
+
+
+async def test_staff_verify_from_the_applications_page(start):
+    bot = await start()
+    await fill_sh_fund(bot, "o-page", hardship="是")
+    await bot.say("o-page", "确认提交")
+    await bot.pushed("o-page", "免缴资格待审核")
+    [app] = await bot.services.applications.for_user("o-page")
+    page = await (await bot.admin("GET", f"/admin/applications/{app['id']}")).text()
+    assert 'id="verification"' in page and "审核不通过" in page
+    refused = await bot.admin("POST", f"/admin/applications/{app['id']}/verification",
+                              data={"decision": "refuse", "reason": ""}, allow_redirects=False)
+    assert refused.status == 400 and "原因" in await refused.text()
+    done = await bot.admin("POST", f"/admin/applications/{app['id']}/verification",
+                           data={"decision": "approve", "reason": ""}, allow_redirects=False)
+    assert done.status == 303
+    assert "审核通过" in await bot.pushed("o-page", "审核通过：")
+    page = await (await bot.admin("GET", f"/admin/applications/{app['id']}")).text()
+    assert 'id="verification"' not in page and "免缴审核通过" in page

@@ -16,7 +16,7 @@ from bot.privacy import mask_id, mask_phone, redact
 from bot.store.base import VersionConflict
 from bot.store.repos import AWAITING_VERIFICATION, HANDOFF_LABELS, PRE_APPROVED, STATUS_LABELS, Applications
 from bot.web.admin.auth import AdminAuth
-from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, short_time
+from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, redirect, short_time
 from bot.web.admin.export import to_csv, to_xlsx
 from integrations.payment.orders import ORDER_KIND
 
@@ -90,6 +90,7 @@ class ApplicationViews:
         router.add_post("/admin/api/applications/export", guard.api(self.api_export))
         router.add_get("/admin/api/applications/{app_id}", guard.api(self.api_detail))
         router.add_get("/admin/applications/{app_id}", guard.page(self.detail_page))
+        router.add_post("/admin/applications/{app_id}/verification", guard.page(self.verification_page))
 
     async def exact_matches(self, query: str) -> dict[str, dict[str, Any]]:
         """Applications whose id, guardian's OpenID or child's ID number is `query`."""
@@ -276,8 +277,35 @@ class ApplicationViews:
                                           else '<p class="muted" id="sent">没有记录。</p>')
                 + f"<h2>缴费</h2>{payment}"
                 + (f'<p>人工客服请求：<a href="/admin/handoffs">{handoffs}</a></p>' if handoffs else "")
+                + (self._verification_form(auth, d["id"]) if d["status"] == AWAITING_VERIFICATION else "")
                 + '<p><a href="/admin/applications">返回申请查询</a></p>')
         return await self.ctx.render(auth, f"申请 {d['id']}", body)
+
+    @staticmethod
+    def _verification_form(auth: Auth, app_id: str) -> str:
+        """Staff's verification of a declared exemption (the same as the API and the CLI)."""
+        return (f'<h2>免缴资格审核</h2><form method="post" action="/admin/applications/{h(app_id)}/verification" '
+                f'class="card" id="verification"><input type="hidden" name="csrf" value="{h(auth.csrf)}">'
+                '<label for="reason">不通过的原因（会告诉家长）</label><input type="text" name="reason" id="reason" maxlength="200"> '
+                '<button type="submit" name="decision" value="approve">审核通过（免缴）</button> '
+                '<button type="submit" name="decision" value="refuse">审核不通过（发送缴费方式）</button></form>')
+
+    async def verification_page(self, request: web.Request, auth: Auth) -> web.StreamResponse:
+        form = await request.post()
+        app_id = request.match_info["app_id"]
+        fulfilment = self.ctx.services.extras.get("fulfilment")
+        try:
+            if fulfilment is None:
+                raise ValueError("服务未就绪")
+            await fulfilment.record_verification(app_id, form.get("decision") == "approve", str(form.get("reason") or ""),
+                                                 staff="admin")
+        except KeyError:
+            return await self.ctx.render(auth, "申请详情", '<p class="notice error">没有这个申请。</p>', status=404)
+        except (ValueError, VersionConflict) as exc:
+            message = str(exc) if isinstance(exc, ValueError) else f"该申请不在“{STATUS_LABELS[AWAITING_VERIFICATION]}”状态"
+            return await self.ctx.render(auth, "免缴资格审核", f'<p class="notice error">{h(message)}</p>'
+                                         f'<p><a href="/admin/applications/{h(app_id)}">返回申请</a></p>', status=400)
+        return redirect(f"/admin/applications/{app_id}")
 
     async def api_applications(self, request: web.Request) -> dict[str, Any]:
         body = await json_body(request) if request.method == "POST" else dict(request.query)
