@@ -78,6 +78,15 @@ async def fill_sh_fund(bot: Bot, user: str, hardship: str = "否", child: str = 
     return await bot.say(user, *texts)
 
 
+async def submit_declared_exemption(bot: Bot, user: str) -> dict:
+    """A Shanghai fund application with 低保/困境儿童 declared, pre-reviewed: awaiting verification."""
+    await fill_sh_fund(bot, user, hardship="是")
+    await bot.say(user, "确认提交")
+    await bot.pushed(user, "免缴资格待审核")
+    [app] = await bot.services.applications.for_user(user)
+    return app
+
+
 # ---- (1) a declared exemption is a claim awaiting verification --------------------------------
 
 async def test_declared_exemption_awaits_verification_and_staff_refusal_sends_the_link(start):
@@ -111,10 +120,7 @@ async def test_declared_exemption_awaits_verification_and_staff_refusal_sends_th
 
 async def test_staff_approval_of_a_declared_exemption_tells_the_guardian(start):
     bot = await start()
-    await fill_sh_fund(bot, "o-exempt-ok", hardship="是")
-    await bot.say("o-exempt-ok", "确认提交")
-    await bot.pushed("o-exempt-ok", "免缴资格待审核")
-    [app] = await bot.services.applications.for_user("o-exempt-ok")
+    app = await submit_declared_exemption(bot, "o-exempt-ok")
     resp = await bot.admin("POST", f"/admin/api/applications/{app['id']}/verification", json={"decision": "approve"})
     assert resp.status == 200
     told = await bot.pushed("o-exempt-ok", "审核通过：")
@@ -341,10 +347,7 @@ async def test_two_guardians_submitting_one_child_at_the_same_moment_make_one_ap
 
 async def test_staff_verify_from_the_applications_page(start):
     bot = await start()
-    await fill_sh_fund(bot, "o-page", hardship="是")
-    await bot.say("o-page", "确认提交")
-    await bot.pushed("o-page", "免缴资格待审核")
-    [app] = await bot.services.applications.for_user("o-page")
+    app = await submit_declared_exemption(bot, "o-page")
     page = await (await bot.admin("GET", f"/admin/applications/{app['id']}")).text()
     assert 'id="verification"' in page and "审核不通过" in page
     refused = await bot.admin("POST", f"/admin/applications/{app['id']}/verification",
