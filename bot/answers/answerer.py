@@ -188,7 +188,7 @@ class QuestionAnswerer:
         if self._language(u, state) == "en":  # the bot's own parts in English, the seed's lines quoted as they are
             facts = facts_from(slots, pack, self.fact_names, u.text) | {k: v for k, v in slots.items() if k in CLAIM_FACTS}
             opening = english.lead(intent, pack, self.english_names, facts, self.engine, now.date(), text,
-                                   composed.ask.need if composed.ask else None)
+                                   composed.ask.need if composed.ask else None, composed.figure)
             text = join(opening, english.QUOTED, text) if opening else text
         text = self._say_whose(text, pack) if choice.guessed else clip(text)
         return Answer(text, intent, slots, composed.confident, choice.scheme)

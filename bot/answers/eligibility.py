@@ -64,9 +64,13 @@ STAGE_AGES = {"nursery": range(0, 8), "primary": range(6, 14), "junior": range(1
               "vocational": range(14, 21), "reform": range(11, 19)}
 
 
+ANY_AGE = range(0, 26)  # a child or student of any age the schemes speak of
+
+
 def _same_at_every_age(ctx: Ctx, facts: dict[str, Any]) -> EligibilityResult | None:
-    ages = STAGE_AGES.get(facts.get("school_stage"))
-    if ages is None or "age" in facts:
+    """The verdict when every age the child may have gives the same one (the age then need not be asked)."""
+    ages = STAGE_AGES.get(facts.get("school_stage"), ANY_AGE)
+    if "age" in facts:
         return None
     outcomes = [ctx.engine.eligibility(ctx.scheme, {**facts, "age": age}, ctx.today) for age in ages]
     statuses = {o.status for o in outcomes}

@@ -8,7 +8,7 @@ from typing import Any
 from bot.answers.format import money
 
 QUOTED = "What the scheme's material says (in Chinese):"
-KIND = {"inpatient": "hospital stay", "outpatient": "outpatient visits"}
+KIND = {"inpatient": "hospital stay", "outpatient": "outpatient bill"}
 # The Chinese reply's first words → its yes/no in English ("不可以。" before "可以。": the longer first).
 VERDICTS = {
     "eligibility": (("可以参加", "Yes — the child can join the {name}."),
@@ -32,7 +32,7 @@ def scheme_name(names: dict[str, str], pack: Any) -> str:
 
 
 def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], engine: Any, today, text: str,
-         need: list[str] | None = None) -> str:
+         need: list[str] | None = None, figure: Any = None) -> str:
     """One or two English sentences that open the reply; "" when the bot owns no part worth saying."""
     name = scheme_name(names, pack)
     if need:
@@ -43,9 +43,10 @@ def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], e
         year = f", {result.year} standard" if result.year else ""
         if result.exempt:
             return f"{name}{year}: exempt from the personal fee."
-        if result.amount is not None:
+        amount = figure if figure is not None else result.amount  # the tier the Chinese answer chose
+        if amount is not None:
             period = "school year" if ((pack.raw or {}).get("fees") or {}).get("period_name") == "学年" else "year"
-            return f"{name}{year}: the personal fee is {money(result.amount)} yuan a {period}."
+            return f"{name}{year}: the personal fee is {money(amount)} yuan a {period}."
         tiers = "; ".join(f"{t.name} {money(t.amount)} yuan" for t in result.tiers)
         return f"{name}{year}: the fee depends on the child — {tiers}." if tiers else ""
     if intent == "reimbursement":

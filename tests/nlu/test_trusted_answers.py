@@ -260,3 +260,11 @@ def test_a_yes_no_bill_question_leads_with_the_yes(qa):
     assert reply.startswith("可以报销。北京")
     conditional, = chat(qa, "北京一小门诊能报吗")  # only after a year insured: no bare yes
     assert not conditional.startswith("可以")
+
+
+def test_english_negation_and_the_tier_chosen(qa):
+    reply, = chat(qa, "My kid has no Shanghai hukou. Can he join Shanghai resident medical insurance? "
+                      "He is in primary school in Shanghai.")
+    assert not reply.startswith("Yes") and "不符合" in reply
+    baby, = chat(qa, "How much does Ningbo charge for a baby?")
+    assert "500 yuan a year" in baby.split("\n")[0]
