@@ -93,7 +93,9 @@ def delivery_key(job_id: str, openid: str) -> str:
 
 
 def delivery_index(data: dict[str, Any]) -> dict[str, str]:
-    return {"job_id": data["job_id"], "js": f"{data['job_id']}|{data['state']}"}
+    # openid: what a guardian received, for the application's page (the value never changes, so on
+    # Redis it costs one set member per delivery, written once)
+    return {"job_id": data["job_id"], "js": f"{data['job_id']}|{data['state']}", "openid": data["openid"]}
 
 
 def _iso(when: dt.datetime) -> str:
@@ -212,6 +214,18 @@ class BroadcastJobs:
         counts = {state: await self.store.count(DELIVERY_KIND, js=f"{job['id']}|{state}") for state in DELIVERY_STATES}
         self._count_cache[job["id"]] = (time.monotonic(), counts)
         return counts
+
+    async def sent_to(self, openid: str) -> list[dict[str, Any]]:
+        """The broadcasts and reminders that reached a guardian: `[{"job_id", "kind", "text", "at"}]`, oldest first."""
+        found = []
+        for _, rec in await self.store.query(DELIVERY_KIND, openid=openid):
+            if rec.data.get("state") != SENT:
+                continue
+            job = await self.get(rec.data["job_id"])
+            found.append({"job_id": rec.data["job_id"], "kind": (job or {}).get("kind", "broadcast"),
+                          "text": rec.data.get("text") or (job or {}).get("text", ""),
+                          "at": rec.data.get("updated_at", "")})
+        return sorted(found, key=lambda d: d["at"])
 
     async def deliveries(self, job_id: str, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         index = {"js": f"{job_id}|{state}"} if state else {"job_id": job_id}

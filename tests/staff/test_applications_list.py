@@ -3,6 +3,7 @@ search, one application's page (timeline, messages sent, payment), CSV/XLSX expo
 formulas neutralised — personal numbers masked everywhere; the page in headless Chromium."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -48,6 +49,7 @@ async def seed(data_dir) -> dict[str, str]:
         app = await apps.create(user, scheme, {"status": "submitted", "school_code": code, "school_name": school,
                                                "child": {"name": name, "id_number": IDS[n]},
                                                "guardian": {"name": f"家长{n}", "phone": PHONES[n]}}, at(day))
+        await services.subscribers.touch(user, at(day))
         if status != "submitted":
             await apps.update(app["id"], at(day) + dt.timedelta(hours=2), status=status, note="测试")
         ids[name] = app["id"]
@@ -114,12 +116,21 @@ async def test_filters_search_detail_and_export(server, http):
     async with http.post(base + "/admin/api/applications/list", json={"date_from": "9月1日"}, headers=BEARER) as resp:
         assert resp.status == 400 and "日期" in (await resp.json())["error"]
 
+    async with http.post(base + "/admin/api/broadcasts", headers=BEARER,
+                         json={"segment": {"status": "paid"}, "text": "【提醒】医疗证将由学校发放。"}) as resp:
+        job = await resp.json()
+    for _ in range(100):
+        async with http.get(base + f"/admin/api/broadcasts/{job['id']}", headers=BEARER) as resp:
+            if (await resp.json())["status"] == "done":
+                break
+        await asyncio.sleep(0.1)
     async with http.get(base + f"/admin/api/applications/{ids['赵小乐']}", headers=BEARER) as resp:
         detail = await resp.json()
     assert [e["status"] for e in detail["timeline"]] == ["submitted", "paid"]
     assert detail["payment"]["amount_yuan"] == "150.00" and detail["payment"]["status_label"] == "已支付"
     assert detail["payments"][0]["transaction_id"] == "T1"
-    assert detail["messages"][0]["text"].startswith("预审通过")
+    assert [m["text"][:4] for m in detail["messages"]] == ["预审通过", "【提醒】"]
+    assert detail["messages"][1]["how"] == "群发"
     no_full_numbers(json.dumps(detail, ensure_ascii=False))
     async with http.get(base + "/admin/api/applications/A-none", headers=BEARER) as resp:
         assert resp.status == 404

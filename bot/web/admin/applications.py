@@ -234,6 +234,9 @@ class ApplicationViews:
         order = order_rec.data if order_rec else None
         payments = [r.data for _, r in await self.store.query(PAYMENT_KIND, application_id=app_id)]
         messages = await self.ctx.services.sent_messages.for_user(app["user_id"], since=app["created_at"])
+        messages += [{"text": d["text"], "at": d["at"], "how": "自动提醒" if d["kind"] == "reminder" else "群发"}
+                     for d in await self.ctx.jobs.sent_to(app["user_id"]) if d["at"] >= app["created_at"]]
+        messages.sort(key=lambda m: m["at"])
         handoffs = await self.ctx.services.handoffs.for_user(app["user_id"])
         return masked_application(self.ctx, app) | {
             "timeline": [{"status": e["status"], "label": STATUS_LABELS.get(e["status"], e["status"]), "at": e.get("at", ""),
@@ -263,7 +266,9 @@ class ApplicationViews:
         timeline = "".join(f"<li><time>{h(short_time(e['at']))}</time>{h(e['label'])}"
                            + (f'<span class="muted">（{h(e["note"])}）</span>' if e["note"] else "") + "</li>"
                            for e in d["timeline"])
-        messages = "".join(f'<li class="staff"><time>{h(short_time(m["at"]))}</time>{h(m["text"])}</li>' for m in d["messages"])
+        messages = "".join(f'<li class="staff"><time>{h(short_time(m["at"]))}</time>{h(m["text"])}'
+                           + (f'<span class="muted">（{h(m["how"])}）</span>' if m["how"] in ("群发", "自动提醒") else "")
+                           + "</li>" for m in d["messages"])
         pay = d["payment"]
         payment = (f'<p id="payment">订单 {h(pay["order_no"])}：{h(pay["amount_yuan"])}元，{h(pay["status_label"])}'
                    f'（创建 {h(short_time(pay["created_at"]))}，截止 {h(short_time(pay["expires_at"]))}）</p>' if pay
