@@ -1,7 +1,8 @@
 """The PostgreSQL schema, as forward-only migrations.
 
-Each migration runs once, in its own transaction, recorded in `schema_migrations`; several workers
-starting at once take turns on an advisory lock, so each step runs exactly once. A migration is never
+Each migration runs once, recorded in `schema_migrations`; the pending ones run in one transaction (a
+failing step leaves the schema as it was), and several workers starting at once take turns on an advisory
+lock, so each step runs exactly once. A migration is never
 edited after it has landed: a change of schema is a new entry at the end of MIGRATIONS.
 
 Run on start-up (the first time a `PostgresStore` connects) and by `python -m bot db migrate`.
