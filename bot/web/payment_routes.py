@@ -24,6 +24,7 @@ from bot.delivery import outbox
 from bot.fulfilment import yuan
 from bot.logs import LogThrottle, log_throttled
 from bot.services import Services
+from bot.store.base import StoreError
 from bot.web.body import BodyTooLarge, read_body
 from bot.web.own_origin import own_origin
 from integrations.enrollment import CALLBACK_PATH, HttpEnrollmentBackend, InvalidCallback
@@ -222,7 +223,12 @@ async def payment_notify(request: web.Request, services: Services) -> web.Respon
         log_throttled(log, _refused_log(services), "payment notification refused", reason=str(exc), peer=request.remote or "")
         ack = provider.ack(False, "invalid notification")
         return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
-    handled, note = await fulfilment.on_payment(notice)
+    try:
+        handled, note = await fulfilment.on_payment(notice)
+    except StoreError as exc:  # the records database is away: refused, so the platform notifies again later
+        log.warning("payment notification for order %s not applied: store unavailable (%s)", notice.order_no,
+                    type(exc).__name__)
+        handled, note = False, "temporarily unavailable"
     ack = provider.ack(handled, note)
     return web.Response(text=ack.body, status=ack.status, content_type=ack.content_type)
 

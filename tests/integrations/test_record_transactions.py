@@ -76,3 +76,23 @@ def _approved():
     from integrations.enrollment import APPROVED, ReviewResult
 
     return ReviewResult(APPROVED)
+
+
+async def test_a_notification_arriving_while_the_records_database_is_away_is_refused_then_applied_once(bot, http):
+    """Over HTTP: the platform gets a FAIL answer (not a crash), notifies again, and the payment is applied once."""
+    app = await bot.enrol_child()
+    await bot.submit(app)
+    order = await bot.fulfilment.orders.get(app["id"])
+    body = bot.fulfilment.payments.callback_body(order["order_no"], order["amount_fen"], bot.clock.now())
+    failing = FailingWrites(bot.services.store, "order")
+    bot.services.applications.store = bot.fulfilment.orders.store = failing
+    failing.failing = True
+    refused = await http.post("/pay/notify", data=body)
+    assert refused.status == 400 and (await refused.json())["code"] == "FAIL"
+    assert await bot.status(app["id"]) == AWAITING_PAYMENT
+    failing.failing = False
+    for _repeat in range(2):  # the platform's next notification, and a repeat of it
+        accepted = await http.post("/pay/notify", data=body)
+        assert (await accepted.json())["code"] == "SUCCESS"
+    assert await bot.status(app["id"]) != AWAITING_PAYMENT
+    assert await bot.services.store.count("payment", application_id=app["id"]) == 1
