@@ -2,7 +2,8 @@
 state — never touching the machine's shared PostgreSQL server itself:
 
 - The database goes away under load (a TCP proxy in front of it is stopped, dropping every connection,
-  then started again): turns that need a record are answered 系统繁忙, the bot recovers by itself, and
+  then started again): turns that need a record are answered 系统繁忙 while a question that needs none
+  is answered as usual, the bot recovers by itself, and
   every guardian ends with exactly one correct application; no payment order is made twice.
 - kill -9 of the bot while it stores an order and its application's move to 待缴费 (held inside that
   transaction by a trigger of this test's schema): neither half is left.
@@ -19,6 +20,7 @@ import pytest
 
 from bench.common import free_port
 from bench.guardian import Guardian, seed_store
+from bot.pipeline import BUSY_TEXT
 from bot.store.postgres import PostgresStore
 from tests.conftest import POSTGRES_URL, postgres_schema_url
 from tests.faults.conftest import Wire, assert_one_correct_application_each, server_for
@@ -96,12 +98,19 @@ async def test_postgres_outage_under_load_answers_busy_and_loses_nothing(tmp_pat
     server = server_for(tmp_path, private_redis.url, records_url=records).start()
     try:
         wire = Wire(http, server.base_url)
+        asker = wire.line("o-asker", patience=0)
+        question = "少儿住院互助基金交多少钱？"
+        known_answer = await asker(question)  # the guardian's subscriber record is written now
+        assert BUSY_TEXT not in known_answer
+        answers_during: list[str] = []
 
         async def outage_midway() -> None:
             while wire.answered < 30:
                 await asyncio.sleep(0.005)
             proxy.stop()
-            await asyncio.sleep(2.5)
+            await asyncio.sleep(1.0)
+            answers_during.append(await asker(question))  # needs no record: answered as usual
+            await asyncio.sleep(1.5)
             async with http.get(server.base_url + "/healthz") as resp:
                 assert resp.status == 503
             proxy.start()
@@ -109,7 +118,8 @@ async def test_postgres_outage_under_load_answers_busy_and_loses_nothing(tmp_pat
         chaos = asyncio.create_task(outage_midway())
         results = await asyncio.wait_for(asyncio.gather(*(g.enroll(wire.line(g.user_id)) for g in guardians)), 150)
         await chaos
-        assert sum(r.busy_replies for r in results) > 0  # the outage was felt …
+        assert answers_during == [known_answer]  # a question needing no record was answered during the outage
+        assert sum(r.busy_replies for r in results) > 0  # the outage was felt by turns needing a record …
         assert set(wire.statuses) == {200}  # … as 系统繁忙 answers, never as HTTP errors
         async with http.get(server.base_url + "/healthz") as resp:
             assert resp.status == 200  # recovered by itself
