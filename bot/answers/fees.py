@@ -90,6 +90,8 @@ def _fee(ctx: Ctx, fact_names: set[str]) -> Composed:
     if result.amount is not None:
         amount = "免予缴费。" if result.exempt else f"{result.category}个人缴费{money(result.amount)}元/{period}。"
         rest = result.explanation.split("。", 1)[1] if "。" in result.explanation else ""
+        if ctx.slots.get("hardship") is False:  # "不是低保家庭": the note on reductions does not apply to them
+            rest = "".join(s + "。" for s in rest.split("。") if s and not s.startswith("如属于"))
         return Composed(join(head + amount, rest, *caveats(result.explanation), ENROLL_HINT),
                         figure=Decimal(0) if result.exempt else result.amount, year=result.year)
     tier = _named_tier(result.tiers, ctx.text + _group_words(ctx.slots))

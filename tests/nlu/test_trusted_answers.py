@@ -268,3 +268,10 @@ def test_english_negation_and_the_tier_chosen(qa):
     assert not reply.startswith("Yes") and "不符合" in reply
     baby, = chat(qa, "How much does Ningbo charge for a baby?")
     assert "500 yuan a year" in baby.split("\n")[0]
+
+
+def test_a_note_the_guardians_facts_rule_out_is_not_shown(qa):
+    reply, = chat(qa, "不是低保家庭，上海居民医保要交多少")
+    assert "180元" in reply and "如属于" not in reply
+    plain, = chat(qa, "上海居民医保要交多少")
+    assert "如属于" in plain
