@@ -23,7 +23,7 @@ from bot.answers.policy_text import has_benefits, has_fees, levelled
 from bot.answers.retrieval import ProcedureIndex
 from bot.answers.schemes import SchemeChooser
 from bot.nlu import UNCLEAR, Understanding
-from bot.nlu.numbers import NUMBER_RUN, parse_number
+from bot.nlu.numbers import NUMBER_RUN, has_digit, parse_number
 from bot.nlu.slots import MASK
 from bot.rules.facts import FACTS, BadFact, normalise
 
@@ -382,7 +382,7 @@ class QuestionAnswerer:
             unit = text[run.end():run.end() + 1] if run else ""
             if unit and unit in SLOT_UNITS and unit not in OWN_UNITS.get(need, ""):
                 return  # "三级" or "15岁" answers something else, not the number we asked for
-            value = parse_number(run.group()) if run else None
+            value = parse_number(run.group()) if run and has_digit(run.group()) else None  # "ok" is no 1000
             if value is not None and value >= 0:
                 if need == "hospital_level" and value not in (1, 2, 3):
                     return

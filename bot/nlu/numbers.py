@@ -58,3 +58,11 @@ def parse_number(text: str) -> Decimal | None:
             current *= last_unit // 10
         section += current
     return total + section
+
+
+_A_DIGIT = re.compile(rf"[0-9{_CN}十拾]")
+
+
+def has_digit(run: str) -> bool:
+    """A numeral run with a digit in it: "5k" is a number, "k" (as in "ok") is not."""
+    return bool(_A_DIGIT.search(run))

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot.nlu.lexicon import Lexicon
-from bot.nlu.numbers import NUMBER_RUN, parse_number
+from bot.nlu.numbers import NUMBER_RUN, has_digit, parse_number
 
 MASK = "□"  # replaces scheme names so "少儿住院互助基金" does not read as "住院"
 
@@ -447,8 +447,8 @@ def _money_mentions(text: str) -> list[tuple[int, Any]]:
         after = text[match.end():match.end() + 4]
         before = text[max(0, match.start() - 6):match.start()]
         value = parse_number(run)
-        if value is None or value <= 0:
-            continue
+        if value is None or value <= 0 or not has_digit(run):
+            continue  # "ok", "kw": a unit letter is no number
         if after.startswith(_NOT_MONEY_AFTER) and not _MONEY_SUFFIX.match(after) and not after.startswith("分别"):
             continue
         has_unit = bool(_MONEY_SUFFIX.match(after)) or any(u in run for u in "万千kw")

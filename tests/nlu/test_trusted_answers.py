@@ -275,3 +275,9 @@ def test_a_note_the_guardians_facts_rule_out_is_not_shown(qa):
     assert "180元" in reply and "如属于" not in reply
     plain, = chat(qa, "上海居民医保要交多少")
     assert "如属于" in plain
+
+
+@pytest.mark.parametrize("ack", ["ok", "OK", "嗯", "好的"])
+def test_an_acknowledgement_is_no_figure_and_no_answer(qa, ack):
+    _ask, reply = chat(qa, "上海居民医保住院在三级医院能报多少", ack)
+    assert "预计医保基金支付" not in reply and "1000" not in reply
