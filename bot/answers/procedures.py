@@ -117,6 +117,7 @@ def _any_fact_contradicts(facts: dict, ctx: Ctx) -> bool:
 
 _ASKED_FOR = re.compile(r"(?:哪些|哪几|哪个|哪家|哪种|什么|几个|几家|几种)(?:个|家|种|样)?([\u4e00-\u9fff]{2})")
 LISTING_BONUS = 6.0
+SILENT_CONTACT_LINES = 2
 # Topics a question is wholly about: a pack without them is silent on the question, whatever other line
 # shares a word with it ("交了以后能退吗" is not answered by "上交确认表").
 SILENCE_TOPICS = {"refund", "payment_failure", "aftercare", "hospitals"}
@@ -146,7 +147,8 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
     silent = bool(topics) and topics[0] in SILENCE_TOPICS and not ctx.engine.procedure(ctx.scheme, topics[0])
     if silent or (not has_topic and not strong):  # "北京一小能退费吗": the letter says nothing of refunds
         contacts = ctx.engine.procedure(ctx.scheme, "contacts")
-        hint = "\n".join(f"· {line}" for item in contacts for line in item.lines)[:200]
+        lines = [line for item in contacts for line in item.lines][:SILENT_CONTACT_LINES]  # whole lines, a phone's worth
+        hint = "\n".join(f"· {line}" for line in lines)
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
     lead = ranked[0][1] if strong else None
     floor = MIN_SCORE
