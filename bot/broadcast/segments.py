@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.store.base import Store
 from bot.store.repos import (AWAITING_PAYMENT, AWAITING_VERIFICATION, DONE, DRAFT, PAID, PRE_APPROVED, SUBMITTED,
-                             Applications, Sessions, Subscribers)
+                             Applications, Sessions, Subscribers, created_on)
 
 # Application-state filters a segment can use, with the label staff see.
 STATUS_FILTERS: dict[str, str] = {
@@ -195,18 +195,10 @@ async def _statuses_by_user(store: Store, segment: Segment) -> dict[str, set[str
     since = segment.since or ""
     result: dict[str, set[str]] = {}
     for key, values in await store.query_index(Applications.KIND, ("user_id", "status", "created_on"), **index):
-        if since and await _created_on(store, key, values) < since:
+        if since and await created_on(store, key, values) < since:
             continue
         result.setdefault(values["user_id"], set()).add(values["status"])
     return result
-
-
-async def _created_on(store: Store, key: str, values: dict[str, str]) -> str:
-    """The application's creation date; applications indexed before the date was read from the record."""
-    if "created_on" in values:
-        return values["created_on"]
-    rec = await store.get(Applications.KIND, key)
-    return str(rec.data.get("created_at", ""))[:10] if rec else ""
 
 
 def _parse_time(value: Any) -> dt.datetime:

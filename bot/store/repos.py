@@ -220,6 +220,15 @@ class Applications:
         return decrypt_fields(rec.data, self.cipher)
 
 
+async def created_on(store: Store, key: str, index_values: dict[str, str]) -> str:
+    """An application's creation date from its index values; one indexed before the date was kept there
+    (older data) is read from the record."""
+    if "created_on" in index_values:
+        return index_values["created_on"]
+    rec = await store.get(Applications.KIND, key)
+    return str(rec.data.get("created_at", ""))[:10] if rec else ""
+
+
 class Subscribers:
     """Guardians who follow the account: region, schemes, last interaction (48-hour window), opt-out."""
 

@@ -194,3 +194,18 @@ async def test_messages_sent_outside_a_reply_are_kept_masked_for_the_application
     [message] = await services.sent_messages.for_user("o-msg")
     assert "176****2353" in message["text"] and "17612342353" not in message["text"] and message["how"] == "outbox"
     assert await services.sent_messages.for_user("o-msg", since="2099-01-01") == []
+
+
+async def test_applications_indexed_before_the_date_was_indexed_still_match_a_date_filter(services):
+    from bot.web.admin.applications import AppFilter, ApplicationViews
+    from bot.web.admin.core import AdminContext
+
+    app = await services.applications.create("o-old", "sh-child-fund", {"child": {"name": "周小旧"}}, at(4))
+    rec = await services.store.get("application", app["id"])
+    index = services.applications.index_of(app)
+    del index["created_on"]  # as stored before the date was an index value
+    await services.store.put("application", app["id"], rec.data, index=index)
+    views = ApplicationViews(AdminContext(services, None, None))
+    found, total = await views.list_applications(AppFilter(date_from="2026-09-04", date_to="2026-09-04"))
+    assert total == 1 and found[0]["id"] == app["id"]
+    assert (await views.list_applications(AppFilter(date_from="2026-09-05")))[1] == 0

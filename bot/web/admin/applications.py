@@ -14,7 +14,8 @@ from aiohttp import web
 from bot.fulfilment import PAYMENT_KIND, yuan
 from bot.privacy import mask_id, mask_phone, redact
 from bot.store.base import VersionConflict
-from bot.store.repos import AWAITING_VERIFICATION, HANDOFF_LABELS, PRE_APPROVED, STATUS_LABELS, Applications
+from bot.store.repos import (AWAITING_VERIFICATION, HANDOFF_LABELS, PRE_APPROVED, STATUS_LABELS, Applications,
+                             created_on)
 from bot.web.admin.auth import AdminAuth
 from bot.web.admin.core import AdminContext, Auth, h, json_body, json_response, redirect, short_time
 from bot.web.admin.export import to_csv, to_xlsx
@@ -154,9 +155,9 @@ class ApplicationViews:
             found.sort(key=_newest, reverse=True)
             keys = [a["id"] for a in found]
         else:  # filters on index values alone: only the shown rows are read
-            rows = await self.store.query_index(Applications.KIND, ("created_on",), **f.index())
-            keys = [k for k, v in sorted(rows, key=lambda r: (r[1].get("created_on", ""), r[0]), reverse=True)
-                    if f.in_dates(v.get("created_on", ""))]
+            rows = [(k, await created_on(self.store, k, v))
+                    for k, v in await self.store.query_index(Applications.KIND, ("created_on",), **f.index())]
+            keys = [k for k, day in sorted(rows, key=lambda r: (r[1], r[0]), reverse=True) if f.in_dates(day)]
         shown = [a for a in [await apps.get(k) for k in keys[:limit]] if a]
         return shown, len(keys)
 
