@@ -39,7 +39,7 @@ def _reimbursement(ctx: Ctx) -> Composed:
             return _each_stay(ctx, claim)
         steps = "\n".join(f"{i}. {s}" for i, s in enumerate(result.steps, 1))
         return Composed(join(figure_head(ctx.pack, result.standard_year) + _outcome(result.explanation, result.amount),
-                             "计算过程：", steps, *caveats(result.explanation), special))
+                             steps, *caveats(result.explanation), special))
     if result.status == "need_facts":
         kinds = [claim["kind"]] if claim.get("kind") in ("inpatient", "outpatient") else ["inpatient", "outpatient"]
         ask = Ask(result.explanation, list(result.missing), {k: v for k, v in claim.items() if k != "on"})
@@ -75,8 +75,9 @@ def _outcome(explanation: str, amount) -> str:
 def caveats(explanation: str) -> list[str]:
     """The notes under a figure: a standard older than this year, and who settles the exact amount."""
     found = _FALLBACK.search(explanation)
-    notes = [found.group(1) + "。"] if found else []
-    return notes + ([SETTLED_BY_FUND] if SETTLED_BY_FUND in explanation else [])
+    notes = [found.group(1)] if found else []
+    notes += [SETTLED_BY_FUND.rstrip("。")] if SETTLED_BY_FUND in explanation else []
+    return ["；".join(notes) + "。"] if notes else []  # one line: a phone shows the figure and its steps whole
 
 
 def _per_stay(pack, claim: dict) -> bool:

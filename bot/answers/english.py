@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.answers.format import money
 
-QUOTED = "What the scheme's material says (in Chinese):"
+QUOTED = "Details, as the scheme's material says (in Chinese):"
 KIND = {"inpatient": "hospital stay", "outpatient": "outpatient bill"}
 # The Chinese reply's first words → its yes/no in English ("不可以。" before "可以。": the longer first).
 VERDICTS = {
