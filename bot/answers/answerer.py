@@ -75,7 +75,7 @@ class QuestionAnswerer:
         self.index = ProcedureIndex(engine, nlu.tokenizer.cut, nlu.lexicon.synonyms)
         self.chooser = SchemeChooser(engine, nlu.lexicon.scheme_preference, self._distinctive_scheme,
                                      self._own_words_scheme)
-        self.domain_words = set(nlu.lexicon.typo_targets)
+        self.domain_words = set(nlu.lexicon.vocabulary)  # 预审, 京卡, 生僻字…: not 幼儿园 or a disease
         self.chooser.weak = set(nlu.lexicon.weak_preference)
         self.fact_names = set(FACTS)
         self.english_names = nlu.english.scheme_names
@@ -389,10 +389,12 @@ class QuestionAnswerer:
                 slots[need] = int(value) if value == value.to_integral() else float(value)
             return
         if need in CITY_FACTS:
-            if slots.get("city"):
-                slots[need] = slots["city"]
-            elif any(w in text for w in ("外地", "外省", "老家", "外市")):
+            # the reply's own words: the city carried from the question ("上海居民医保…") is not the answer
+            named = self.nlu.slots.extract(text)[0].get("city")
+            if any(w in text for w in ("外地", "外省", "老家", "外市", "不是本地", "不是本市")):
                 slots[need] = "外地"
+            elif named:
+                slots[need] = named
             elif any(w in text for w in ("本市", "本地", "这里", "当地")):
                 slots[need] = "本市"
             return

@@ -20,6 +20,7 @@ class Lexicon:
     colloquial: dict[str, str] = field(default_factory=dict)  # "咋" → "怎么", applied before matching
     traditional: dict[int, str] = field(default_factory=dict)  # str.translate table 報 → 报
     typo_targets: list[str] = field(default_factory=list)  # words a typo may be corrected into
+    vocabulary: list[str] = field(default_factory=list)  # the `words` list itself: the schemes' own terms
     typo_excluded: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # whole-message commands (上一步, 取消…)
     generic_names: dict[str, dict[str, str]] = field(default_factory=dict)  # name → {city: scheme id}
@@ -47,6 +48,7 @@ class Lexicon:
             aliases[str(name).lower()] = set((by_city or {}).values())  # the name alone: any of them
         conditions = {str(w): cond for cond, words in (raw.get("conditions") or {}).items() for w in words}
         words = [str(w) for w in raw.get("words") or []]
+        vocabulary = list(words)
         words += [w for w in city_names if len(w) >= 2] + list(aliases) + list(conditions)
         return cls(
             words=sorted(set(words)),
@@ -57,6 +59,7 @@ class Lexicon:
             synonyms={str(k): [str(w) for w in v or []] for k, v in (raw.get("synonyms") or {}).items()},
             colloquial={str(k): str(v) for k, v in (raw.get("colloquial") or {}).items()},
             traditional={ord(str(k)): str(v) for k, v in (raw.get("traditional") or {}).items() if len(str(k)) == 1},
+            vocabulary=vocabulary,
             typo_targets=sorted(set(words) | {str(w) for w in raw.get("typo_targets") or []}
                                 | {str(w) for w in raw.get("commands") or []}),
             typo_excluded=[str(w) for w in raw.get("typo_excluded") or []],

@@ -281,3 +281,16 @@ def test_a_note_the_guardians_facts_rule_out_is_not_shown(qa):
 def test_an_acknowledgement_is_no_figure_and_no_answer(qa, ack):
     _ask, reply = chat(qa, "上海居民医保住院在三级医院能报多少", ack)
     assert "预计医保基金支付" not in reply and "1000" not in reply
+
+
+def test_a_bare_place_answers_with_its_own_words_not_the_questions_city(qa):
+    _ask, reply = chat(qa, "上海居民医保能参加吗", "外地的")
+    assert "不符合" in reply  # 外地, not the 上海 of the question
+    _ask, local = chat(qa, "上海居民医保能参加吗", "上海的")
+    assert "户籍（户口）在哪个城市" not in local
+
+
+def test_no_figure_from_an_ordinary_word_only_one_pack_uses(qa):
+    for question in ("孩子上幼儿园要交多少", "化疗门诊花了1万能报多少"):
+        reply, = chat(qa, question)
+        assert "请回复序号" in reply, question
