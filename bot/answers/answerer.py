@@ -181,7 +181,8 @@ class QuestionAnswerer:
         else:  # "北京呢" next asks the same about another scheme; facts carry over where they matter
             kept = {k: v for k, v in slots.items() if k not in PLACE_SLOTS} if intent in REFINABLE else {}
             state["last"] = {"intent": intent, "scheme": choice.scheme, "slots": kept}
-        text = calendar.resolve_next_month(composed.text, u.text)
+        dated = [e.name for e in self.engine.schedule(choice.scheme, now.year) if e.kind == "deadline"]
+        text = calendar.resolve_next_month(composed.text, u.text, dated)
         if composed.ask and self._same_question_again(pending, intent, composed.ask, slots):
             text = "好的。" + composed.ask.question  # the standards came with the question a moment ago
         # "孩子转学了医保怎么办": only Beijing's pack speaks of 转学, but say whose rules these are
@@ -215,6 +216,8 @@ class QuestionAnswerer:
                    self.nlu.lexicon.line_conditions)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
+        if intent in ("deadline", "payment_failure", "payment") and (in_time := calendar.month_deadlines(ctx)):
+            return in_time
         if intent == "reimbursement":
             return claims.reimbursement(ctx)
         if intent == "eligibility":

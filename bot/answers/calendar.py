@@ -169,14 +169,50 @@ _NEXT_MONTH_DAY = re.compile(r"次月(\d{1,2})日(前)?")
 _CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
 
 
-def resolve_next_month(text: str, question: str) -> str:
-    """"9月扣款…余额不足": the pack's "次月20日前" said as the date it is, "次月20日前（即10月20日前）"."""
+def resolve_next_month(text: str, question: str, dated: list[str] = ()) -> str:
+    """"9月扣款…余额不足": the pack's "次月20日前" said as the date it is, "次月20日前（即10月20日前）" — only for a
+    month the pack's own dated deadlines are named for (`dated`: their names; Beijing has none for a
+    November failure, after which there is no next deduction)."""
     named = _MONTH_NAMED.search(question)
     if not named:
         return text
     word = named.group(1)
     month = int(word) if word.isdigit() else _CN_MONTHS.get(word, 0)
-    if not 1 <= month <= 12:
+    if not 1 <= month <= 12 or not any(f"{month}月" in name for name in dated):
         return text
     following = month % 12 + 1
     return _NEXT_MONTH_DAY.sub(lambda m: f"{m.group(0)}（即{following}月{m.group(1)}日{m.group(2) or ''}）", text)
+
+
+_MONTH_NUMBER = re.compile(r"\d{1,2}月")
+_STILL_IN_TIME = re.compile(r"来得及|还能|还可以|还行|晚不晚|迟不迟|赶得上")
+_MONTH_IN_QUESTION = re.compile(r"([0-9]{1,2}|十[一二]?|[一二三四五六七八九])月")
+
+
+def month_deadlines(ctx: Ctx) -> Composed | None:
+    """"10月扣款没成功，还来得及吗": the pack's dated deadlines named for that month, against the clock —
+    来得及 with the dates still ahead, or 来不及 when they have all passed. None when the pack names none."""
+    if not _STILL_IN_TIME.search(ctx.text):
+        return None
+    named = _MONTH_IN_QUESTION.search(ctx.text)
+    if not named:
+        return None
+    word = named.group(1)
+    month = int(word) if word.isdigit() else _CN_MONTHS.get(word, 0)
+    events = [e for year in (ctx.now.year, ctx.now.year + 1) for e in ctx.engine.schedule(ctx.scheme, year)
+              if e.kind == "deadline" and f"{month}月" in e.name and e.at.year == ctx.now.year + (e.at.month < month)]
+    if not events:
+        return None
+    ahead = sorted((e for e in events if e.at >= ctx.now), key=lambda e: e.at)
+    name = ctx.pack.short_name
+    passed = ""
+    if not ahead:  # "9月扣款失败" asked in late October: those dates are gone, the same steps for a later month are not
+        kinds = {_MONTH_NUMBER.sub("#月", e.name) for e in events}
+        later = [e for year in (ctx.now.year, ctx.now.year + 1) for e in ctx.engine.schedule(ctx.scheme, year)
+                 if e.kind == "deadline" and e.at >= ctx.now and _MONTH_NUMBER.sub("#月", e.name) in kinds]
+        ahead = sorted(later, key=lambda e: e.at)[:len(kinds)]
+        if not ahead:
+            return None
+        passed = f"{month}月的相关截止日期已过，"
+    lines = [f"· {day(e.at)}前：{e.name}" for e in ahead]  # the dated name: a "次月…" description is another month's
+    return Composed(join(f"{name}：{passed}还来得及的是：", *lines, _upcoming(ctx, [e.description for e in ahead])))

@@ -294,3 +294,13 @@ def test_no_figure_from_an_ordinary_word_only_one_pack_uses(qa):
     for question in ("孩子上幼儿园要交多少", "化疗门诊花了1万能报多少"):
         reply, = chat(qa, question)
         assert "请回复序号" in reply, question
+
+
+def test_a_failed_deduction_month_is_answered_with_the_dates_still_ahead(qa):
+    oct26 = dt.datetime(2026, 10, 26, 10, tzinfo=SHANGHAI)
+    october, = chat(qa, "北京一小10月扣款没成功，还来得及吗", now=oct26)
+    assert "11月19日前" in october and "11月20日前" in october
+    september, = chat(qa, "北京一小9月扣款失败了，现在还来得及吗", now=oct26)
+    assert "9月的相关截止日期已过" in september and "11月19日前" in september and "即10月" not in september
+    november, = chat(qa, "北京一小11月扣款失败了，还来得及吗", now=dt.datetime(2026, 12, 2, 10, tzinfo=SHANGHAI))
+    assert "12月19日" not in november and "不能享受次年" in november
