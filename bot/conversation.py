@@ -76,8 +76,8 @@ class Router:
             return Reply(text=result.text)
         if text.lower() in HELP_WORDS:
             return self._welcome(turn)
-        if text.strip("!！。.~～ ") in THANKS_WORDS:
-            return Reply(text=THANKS_TEXT)
+        if text.strip("!！。.~～ ") in THANKS_WORDS or self.nlu.read(text)[0].strip("!！。.~～ ") in THANKS_WORDS:
+            return Reply(text=THANKS_TEXT)  # "谢谢！！", and "thanks" / "Thank you!" read as 谢谢
         if menu == "welcome" and re.fullmatch(r"[1-6]", text):
             return await self._menu_key(turn, MENU_CHOICES[text])
         understanding = self.nlu.understand(text, turn.session.get("qa"))

@@ -52,3 +52,8 @@ async def test_a_typo_of_back_works_inside_the_form(sender):
 async def test_junk_gets_a_clear_reply(sender, junk):
     reply = await sender.say("g-junk", junk)
     assert reply.strip() and "出了点问题" not in reply
+
+
+@pytest.mark.parametrize("thanks", ["thanks", "Thank you!", "谢谢！！"])
+async def test_thanks_in_any_language_is_thanked(sender, thanks):
+    assert (await sender.say("g-thanks", thanks)).startswith("不客气")
