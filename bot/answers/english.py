@@ -16,6 +16,7 @@ VERDICTS = {
     "deadline": (("不可以。", "No — {name} is not open then; the next date is below."),
                  ("可以。", "Yes — {name} is open for it then.")),
 }
+NO_REFUND = ("不予退回", "不接受退保", "不退")
 NEEDS = {
     "amount": "How much was the bill (yuan)?",
     "hospital_level": "Which level of hospital was it (level 1, 2 or 3)?",
@@ -68,6 +69,8 @@ def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], e
             return said.format(name=name)
     if intent == "deadline":
         return f"{name}: dates below."
+    if intent == "refund" and any(w in text for w in NO_REFUND):
+        return f"No — {name}: paid fees are not refunded (the material's words below)."
     return f"{name}:"
 
 

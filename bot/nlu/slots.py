@@ -277,6 +277,8 @@ class SlotExtractor:
             if found:
                 # "不是低保家庭": the fact denied. Patterns that spell out their own negation keep their value.
                 slots[name] = (not value) if value is True and negated(text, found.start()) else value
+        if "roster_uploaded" in slots and "in_school" not in slots:
+            slots["in_school"] = True  # "孩子的学校没有上传信息": the child has a school
         if _PERMIT_B.search(text):
             slots["parent_residence_permit"] = "B"
         elif _PERMIT_POINTS.search(text):

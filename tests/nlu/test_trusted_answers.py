@@ -304,3 +304,8 @@ def test_a_failed_deduction_month_is_answered_with_the_dates_still_ahead(qa):
     assert "9月的相关截止日期已过" in september and "11月19日前" in september and "即10月" not in september
     november, = chat(qa, "北京一小11月扣款失败了，还来得及吗", now=dt.datetime(2026, 12, 2, 10, tzinfo=SHANGHAI))
     assert "12月19日" not in november and "不能享受次年" in november
+
+
+def test_an_english_refund_question_gets_its_no(qa):
+    reply, = chat(qa, "Can I get a refund after paying the Shanghai children's hospitalization fund?")
+    assert reply.startswith("No — ") and "不予退回" in reply
