@@ -25,7 +25,10 @@ _PARENT = r"(?:父|母|爸|妈|家长|监护人|大人|家里人|单位)"
 # After a numeral these characters mean it is not money.
 _NOT_MONEY_AFTER = tuple("岁周年月日号天级次个人%小分秒点期届班档")
 _MONEY_SUFFIX = re.compile(r"^(?:多)?(?:元|块|圆|rmb|块钱|人民币)")
+# Money that is not the bill asked about: a deposit, what the guardian already paid or was refunded.
+_NOT_THE_BILL = re.compile(r"(?:押金|预交|预缴|预付|自己付|自己出|自付了|个人付|自费了|已经报|报了|报销了|退了|返了)[^，,。；;0-9]{0,4}$")
 _COST_CUE = re.compile(r"(花|费|付|共|计|医药|支出|开销|用了|用掉|要了|收了|账单|自费|发票|总额|金额|住院|门诊|急诊|看病|治病|手术"
+                       r"|结算|总共|一共|合计"
                        r"|一次|每次|一回|这次|那次|上次|另一次)")  # "看了两次，一次800一次600"
 
 _AGE = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:周岁|岁)(半)?")
@@ -397,6 +400,11 @@ class SlotExtractor:
             if len(set(levels)) > 1 and None not in levels:  # "一级医院…2000，后来二级医院…3000"
                 slots["amount_levels"] = levels
             return
+        asked_kind = _kind_of(text[found[-1][0]:])  # "…门诊能报多少": the bill of that kind
+        of_kind = [value for start, value in found if asked_kind and _kind_of(_clause_before(text, start)) == asked_kind]
+        if asked_kind and len(set(of_kind)) == 1:
+            slots["amount"], slots["kind"] = _plain(of_kind[0]), asked_kind
+            return
         current = [value for start, value in found if _CURRENT.search(_clause_before(text, start))]
         if len(current) == 1:
             slots["amount"] = _plain(current[0])
@@ -409,7 +417,9 @@ class SlotExtractor:
 _DAYS_AGO = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
 _EVENT_TIME = re.compile(r"(今天|今日|昨天|昨日|前天)(?:的)?(凌晨|早上|上午|中午|下午|傍晚|晚上)?"
                          r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:点|时|:00)(半)?")
-_CAN_DO = re.compile(r"能|可以|可不可以|来得及|还行|行不行|赶得上|办得了|交得了|晚了|迟了|还有机会")
+# "今天能交吗" asks about doing something on a date; "这个月门诊能报多少" does not.
+_CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请)|来得及|还行|行不行"
+                     r"|赶得上|办得了|交得了|晚了|迟了|还有机会")
 _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"今天|今日|现在|目前|马上|这会|此刻|当下"), "today"),
     (re.compile(r"明天|明日"), "tomorrow"),
@@ -428,12 +438,16 @@ def _levels_of(text: str, starts: list[int]) -> list[int | None]:
     return levels
 
 
+def _kind_of(text: str) -> str | None:
+    return next((kind for kind, pattern in _KIND if pattern.search(text)), None)
+
+
 def _plain(value):
     return int(value) if value == value.to_integral() else float(value)
 
 
 _TOTAL = re.compile(r"一共|总共|加起来|合计|总计|两次|几次|加在一起")
-_CURRENT = re.compile(r"这次|这回|本次|这一次|此次|现在|最近|第二次|后来|今天")
+_CURRENT = re.compile(r"这次|这回|本次|这一次|此次|现在|最近|第二次|后来|今天|这个月|本月")
 
 
 def _clause_before(text: str, start: int) -> str:
@@ -459,6 +473,8 @@ def _money_mentions(text: str) -> list[tuple[int, Any]]:
             continue
         if re.fullmatch(r"(?:19|20)\d\d", run) and not (_MONEY_SUFFIX.match(after) or near_cost):
             continue  # "2024参保": a year, not money
+        if _NOT_THE_BILL.search(re.split(r"[,，。;；]", text[:match.start()])[-1]):
+            continue  # "押金交了5000", "自己付了3千": not the bill
         found.append((match.start(), value, near_cost))
     bills = [f for f in found if f[2]] or found
     return [(start, value) for start, value, _cost in bills]

@@ -133,3 +133,17 @@ def test_a_new_question_is_not_taken_for_the_answer_we_wait_for(nlu):
 def test_junk_never_raises(nlu, text):
     u = nlu.understand(text)
     assert u.intent
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("住院押金交了5000，出院结算8000，能报多少", 8000),         # a deposit is not the bill
+    ("孩子住院一共花了1万2，自己付了3千，医保能报多少", 12000),  # nor what the family paid itself
+    ("孩子上个月住院花了4000，这个月门诊花了500，门诊能报多少", 500),  # the bill of the kind asked about
+])
+def test_money_that_is_not_the_bill_is_left_out(nlu, text, amount):
+    assert nlu.understand(text).slots.get("amount") == amount
+
+
+def test_a_bill_question_with_a_month_is_no_calendar_question(nlu):
+    u = nlu.understand("这个月门诊花了500，能报多少")
+    assert u.intent == "reimbursement" and "when_asked" not in u.slots
