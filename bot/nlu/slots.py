@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot.nlu.lexicon import Lexicon
-from bot.nlu.numbers import NUMBER_RUN, has_digit, parse_number
+from bot.nlu.numbers import NUMBER_RUN, NUMERAL_CHARS, has_digit, parse_number
 
 MASK = "□"  # replaces scheme names so "少儿住院互助基金" does not read as "住院"
 
@@ -386,6 +386,9 @@ class SlotExtractor:
         """The bill asked about. With several ("第一次住院花了3000，这次花了2000，这次能报多少"): the one the
         question points to (这次/本次…), earlier ones kept as this year's earlier costs; "一共/总共" asks
         about their sum; with no cue the candidates are kept (`amount_choices`) so the answer can ask."""
+        paid = _REIMBURSED.search(text)
+        if paid and (value := parse_number(paid.group(1))) is not None and has_digit(paid.group(1)):
+            slots["reimbursed_this_year"] = _plain(value)  # "今年已经报了16万": toward the yearly cap
         found = _money_mentions(text)
         if not found:
             return
@@ -446,6 +449,7 @@ def _plain(value):
     return int(value) if value == value.to_integral() else float(value)
 
 
+_REIMBURSED = re.compile(rf"(?:已经|已|今年)(?:报了|报销了|报销)([{NUMERAL_CHARS}kw]+)")
 _TOTAL = re.compile(r"一共|总共|加起来|合计|总计|两次|几次|加在一起")
 _CURRENT = re.compile(r"这次|这回|本次|这一次|此次|现在|最近|第二次|后来|今天|这个月|本月")
 

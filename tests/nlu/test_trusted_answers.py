@@ -309,3 +309,8 @@ def test_a_failed_deduction_month_is_answered_with_the_dates_still_ahead(qa):
 def test_an_english_refund_question_gets_its_no(qa):
     reply, = chat(qa, "Can I get a refund after paying the Shanghai children's hospitalization fund?")
     assert reply.startswith("No — ") and "不予退回" in reply
+
+
+def test_what_was_reimbursed_this_year_counts_toward_the_cap(qa):
+    reply, = chat(qa, "北京一小今年已经报了16万，这次住院又花了3万，能报多少")
+    assert "预计医保基金支付10000元" in reply  # 170000 − 160000 left under the yearly cap
