@@ -147,3 +147,7 @@ def test_money_that_is_not_the_bill_is_left_out(nlu, text, amount):
 def test_a_bill_question_with_a_month_is_no_calendar_question(nlu):
     u = nlu.understand("这个月门诊花了500，能报多少")
     assert u.intent == "reimbursement" and "when_asked" not in u.slots
+
+
+def test_a_name_one_sound_from_a_destructive_command_stays_a_name(nlu):
+    assert nlu.command("取萧") == "取萧"  # 取消 would end the form
