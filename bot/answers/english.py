@@ -62,7 +62,9 @@ def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], e
             return (f"{name}{year}: the fund pays about {money(result.amount)} yuan of a {money(bill)} yuan "
                     f"{KIND.get(claim.get('kind'), 'bill')}{rest}.")
         if result.status == "not_covered":
-            return f"{name}: not reimbursed in this case, or the material gives no standard (see below)."
+            if "没有写明" in text or "未写明" in text:
+                return f"{name}: the material does not state this (see below); ask the scheme's office."
+            return f"No — {name} does not reimburse this case (the rule below)."
         return ""
     for starts, said in VERDICTS.get(intent, ()):
         if text.startswith(starts):

@@ -314,3 +314,8 @@ def test_an_english_refund_question_gets_its_no(qa):
 def test_what_was_reimbursed_this_year_counts_toward_the_cap(qa):
     reply, = chat(qa, "北京一小今年已经报了16万，这次住院又花了3万，能报多少")
     assert "预计医保基金支付10000元" in reply  # 170000 − 160000 left under the yearly cap
+
+
+def test_english_the_fund_is_the_childrens_fund_and_its_silence_is_said(qa):
+    reply, = chat(qa, "Does the Shanghai fund cover outpatient visits?")
+    assert reply.startswith("Shanghai Children's Hospitalization Mutual Fund") and "does not state" in reply
