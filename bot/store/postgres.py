@@ -31,6 +31,7 @@ _PURGE_EVERY = 60.0
 DEFAULT_POOL = 10
 COMMAND_TIMEOUT = 2.0  # seconds; a turn waiting on a stuck database answers 系统繁忙 instead of hanging
 CONNECT_TIMEOUT = 2.0
+BULK_TIMEOUT = 30.0  # seconds for one chunk of a bulk write (roster import, broadcast fan-out, records copy)
 
 
 def _json(data: Any) -> str:
@@ -183,21 +184,25 @@ class PostgresStore:
         return version
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any], dict[str, str] | None]]) -> None:
+        # Three statements per chunk of 1 000 (records, old index values out, new ones in), each given the
+        # bulk timeout: a roster import must not fail on a busy database where one message's write would.
         for start in range(0, len(items), 1000):
-            chunk = items[start:start + 1000]
+            last = {key: (data, index) for key, data, index in items[start:start + 1000]}  # a key twice: the last
+            keys = list(last)
+            pairs = [(key, field, str(value)) for key, (_data, index) in last.items() for field, value in (index or {}).items()]
             async with self._transaction() as conn:
-                keys = [key for key, _data, _index in chunk]
-                await conn.executemany(
-                    f"INSERT INTO records AS r (kind, key, data, version, expires_at) VALUES ($1, $2, $3::jsonb, 1, NULL) "
+                await conn.execute(
+                    f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
+                    f"SELECT $1, t.k, t.d::jsonb, 1, NULL FROM unnest($2::text[], $3::text[]) AS t(k, d) "
                     f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = NULL, "
                     f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END",
-                    [(kind, key, _json(data)) for key, data, _index in chunk])
-                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, keys)
-                last_index = {key: index for key, _data, index in chunk}  # a key given twice: its last write counts
-                await conn.executemany(
-                    "INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
-                    [(kind, field, str(value), key) for key, index in last_index.items()
-                     for field, value in (index or {}).items()])
+                    kind, keys, [_json(data) for data, _index in last.values()], timeout=BULK_TIMEOUT)
+                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, keys,
+                                   timeout=BULK_TIMEOUT)
+                await conn.execute(
+                    "INSERT INTO record_index (kind, field, value, key) "
+                    "SELECT $1, t.f, t.v, t.k FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, f, v)",
+                    kind, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs], timeout=BULK_TIMEOUT)
 
     async def put_all(self, writes: list[Write]) -> None:
         async with self._transaction() as conn:
@@ -218,13 +223,14 @@ class PostgresStore:
                 f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, version = excluded.version, "
                 f"expires_at = excluded.expires_at WHERE r.version < excluded.version OR NOT {_LIVE} RETURNING r.key",
                 kind, [r.key for r in rows], [_json(r.data) for r in rows], [r.version for r in rows],
-                [r.ttl for r in rows])]
+                [r.ttl for r in rows], timeout=BULK_TIMEOUT)]
             if written:
                 chosen = set(written)
                 await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, written)
                 await conn.executemany(
                     "INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
-                    [(kind, f, str(v), r.key) for r in rows if r.key in chosen for f, v in r.index.items()])
+                    [(kind, f, str(v), r.key) for r in rows if r.key in chosen for f, v in r.index.items()],
+                    timeout=BULK_TIMEOUT)
         return len(written)
 
     async def delete(self, kind: str, key: str) -> bool:
