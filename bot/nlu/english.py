@@ -33,13 +33,15 @@ def is_english(text: str) -> bool:
 class EnglishReader:
     phrases: dict[str, str] = field(default_factory=dict)
     scheme_names: dict[str, str] = field(default_factory=dict)
+    pinyin: dict[str, str] = field(default_factory=dict)  # pinyin words: read, but not English
 
     @classmethod
     def load(cls, path: Path) -> "EnglishReader":
         raw = (load_yaml(path) if Path(path).is_file() else None) or {}
         phrases = {str(k).lower().replace("’", "'"): str(v) for k, v in (raw.get("phrases") or {}).items()}
         names = {str(k): str(v) for k, v in (raw.get("schemes") or {}).items()}
-        return cls(phrases, names)
+        pinyin = {str(k).lower(): str(v) for k, v in (raw.get("pinyin") or {}).items()}
+        return cls({**phrases, **pinyin}, names, pinyin)
 
     def __post_init__(self) -> None:
         ordered = sorted(self.phrases, key=len, reverse=True)
@@ -47,6 +49,12 @@ class EnglishReader:
         # follows a digit directly.
         self._pattern = re.compile(
             "|".join(rf"(?<![a-z]){re.escape(p)}(?![a-z])" for p in ordered)) if ordered else None
+
+    def is_english(self, text: str) -> bool:
+        """English, not pinyin typed in Latin letters: pinyin words do not count as English."""
+        if self.pinyin:
+            text = re.sub("|".join(rf"(?<![a-z]){re.escape(p)}(?![a-z])" for p in self.pinyin), " ", text.lower())
+        return is_english(text)
 
     def translate(self, text: str, drop_unknown: bool = True) -> str:
         """Lower-cased English → Chinese words; unknown English words dropped (in an English message; a

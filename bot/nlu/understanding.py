@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.nlu.catalogue import Catalogue
-from bot.nlu.english import EnglishReader, is_english
+from bot.nlu.english import EnglishReader
 from bot.nlu.lexicon import Lexicon
 from bot.nlu.matcher import MASK, IntentMatcher
 from bot.nlu.slots import SlotExtractor
@@ -96,7 +96,7 @@ class Nlu:
         """(the message as the matcher reads it, its language): English read as Chinese, full-width and
         traditional characters folded, colloquial words standardised, typos of domain words corrected."""
         text = clean(text or "")[:MAX_CHARS]  # a pasted essay is not a question
-        lang = "en" if is_english(text) else "zh"
+        lang = "en" if self.english.is_english(text) else "zh"
         if lang == "en" or _LATIN_WORD.search(text):  # "shanghai 少儿住院互助基金 how much 一年" too
             text = self.english.translate(unicodedata.normalize("NFKC", text), drop_unknown=lang == "en")
         return self.typos.correct(self.lexicon.standardise(normalise(text))), lang

@@ -151,3 +151,12 @@ def test_a_bill_question_with_a_month_is_no_calendar_question(nlu):
 
 def test_a_name_one_sound_from_a_destructive_command_stays_a_name(nlu):
     assert nlu.command("取萧") == "取萧"  # 取消 would end the form
+
+
+def test_pinyin_left_in_latin_letters_is_read(nlu):
+    u = nlu.understand("上海shaoer基金多少钱")
+    assert (u.intent, u.slots.get("scheme")) == ("fee", "sh-child-fund")
+
+
+def test_pinyin_is_not_english(nlu):
+    assert nlu.understand("yibao能baoxiao多少").lang == "zh"
