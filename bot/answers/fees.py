@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
-from bot.answers.eligibility import facts_from
+from bot.answers.eligibility import eligibility, facts_from
 from bot.answers.format import join, money
 from bot.answers.procedures import relevant_lines
 from bot.answers.claims import caveats, figure_head
@@ -45,6 +45,11 @@ def _group_words(slots: dict[str, Any]) -> str:
 
 
 def fee(ctx: Ctx, fact_names: set[str]) -> Composed:
+    # "已经有职工医保了，还用交少儿基金吗": facts the guardian gave that rule the child out answer first,
+    # so no fee is quoted for a child who cannot join.
+    stated = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
+    if stated and ctx.engine.eligibility(ctx.scheme, stated, ctx.today).status == "not_eligible":
+        return eligibility(ctx, fact_names)
     if (ctx.slots.get("children") or 1) >= 2:
         several = _several_children(ctx, fact_names)
         if several is not None:

@@ -38,7 +38,8 @@ _MONTHS_OLD = re.compile(r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})
 _YEARS_INSURED = re.compile(
     r"(?:参保|缴费|交费|交了|缴了|保了|买了|连续参保|连续缴费|连续交)(?:已经|已)?(?:满|了|有)?"
     r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3})(?:个)?(?:整)?年")
-_YEARS_INSURED_FIRST = re.compile(r"(?:第一年|刚参保|刚刚参保|新参保|今年才参保|头一年|首次参保|第一次参保)")
+_YEARS_INSURED_FIRST = re.compile(r"(?:第一年|刚参保|刚刚参保|新参保|今年才参保|头一年|首次参保|第一次参保"
+                                  r"|(?:不|没|未|还没)(?:满|到|够)(?:一|1)年|刚(?:刚)?(?:参加|加入|买|交)|今年才(?:参加|交|买))")
 
 _STAGES: list[tuple[str, str]] = [
     (r"(?:幼儿园|托儿所|托幼|小班|中班|大班|入托|上托|早教|在园)", "nursery"),
@@ -118,7 +119,11 @@ _PERMIT_B = re.compile(r"b类")
 _PERMIT_POINTS = re.compile(r"积分(?:达标|达到|够|满|已达|合格)|(?:有|拿到)(?:了)?积分|居住证积分")
 _PERMIT_NONE = re.compile(r"(?:没有|没|无)(?:办)?居住证")
 _EMPLOYEE = re.compile(r"职工(?:基本)?(?:医保|医疗保险|医疗|社保)")
-_KIND = [("inpatient", re.compile(r"住院|住了[0-9一二两三四五六七八九十]*天院|住了院|开刀|手术")),
+# "住一级医院", "医院住了几天": a stay is 住院 even without the word; "住在南京东路" (where one lives) is not.
+_KIND = [("inpatient", re.compile(
+             r"住院|住了[0-9一二两三四五六七八九十]*天院|住了院|开刀|手术"
+             r"|住了(?:[0-9一二两三四五六七八九十几]+|好几|半)个?(?:天|晚|夜|周|星期|礼拜|月)"
+             r"|住(?:进|到)?(?:了)?(?:[一二三123]级|三甲|二甲|儿童|儿科)?医院")),
          ("outpatient", re.compile(r"门诊|急诊|门急诊|看病拿药|配药|拿药|挂号"))]
 _AS_INPATIENT = re.compile(r"按住院|按照住院|算住院|当住院|和住院一样|跟住院一样")
 _LEVEL = [(3, re.compile(r"三级|三甲|三乙|3级|大医院|市级医院|儿童医院|儿科医院|新华|瑞金|华山|协和|儿研所")),
@@ -146,6 +151,12 @@ def negated(text: str, start: int) -> bool:
     before = text[max(0, start - NEGATION_REACH - 2):start]
     clause = _CLAUSE_END.split(before)[-1]
     return bool(_NEGATION_BEFORE.search(clause[-NEGATION_REACH:])) and not _ASKING.search(clause)
+
+
+def _affirmed(pattern: re.Pattern[str], text: str) -> bool:
+    """The pattern said and not denied: "也没有居住证积分" is no points, never the points route."""
+    found = pattern.search(text)
+    return bool(found) and not negated(text, found.start())
 
 
 def _small_int(text: str) -> int | None:
@@ -282,12 +293,7 @@ class SlotExtractor:
                 slots[name] = (not value) if value is True and negated(text, found.start()) else value
         if "roster_uploaded" in slots and "in_school" not in slots:
             slots["in_school"] = True  # "孩子的学校没有上传信息": the child has a school
-        if _PERMIT_B.search(text):
-            slots["parent_residence_permit"] = "B"
-        elif _PERMIT_POINTS.search(text):
-            slots["parent_residence_permit"] = "points"
-        elif _PERMIT_NONE.search(text):
-            slots["parent_residence_permit"] = "none"
+        self._permit(text, slots)
         if slots.get("parent_residence_permit") in ("B", "points") and "hukou_city" not in slots:
             slots["hukou_city"] = "外地"  # a 居住证 is held by residents without the city's 户口
         employee = _EMPLOYEE.search(text)
@@ -301,6 +307,15 @@ class SlotExtractor:
             slots.setdefault("person_group", "adult")
         elif (group := re.search(r"中小学生|学生|未成年", text)) and not negated(text, group.start()):
             slots.setdefault("person_group", "student")
+
+    @staticmethod
+    def _permit(text: str, slots: dict[str, Any]) -> None:
+        if _affirmed(_PERMIT_B, text):
+            slots["parent_residence_permit"] = "B"
+        elif _affirmed(_PERMIT_POINTS, text):
+            slots["parent_residence_permit"] = "points"
+        elif (none := _PERMIT_NONE.search(text)) and not text.startswith("积分", none.end()):
+            slots["parent_residence_permit"] = "none"  # "没有居住证积分" may still hold a B类 permit: not "none"
 
     def _hukou(self, text: str, slots: dict[str, Any]) -> None:
         parent = _PARENT_HUKOU_NOT.search(text) or _PARENT_HUKOU.search(text)

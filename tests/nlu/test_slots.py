@@ -34,6 +34,8 @@ import pytest
     ("没有职工医保", {"employee_insurance": False}),
     ("参保满一年了", {"years_insured": 1}),
     ("连续缴费3年", {"years_insured": 3}),
+    ("今年刚参加一小，还不满一年", {"years_insured": 0}),
+    ("参保不到1年", {"years_insured": 0}),
     ("门诊肾透析", {"condition": "肾透析"}),
     ("低保家庭", {"hardship": True}),
     ("新疆班的学生", {"special_class": True}),
@@ -44,6 +46,9 @@ import pytest
     ("海淀区", {"city": "北京"}),
     ("上海住院花了2000 一级医院", {"amount": 2000, "hospital_level": 1}),  # not 2001
     ("住院花了1万5", {"amount": 15000}),
+    ("住一级医院花了两千块", {"kind": "inpatient", "hospital_level": 1, "amount": 2000}),
+    ("二级医院住了几天花了800元", {"kind": "inpatient", "hospital_level": 2, "amount": 800}),
+    ("在儿童医院住了3晚", {"kind": "inpatient"}),
     ("白血病化疗门诊能按住院报吗", {"kind": "outpatient", "condition": "化疗"}),  # the treatment, not the disease
     ("黄浦区北京东路小学", {"city": "上海"}),  # a street named after another city is no sign of it
     ("北京的孩子住在南京东路", {"city": "北京"}),
@@ -56,6 +61,8 @@ def test_slots(nlu, text, expected):
 
 @pytest.mark.parametrize("text, absent", [
     ("孩子15岁", "amount"),         # an age is not money
+    ("我们住在南京东路", "kind"),      # where the family lives is no hospital stay
+    ("住了三年了", "kind"),
     ("2024年参保", "amount"),       # a year is not money
     ("三级医院", "amount"),
     ("少儿住院互助基金多少钱", "kind"),  # "住院" inside the fund's name is not a hospital stay

@@ -319,3 +319,21 @@ def test_what_was_reimbursed_this_year_counts_toward_the_cap(qa):
 def test_english_the_fund_is_the_childrens_fund_and_its_silence_is_said(qa):
     reply, = chat(qa, "Does the Shanghai fund cover outpatient visits?")
     assert reply.startswith("Shanghai Children's Hospitalization Mutual Fund") and "does not state" in reply
+
+
+@pytest.mark.parametrize("text, permit", [
+    ("我们不是上海户口，也没有居住证积分", None),     # no points: the B类 route is still open, so it is asked
+    ("积分不够，也没有B类居住证", None),
+    ("没有居住证", "none"),
+    ("不是B类居住证，积分达标了", "points"),
+])
+def test_a_denied_residence_permit_is_never_read_as_held(nlu, text, permit):
+    assert nlu.understand(text).slots.get("parent_residence_permit") == permit
+
+
+def test_no_hukou_and_no_permit_points_is_never_answered_yes(qa):
+    """The points route denied in the question must not make the child eligible through that very route."""
+    reply, = chat(qa, "我们不是上海户口，也没有居住证积分，孩子在上海上小学，能参加上海居民医保吗")
+    assert not reply.startswith("可以") and "不符合" in reply.split("\n")[0]
+    answered, = chat(qa, "我们不是上海户口，也没有居住证积分，孩子在上海上小学，能参加上海居民医保吗", "没有")[-1:]
+    assert answered.startswith("按规定不能参加")
