@@ -69,8 +69,10 @@ def _yes_no(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Upd
 
 
 def _consent(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
-    if v.parse_agreement(text):
+    if v.parse_consent(text) if step.params.get("explicit") else v.parse_agreement(text):
         return {step.slot: True}
+    if v.is_acknowledgement(text):
+        raise v.ValidationError("请明确回复“同意”，表示您已阅读并同意办理须知；不同意可回复“取消”退出。")
     raise v.ValidationError("需要您确认已阅读并同意办理须知才能继续。回复“同意”开始申请，或回复“取消”退出。")
 
 

@@ -258,6 +258,11 @@ NOT_NAMES = frozenset(
     " 不对 取消 返回 谢谢 你好 您好 明白 了解 不知道 参保 我要参保 办理 人工 转人工 进度 帮助 上一步 修改 重新开始".split())
 
 
+# Endings of schools, hospitals and places: a person's name never ends like this.
+# One-character endings (路, 区) only on longer words: 李路 may be a child's name, 世纪大道路 is not.
+_PLACE_NAME = re.compile(r"(?:小学|中学|学校|学院|大学|幼儿园|托儿所|医院|校区|新区|大道|街道)$|^.{3,}[路街区县镇]$")
+
+
 def check_name(text: str | None, label: str = "姓名") -> str:
     """A person's name: Chinese characters (生僻字 of every extension included) with an optional
     middle dot "·" (minority and transliterated names), or a name in Latin letters (passports)."""
@@ -271,6 +276,8 @@ def check_name(text: str | None, label: str = "姓名") -> str:
             raise ValidationError(f"{label}应为2到30个汉字，请重新输入。")
         if value in NOT_NAMES:  # "同意" typed once more after the consent step is not the child's name
             raise ValidationError(f"“{value}”看起来不是{label}，请输入证件上的{label}。")
+        if _PLACE_NAME.search(value):  # the school typed one step early: "北京东路小学" names no person
+            raise ValidationError(f"“{value}”看起来是学校或地点的名称，请输入证件上的{label}。")
         return value
     if re.fullmatch(r"[A-Za-z]+([ '\-][A-Za-z]+)*", value) and len(value) <= 60:
         return value.upper()
@@ -353,6 +360,15 @@ def parse_yes_no(text: str | None) -> bool | None:
     if value in _NO:
         return False
     return None
+
+
+_CONSENT = frozenset({"同意", "我同意", "已阅读并同意", "同意遵守", "继续", "继续办理", "i agree", "agree"})
+
+
+def parse_consent(text: str | None) -> bool:
+    """Consent to the 办理须知 is said, not acknowledged: 同意 (or a clear 是), never "好的"/"嗯"/"ok"."""
+    value = _answer_word(text)
+    return value in _CONSENT or parse_yes_no(value) is True
 
 
 def parse_agreement(text: str | None) -> bool | None:

@@ -337,3 +337,20 @@ async def test_confirm_repeated_after_a_lost_session_save_reports_the_first_subm
     reply = await chat.say("确认提交")
     [app] = await services.applications.for_user(chat.user)
     assert "已经提交过" in reply and app["id"] in reply and "不需要重复办理" in reply
+
+
+@pytest.mark.parametrize("ack", ["好的", "嗯", "ok", "可以", "知道了"])
+async def test_an_acknowledgement_does_not_agree_to_the_policy_terms(chat, ack):
+    await chat.say("参保:sh-child-fund")
+    reply = await chat.say(ack)
+    assert "同意" in reply and "姓名" not in reply
+    assert not (await chat.session())["enroll"]["form"]["slots"].get("flags", {}).get("consent")
+    assert "姓名" in await chat.say("同意")
+
+
+async def test_a_school_typed_for_the_childs_name_is_refused(chat):
+    await chat.say("参保:sh-child-fund")
+    await chat.say("同意")
+    reply = await chat.say("北京东路小学")
+    assert "学校" in reply and "北京东路小学的证件号码" not in reply
+    assert "韩小明的证件号码" in await chat.say("韩小明")
