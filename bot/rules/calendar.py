@@ -43,7 +43,7 @@ def occurrences(spec: dict[str, Any], years: range) -> Iterator[Window]:
     """Every occurrence of one window definition in the given years, in order."""
     opens, closes, second = _hours(spec)
     make = lambda start, end: Window(spec["id"], spec["name"], start, end, spec["description"],  # noqa: E731
-                                     spec["kind"], spec.get("source", ""))
+                                     spec["kind"], spec.get("source", ""), spec.get("seed_year"))
     for year in years:
         if "years" in spec and year not in spec["years"]:
             continue
@@ -83,6 +83,14 @@ def _date(when: dt.datetime) -> str:
     return f"{when.year}年{when.month}月{when.day}日"
 
 
+def _span(window: Window) -> str:
+    """The window's dates, said as a projection when the seed dates it for another year only."""
+    span = f"{_date(window.start)}至{_date(window.end)}"
+    if window.seed_year and window.start.year != window.seed_year:
+        return f"{span}，按材料中{window.seed_year}年度的日期推算，以当年通知为准"
+    return span
+
+
 def window_info(pack: SchemePack, on: dt.datetime, kind: str = "enrollment") -> WindowInfo:
     on = local(on)
     specs = [w for w in (pack.raw.get("calendar") or {}).get("windows", []) if w["kind"] == kind]
@@ -100,11 +108,11 @@ def window_info(pack: SchemePack, on: dt.datetime, kind: str = "enrollment") -> 
     if current is None:
         text = f"现在不在{pack.short_name}的办理时间内。"
         if upcoming:
-            text += f"下一次{upcoming.name}是{_date(upcoming.start)}至{_date(upcoming.end)}。{upcoming.description}"
+            text += f"下一次{upcoming.name}是{_span(upcoming)}。{upcoming.description}"
         return WindowInfo(None, upcoming, None, text)
     days_left = (current.end.date() - on.date()).days
     left = "今天是最后一天" if days_left == 0 else f"还有{days_left}天截止"
-    text = (f"现在是{pack.short_name}的{current.name}（{_date(current.start)}至{_date(current.end)}），{left}。"
+    text = (f"现在是{pack.short_name}的{current.name}（{_span(current)}），{left}。"
             f"{current.description}")
     return WindowInfo(current, upcoming, days_left, text)
 

@@ -267,7 +267,8 @@ def _calendar(c: _Checker, node: Any) -> None:
     for i, win in enumerate(node.get("windows") or []):
         path = f"calendar.windows[{i}]"
         c.mapping(win, path, ("id", "name", "kind", "description"),
-                  {"id", "name", "kind", "description", "yearly", "monthly", "daily_hours", "source", "years"})
+                  {"id", "name", "kind", "description", "yearly", "monthly", "daily_hours", "source", "years",
+                   "seed_year"})
         if ("yearly" in win) == ("monthly" in win):
             c.fail(path, "须有且只有 yearly 或 monthly 其中之一")
         if "yearly" in win:

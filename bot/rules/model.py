@@ -35,6 +35,7 @@ class Window:
     description: str
     kind: str = "enrollment"
     source: str = ""
+    seed_year: int | None = None  # the one year the seed dates the window for; other years are our projection
 
 
 @dataclass(frozen=True)

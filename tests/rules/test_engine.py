@@ -225,3 +225,15 @@ def test_only_the_shanghai_fund_is_paid_through_our_link(engine):
     assert {channel for channel, _how in channels.values()} == {"external"}
     assert "银行扣款" in channels["bj-child-student"][1] and "宁波税务" in channels["nb-civil-servant-children"][1]
     assert "学校" in channels["sh-resident-student"][1] and "税务系统" in channels["xc-hfut-college"][1]
+
+
+def test_window_dates_from_one_seed_year_are_said_as_a_projection(engine):
+    """Shanghai resident insurance's seed dates the 2021 declaration only: another year's dates are ours."""
+    dated = engine.windows("sh-resident-student", dt.datetime(2021, 11, 20, 10, 0))
+    assert "推算" not in dated.explanation and "2021年11月17日至2021年12月11日" in dated.explanation
+    projected = engine.windows("sh-resident-student", dt.datetime(2026, 12, 4, 10, 0))
+    assert "2026年11月17日至2026年12月11日，按材料中2021年度的日期推算，以当年通知为准" in projected.explanation
+    upcoming = engine.windows("sh-resident-student", dt.datetime(2026, 6, 1, 10, 0))
+    assert "按材料中2021年度的日期推算" in upcoming.explanation
+    yearly = engine.windows("sh-child-fund", dt.datetime(2026, 9, 10, 10, 0))  # "每年9月1日至9月30日": no projection
+    assert "推算" not in yearly.explanation
