@@ -233,12 +233,16 @@ async def test_get_or_claim_claims_only_while_the_record_is_absent(store):
 
 
 async def test_get_or_claim_exactly_once_and_after_expiry(store):
-    results = await asyncio.gather(*(store.get_or_claim("reply", "m", "inflight:m", ttl=0.2) for _ in range(20)))
+    # A claim long enough to outlive the 20 calls on a loaded machine (a 0.2 s one could lapse midway
+    # through a slow pool and let a second caller claim it legitimately).
+    results = await asyncio.gather(*(store.get_or_claim("reply", "m", "inflight:m", ttl=30) for _ in range(20)))
     assert [c.claimed for c in results].count(True) == 1
     assert all(c.record is None and c.held is None for c in results)
-    await store.put("reply", "gone", {"text": "x"}, ttl=0.2)
-    await asyncio.sleep(0.3)
-    assert await store.get_or_claim("reply", "m", "inflight:m", ttl=30) == Claim(None, True)  # claim expired
+    assert await store.get_or_claim("reply", "short", "inflight:short", ttl=1) == Claim(None, True)
+    assert await store.get_or_claim("reply", "short", "inflight:short", ttl=1) == Claim(None, False)  # held
+    await store.put("reply", "gone", {"text": "x"}, ttl=1)
+    await asyncio.sleep(1.2)
+    assert await store.get_or_claim("reply", "short", "inflight:short", ttl=30) == Claim(None, True)  # expired
     assert await store.get_or_claim("reply", "gone", "inflight:gone", ttl=30) == Claim(None, True)  # record expired
 
 
