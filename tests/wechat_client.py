@@ -37,3 +37,18 @@ class WeChatSender:
 
 def next_msg_id() -> int:
     return next(_ids)
+
+
+async def in_process_bot(aiohttp_client, tmp_path, now: str):
+    """The whole app (webhook and admin API, simulator off) on an embedded SQLite store with WeChat token
+    "t", admin token "a" and the bot's clock pinned at `now`: (client, sender, services)."""
+    from bot.app import create_app
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.services import build_services
+
+    settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
+                        admin_token="a", simulator=False)
+    services = build_services(settings, clock=Clock.from_iso(now))
+    client = await aiohttp_client(create_app(settings, services, background=False))
+    return client, WeChatSender(client, "t"), services

@@ -1,4 +1,4 @@
-"""The development questions (tests/eval/dev-questions.yaml, a copy of ../shared/eval) through the real
+"""The development questions (tests/eval/dev-questions.yaml, kept in the repository) through the real
 webhook: signed XML in, XML reply out, each question from a new guardian (a fresh conversation)."""
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.app import create_app
-from bot.clock import Clock
-from bot.config import ROOT, Settings
-from bot.services import build_services
-from tests.wechat_client import WeChatSender
+from bot.config import ROOT
+from tests.wechat_client import in_process_bot
 
 EVAL = ROOT / "tests" / "eval" / "dev-questions.yaml"
 
@@ -25,11 +22,7 @@ def _check(question: str, reply: str, case: dict) -> str | None:
 
 async def test_dev_questions_through_the_webhook(aiohttp_client, tmp_path):
     cases = yaml.safe_load(Path(EVAL).read_text(encoding="utf-8"))
-    settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
-                        admin_token="a", simulator=False)
-    services = build_services(settings, clock=Clock.from_iso("2026-09-10T10:00:00+08:00"))
-    client = await aiohttp_client(create_app(settings, services, background=False))
-    sender = WeChatSender(client, "t")
+    _, sender, _ = await in_process_bot(aiohttp_client, tmp_path, "2026-09-10T10:00:00+08:00")
     failures = []
     for i, case in enumerate(cases):
         reply = await sender.say(f"eval-guardian-{i}", case["q"])

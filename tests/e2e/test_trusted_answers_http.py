@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import create_app
-from bot.clock import Clock
-from bot.config import Settings
-from bot.services import build_services
-from tests.wechat_client import WeChatSender
+from tests.wechat_client import in_process_bot
 
 
 @pytest.fixture
 async def sender(aiohttp_client, tmp_path):
-    settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
-                        admin_token="a", simulator=False)
-    services = build_services(settings, clock=Clock.from_iso("2026-12-04T10:00:00+08:00"))
-    client = await aiohttp_client(create_app(settings, services, background=False))
-    return WeChatSender(client, "t")
+    _, sender, _ = await in_process_bot(aiohttp_client, tmp_path, "2026-12-04T10:00:00+08:00")
+    return sender
 
 
 async def test_a_homophone_of_a_figure_question_asks_which_scheme(sender):

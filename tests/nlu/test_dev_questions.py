@@ -1,16 +1,15 @@
-"""The shared development questions (/work/shared/eval/dev-questions.yaml), each in a fresh state."""
+"""The development questions (tests/eval/dev-questions.yaml, kept in the repository), each in a fresh state."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import yaml
 
-DEV = Path("/work/shared/eval/dev-questions.yaml")
-QUESTIONS = yaml.safe_load(DEV.read_text(encoding="utf-8")) if DEV.exists() else []
+from bot.config import ROOT
+
+DEV = ROOT / "tests" / "eval" / "dev-questions.yaml"
+QUESTIONS = yaml.safe_load(DEV.read_text(encoding="utf-8"))
 
 
-@pytest.mark.skipif(not QUESTIONS, reason="dev questions not available")
 @pytest.mark.parametrize("item", QUESTIONS, ids=[q["q"] for q in QUESTIONS])
 def test_dev_question(qa, now, item):
     answer = qa.answer(item["q"], {}, now)

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import create_app
-from bot.clock import Clock
-from bot.config import Settings
-from bot.services import build_services
 from bot.store.repos import SESSION_FORM_KEY, Sessions
 from dialogs.enrollment import ENROLL_KEY
-from tests.wechat_client import WeChatSender
+from tests.wechat_client import in_process_bot
 
 BEARER = {"Authorization": "Bearer a"}
 
 
 @pytest.fixture
 async def app(aiohttp_client, tmp_path):
-    settings = Settings(wechat_token="t", data_dir=tmp_path, store_url=f"sqlite:///{tmp_path}/bot.db",
-                        admin_token="a", simulator=False)
-    services = build_services(settings, clock=Clock.from_iso("2026-09-10T10:00:00+08:00"))
-    client = await aiohttp_client(create_app(settings, services, background=False))
-    return client, WeChatSender(client, "t"), services
+    return await in_process_bot(aiohttp_client, tmp_path, "2026-09-10T10:00:00+08:00")
 
 
 async def preview(client, **segment) -> int:
