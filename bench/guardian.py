@@ -198,13 +198,14 @@ async def seed_store(store_url: str, data_dir: Path, guardians: range, records_u
         await services.store.close()
 
 
-def bench_services(store_url: str, data_dir: Path, records_url: str = ""):
-    """Services over the same store and data key as the bench servers (to seed or inspect it)."""
+def bench_services(store_url: str, data_dir: Path, records_url: str = "", serving: str = ""):
+    """Services over the same store and data key as the bench servers (to seed or inspect it; with
+    `serving="sole"` as `serve` itself opens a SQLite file)."""
     from bot.config import Settings
     from bot.services import build_services
 
     return build_services(Settings(store_url=store_url, records_url=records_url, data_dir=Path(data_dir),
-                                   data_key=BENCH_DATA_KEY, now=BENCH_NOW))
+                                   data_key=BENCH_DATA_KEY, now=BENCH_NOW), serving=serving)
 
 
 def _application_ref(reply: str) -> str:

@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8098)
     args = parser.parse_args()
     setup_logging()
-    app = create_app(Settings.from_env(), router=CountingRouter(), background=False)
+    app = create_app(Settings.from_env(), router=CountingRouter(), background=False, serving="sole")
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

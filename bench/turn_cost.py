@@ -28,13 +28,14 @@ CONVERSATIONS = 40
 ROSTER = 10_000  # children in uploaded rosters
 
 
-async def measure(store_url: str, data_dir: Path, profiler: cProfile.Profile | None) -> tuple[float, int]:
+async def measure(store_url: str, data_dir: Path, profiler: cProfile.Profile | None,
+                  serving: str = "") -> tuple[float, int]:
     """CPU ms per message over CONVERSATIONS concurrent enrolments, and a finished session's size."""
     from bot.components import build_router
     from bot.pipeline import Pipeline
     from bot.turn import Incoming
 
-    services = bench_services(store_url, data_dir)
+    services = bench_services(store_url, data_dir, serving=serving)
     if store_url.startswith("redis"):
         await services.store.clear_prefix()
     await seed_roster(services, range(ROSTER))
@@ -68,10 +69,10 @@ async def measure(store_url: str, data_dir: Path, profiler: cProfile.Profile | N
     return cpu_ms, size
 
 
-def one_round(redis_url: str, profile_top: int) -> tuple[float, int]:
+def one_round(redis_url: str, profile_top: int, serving: str = "") -> tuple[float, int]:
     profiler = cProfile.Profile() if profile_top else None
     with tempfile.TemporaryDirectory(prefix="bench-turns-") as tmp:
-        result = asyncio.run(measure(redis_url or f"sqlite:///{tmp}/bot.db", Path(tmp), profiler))
+        result = asyncio.run(measure(redis_url or f"sqlite:///{tmp}/bot.db", Path(tmp), profiler, serving))
     if profiler:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(profile_top)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumtime").print_stats(profile_top)
@@ -82,25 +83,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="fresh processes; the median is printed")
     parser.add_argument("--redis-url", default="")
+    parser.add_argument("--shared-sqlite", action="store_true",
+                        help="SQLite as `serve --workers` opens it (claims and locks in the file), not as `serve`")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="one profiled round, top N functions")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # internal: one round, JSON out
     args = parser.parse_args()
     if args.profile:
-        cpu, size = one_round(args.redis_url, args.profile)
+        cpu, size = one_round(args.redis_url, args.profile, _serving(args))
         print(f"profiled: {cpu:.2f} CPU ms/msg (cProfile inflates this), session {size} B")
         return 0
     if args.one:
-        print(json.dumps(one_round(args.redis_url, 0)))
+        print(json.dumps(one_round(args.redis_url, 0, _serving(args))))
         return 0
     runs = []
     for _ in range(args.rounds):
-        out = subprocess.run([sys.executable, "-m", "bench.turn_cost", "--one", "--redis-url", args.redis_url],
+        out = subprocess.run([sys.executable, "-m", "bench.turn_cost", "--one", "--redis-url", args.redis_url]
+                             + (["--shared-sqlite"] if args.shared_sqlite else []),
                              capture_output=True, text=True, check=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     cpu = [round(r[0], 2) for r in runs]
-    print(f"store: {'redis' if args.redis_url else 'sqlite'}  CPU ms/msg median {statistics.median(cpu):.2f} "
+    store = "redis" if args.redis_url else "sqlite (as serve --workers)" if args.shared_sqlite else "sqlite (as serve)"
+    print(f"store: {store}  CPU ms/msg median {statistics.median(cpu):.2f} "
           f"(runs {cpu})  finished session {runs[0][1]} B")
     return 0
+
+
+def _serving(args: argparse.Namespace) -> str:
+    return "" if args.redis_url else "workers" if args.shared_sqlite else "sole"
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from bot.logs import setup_logging
+    from bot.store.sqlite import WriterLockHeld
 
     if not os.environ.get("BOT_PUBLIC_URL"):  # links sent to guardians follow the port served
         os.environ["BOT_PUBLIC_URL"] = local_url(args.host, args.port)
@@ -62,7 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging()
     settings = Settings.from_env()
     started = time.perf_counter()
-    app = create_app(settings)
+    try:
+        app = create_app(settings, serving="sole")
+    except WriterLockHeld as exc:
+        print(f"无法启动：{exc}", file=sys.stderr, flush=True)
+        return 1
     print(f"少儿医保参保助手 已就绪（启动 {time.perf_counter() - started:.2f} 秒）", flush=True)
     _print_addresses(args, settings.generated_token and settings.wechat_token,
                      not settings.admin_token_from_env and settings.admin_token)
@@ -115,7 +120,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     def run_worker(sock) -> None:
         setup_logging()
-        web.run_app(create_app(Settings.from_env()), sock=sock, print=None, access_log=None)
+        web.run_app(create_app(Settings.from_env(), serving="workers"), sock=sock, print=None, access_log=None)
 
     print(f"少儿医保参保助手 启动 {args.workers} 个工作进程", flush=True)
     if settings.store_url.startswith("sqlite"):

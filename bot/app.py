@@ -47,10 +47,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None, router: Any = None,
-               background: bool = True) -> web.Application:
-    """Everything is built here, eagerly: a broken policy pack stops start-up with a clear error."""
+               background: bool = True, serving: str = "") -> web.Application:
+    """Everything is built here, eagerly: a broken policy pack stops start-up with a clear error.
+    `serving`: see `bot.services.open_store` ("sole" for `serve`, "workers" for each of `serve --workers`)."""
     settings = settings or (services.settings if services else Settings.from_env())
-    services = services or build_services(settings)
+    services = services or build_services(settings, serving=serving)
     if router is None:
         from bot.components import build_router
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sys
 import time
 
 from bot.privacy import redact
+from bot.store import codec
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,7 +18,7 @@ class JsonFormatter(logging.Formatter):
             entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        return codec.dumps(entry)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -33,20 +33,28 @@ class Services:
     background: set = field(default_factory=set)  # running follow-up tasks (kept to avoid GC)
 
 
-def open_store(url: str, records_url: str = "", records_pool: int = 10) -> Store:
-    """The store at `url`; with `records_url` (PostgreSQL) the durable records go there instead."""
+def open_store(url: str, records_url: str = "", records_pool: int = 10, serving: str = "") -> Store:
+    """The store at `url`; with `records_url` (PostgreSQL) the durable records go there instead.
+    `serving` is how the process serves guardians from a SQLite file: "sole" (`serve`, one process: the
+    turn's claim and lock in memory, grouped commits — bot.store.sqlite_sole), "workers" (one of
+    `serve --workers N`), "" (a CLI command, a test)."""
     if records_url:
         from bot.store.routed import RoutedStore
 
-        return RoutedStore(open_store(url), open_records(records_url, records_pool))
+        return RoutedStore(open_store(url, serving=serving), open_records(records_url, records_pool))
     if url.startswith("redis://") or url.startswith("rediss://"):
         from bot.store.redis import RedisStore
 
         return RedisStore.from_url(url)
     if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if serving == "sole":
+            from bot.store.sqlite_sole import SoleWriterSQLiteStore
+
+            return SoleWriterSQLiteStore(path)
         from bot.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url[len("sqlite:///"):])
+        return SQLiteStore(path, writer_lock="shared" if serving == "workers" else "")
     raise ValueError(f"BOT_STORE 不支持的地址: {url!r}（应为 sqlite:///路径 或 redis://主机:端口/库号）")
 
 
@@ -58,8 +66,9 @@ def open_records(url: str, pool_size: int = 10) -> Store:
     raise ValueError(f"BOT_RECORDS 不支持的地址: {url!r}（应为 postgresql://用户@主机:端口/库名）")
 
 
-def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None) -> Services:
-    store = store or open_store(settings.store_url, settings.records_url, settings.records_pool)
+def build_services(settings: Settings, store: Store | None = None, clock: Clock | None = None,
+                   serving: str = "") -> Services:
+    store = store or open_store(settings.store_url, settings.records_url, settings.records_pool, serving)
     cipher = FieldCipher.from_setting(settings.data_key, settings.data_dir)
     return Services(
         settings=settings,

@@ -43,20 +43,13 @@ class IdInfo:
     region: str  # first six digits
 
 
+# Full-width ASCII (Ａ１，) → half-width; the ideographic and no-break spaces → a space.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0xA0: 0x20}
+
+
 def normalize(text: str | None) -> str:
     """Full-width ASCII → half-width, ideographic spaces → spaces, trimmed (CJK left untouched)."""
-    if not text:
-        return ""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif ch in "\u3000\u00a0":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out).strip()
+    return text.translate(_HALF_WIDTH).strip() if text else ""
 
 
 def _require(text: str | None, what: str) -> str:

@@ -68,6 +68,10 @@ class StoreMaker:
             from bot.store.sqlite import SQLiteStore
 
             store: Store = SQLiteStore(self.sqlite_path)
+        elif self.backend == "sqlite-sole":
+            from bot.store.sqlite_sole import SoleWriterSQLiteStore
+
+            store = SoleWriterSQLiteStore(self.sqlite_path)
         elif self.backend == "redis":
             store = RedisStore.from_url(REDIS_URL, prefix=self.redis_prefix)
         else:
@@ -97,6 +101,13 @@ class StoreMaker:
             self._unreachable(f"{self.backend} not reachable ({REDIS_URL}, {POSTGRES_URL}): {exc}")
         return store
 
+    async def peers(self, n: int) -> list[Store]:
+        """Stores for `n` workers, each with its own connection — except a sole-writer SQLite file, which one
+        process serves alone (a second opening is refused): its `n` workers are coroutines of that one."""
+        if self.backend == "sqlite-sole":
+            return [self.opened[-1] if self.opened else await self.ready()] * n
+        return [await self.ready() for _ in range(n)]
+
     @staticmethod
     def _unreachable(message: str) -> None:
         if os.environ.get("CI"):
@@ -122,7 +133,7 @@ async def _maker(backend: str, tmp_path: Path):
     await maker.cleanup()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis),
+@pytest.fixture(params=["sqlite", "sqlite-sole", pytest.param("redis", marks=pytest.mark.redis),
                         pytest.param("postgresql", marks=pytest.mark.postgres),
                         pytest.param("redis+postgresql", marks=[pytest.mark.redis, pytest.mark.postgres])])
 async def store_maker(request, tmp_path):

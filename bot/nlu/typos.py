@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 MAX_LEN = 6
 _HOLE = "*"
+_REMEMBERED = 20_000  # corrected texts kept (a few MB at most); forgotten all at once when full
 # Characters so common as words of their own that one typed where a domain word's sound fits is meant:
 # "马上还可以" is not "马上海可以".
 ANCHORED = 4  # words this long are recognised whatever one character is
@@ -64,12 +65,24 @@ class TypoCorrector:
             for i in range(len(word)):
                 self._by_hole.setdefault(word[:i] + _HOLE + word[i + 1:], []).append(word)
         self._lengths = sorted({len(t) for t in self.targets}, reverse=True)
+        self._corrected: dict[str, str] = {}
         for char in {c for t in self.targets for c in t}:
             readings(char)  # at start-up: pypinyin loads its tables on first use (a guardian must not wait)
 
     def correct(self, text: str) -> str:
+        """`text` with its mistyped lexicon words put right. Remembered per text: guardians send the same
+        short answers and questions over and over ("是", "确认", "少儿基金怎么交"), and the correction
+        depends on the text alone."""
         if not self.targets:
             return text
+        corrected = self._corrected.get(text)
+        if corrected is None:
+            if len(self._corrected) >= _REMEMBERED:
+                self._corrected.clear()
+            corrected = self._corrected[text] = self._correct(text)
+        return corrected
+
+    def _correct(self, text: str) -> str:
         out: list[str] = []
         i = 0
         while i < len(text):

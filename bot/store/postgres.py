@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import time
 from typing import Any, AsyncIterator
@@ -22,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from bot.store import codec
 from bot.store.base import Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 from bot.store.pg_schema import migrate
 
@@ -35,7 +35,7 @@ BULK_TIMEOUT = 30.0  # seconds for one chunk of a bulk write (roster import, bro
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return codec.dumps(data)
 
 
 def _expiry_sql(param: str) -> str:
@@ -137,7 +137,7 @@ class PostgresStore:
     async def _get_in(conn: asyncpg.Connection, kind: str, key: str) -> Record | None:
         row = await conn.fetchrow(f"SELECT data::text, version FROM records r WHERE kind = $1 AND key = $2 AND {_LIVE}",
                                   kind, key)
-        return Record(json.loads(row[0]), row[1]) if row else None
+        return Record(codec.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
@@ -262,7 +262,7 @@ class PostgresStore:
             sql += f" LIMIT ${len(params)}"
         async with self._conn() as conn:
             rows = await conn.fetch(sql, *params)
-        return [(key, Record(json.loads(data), version)) for key, data, version in rows]
+        return [(key, Record(codec.loads(data), version)) for key, data, version in rows]
 
     async def count(self, kind: str, **index: str) -> int:
         sql, params, _order = self._select("COUNT(*)", kind, index)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import secrets
 import time
@@ -30,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from bot.store import codec
 from bot.store.base import (Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError,
                             VersionConflict, Write)
 
@@ -246,11 +246,11 @@ def _ms(seconds: float | None) -> int:
 
 def _record(data: str | None = None, version: str | None = None) -> Record | None:
     """A record hash's `d` and `v` fields (as HMGET or a script returns them) as a Record, None if absent."""
-    return None if data is None else Record(json.loads(data), int(version))
+    return None if data is None else Record(codec.loads(data), int(version))
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return codec.dumps(value)
 
 
 @contextlib.contextmanager
@@ -337,7 +337,7 @@ class RedisStore:
 
     async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
         rows = await self._matching(kind, index, limit, with_data=True)
-        return [(key, Record(json.loads(data), int(version))) for key, data, version in rows]
+        return [(key, Record(codec.loads(data), int(version))) for key, data, version in rows]
 
     async def count(self, kind: str, **index: str) -> int:
         return len(await self._live_keys(kind, index, with_index=False))
@@ -346,7 +346,7 @@ class RedisStore:
         return [key for key, _index in await self._live_keys(kind, index, with_index=False)]
 
     async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
-        return [(key, {f: v for f, v in json.loads(current).items() if f in fields})
+        return [(key, {f: v for f, v in codec.loads(current).items() if f in fields})
                 for key, current in await self._live_keys(kind, index, with_index=True)]
 
     async def _live_keys(self, kind: str, index: dict[str, str], with_index: bool) -> list[tuple[str, str | None]]:
@@ -404,7 +404,7 @@ class RedisStore:
                     replies = await pipe.execute()
                 for key, reply in zip(chunk, replies):
                     data, version, current = reply if with_data else (None, *reply)
-                    if version is None or any(json.loads(current).get(f) != v for f, v in wanted.items()):
+                    if version is None or any(codec.loads(current).get(f) != v for f, v in wanted.items()):
                         stale.append(key)
                     elif limit is None or len(found) < limit:
                         found.append((key, data, version))
@@ -536,7 +536,7 @@ class RedisStore:
         for n, key in enumerate(keys):
             (data, version, index), pttl = replies[2 * n], replies[2 * n + 1]
             if data is not None:
-                out.append(ExportedRecord(key, json.loads(data), int(version), json.loads(index or "{}"),
+                out.append(ExportedRecord(key, codec.loads(data), int(version), codec.loads(index or "{}"),
                                           pttl / 1000 if pttl and pttl > 0 else None))
         return out
 

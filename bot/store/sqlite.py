@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import fcntl
 import os
 import secrets
 import sqlite3
@@ -28,6 +28,7 @@ import weakref
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, TypeVar
 
+from bot.store import codec
 from bot.store.base import Claim, ExportedRecord, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
 
 _SCHEMA = """
@@ -93,20 +94,44 @@ def _owner_only(path: str) -> None:
                 os.chmod(name, 0o600)
 
 
-class SQLiteStore:
-    """`Store` on a single SQLite file (see bot.store.base for the contract)."""
+class WriterLockHeld(StoreError):
+    """Another process serves from this SQLite file."""
 
-    def __init__(self, path: str) -> None:
+
+def _hold_writer_lock(path: str, mode: str) -> int | None:
+    """Lock `<path>-writer`: "exclusive" for the one process serving from the file (bot.store.sqlite_sole),
+    "shared" for each of `serve --workers N`; the descriptor holding it (closing it releases the lock)."""
+    if not mode or path == ":memory:":
+        return None
+    fd = os.open(path + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise WriterLockHeld(
+            f"数据库 {path} 正由另一个 serve 进程使用：一个 SQLite 文件只能由一个 serve 进程（或一组 --workers）"
+            "提供服务；多个进程请使用 Redis（BOT_STORE=redis://…）。") from None
+    return fd
+
+
+class SQLiteStore:
+    """`Store` on a single SQLite file (see bot.store.base for the contract). `writer_lock` is set by the
+    processes that serve guardians from the file (see `_hold_writer_lock`); CLI commands leave it empty."""
+
+    def __init__(self, path: str, writer_lock: str = "") -> None:
         self.path = path
+        self._writer_fd: int | None = None
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 _owner_only(path)
+                self._writer_fd = _hold_writer_lock(path, writer_lock)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout=0: a locked database raises at
             # once and `_retry_busy` waits without blocking the event loop.
             self._db = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
             self._prepare()
         except (sqlite3.Error, OSError) as exc:
+            self._release_writer_lock()
             raise StoreError(f"无法打开数据库 {path}: {exc}") from exc
         self._last_purge = 0.0
         self._checkpointer = _Checkpointer(path) if path != ":memory:" else None
@@ -166,7 +191,7 @@ class SQLiteStore:
         """`get`, also inside an open transaction (sqlite errors are mapped by the caller)."""
         row = db.execute(f"SELECT data, version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
                          (kind, key, now)).fetchone()
-        return Record(json.loads(row[0]), row[1]) if row else None
+        return Record(codec.loads(row[0]), row[1]) if row else None
 
     async def put(self, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None = None,
                   index: dict[str, str] | None = None, ttl: float | None = None) -> int:
@@ -186,7 +211,7 @@ class SQLiteStore:
                 expected_version: int | None, index: dict[str, str] | None, ttl: float | None, now: float) -> int:
         """`put` inside an open transaction. A VersionConflict is raised after the write: the caller's
         transaction rolls it back."""
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        payload = codec.dumps(data)
         version = db.execute(self._UPSERT, (kind, key, payload, _expiry(ttl, now), now)).fetchone()[0]
         if expected_version is not None and expected_version != version - 1:
             raise VersionConflict(f"{kind}/{key}: expected version {expected_version}, found {version - 1}")
@@ -201,11 +226,16 @@ class SQLiteStore:
 
     @staticmethod
     def _replace_index(db: sqlite3.Connection, kind: str, key: str, index: dict[str, str] | None) -> None:
-        """A put replaces the whole record, its index values included (None → no index)."""
+        """A put replaces the whole record, its index values included (None → no index). Most puts leave
+        them as they were (a session's form stays open for a dozen messages; a reply has none): then they
+        are only read, and the commit writes no index page."""
+        wanted = {field: str(value) for field, value in (index or {}).items()}
+        if dict(db.execute("SELECT field, value FROM record_index WHERE kind = ? AND key = ?", (kind, key))) == wanted:
+            return
         db.execute("DELETE FROM record_index WHERE kind = ? AND key = ?", (kind, key))
-        if index:
+        if wanted:
             db.executemany("INSERT INTO record_index (kind, field, value, key) VALUES (?, ?, ?, ?)",
-                           [(kind, field, str(value), key) for field, value in index.items()])
+                           [(kind, field, value, key) for field, value in wanted.items()])
 
     async def delete(self, kind: str, key: str) -> bool:
         now = time.time()
@@ -238,7 +268,7 @@ class SQLiteStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(int(limit), 0))
-        return [(key, Record(json.loads(data), version)) for key, data, version in await self._run(sql, params)]
+        return [(key, Record(codec.loads(data), version)) for key, data, version in await self._run(sql, params)]
 
     async def count(self, kind: str, **index: str) -> int:
         sql, params, _order = self._select("COUNT(*)", kind, index)
@@ -383,7 +413,7 @@ class SQLiteStore:
                 "SELECT key, field, value FROM record_index WHERE kind = ? AND key >= ? AND key <= ?",
                 (kind, rows[0][0], rows[-1][0])):
             index.setdefault(key, {})[field] = value
-        return [ExportedRecord(key, json.loads(data), version, index.get(key, {}),
+        return [ExportedRecord(key, codec.loads(data), version, index.get(key, {}),
                                None if expires is None else max(expires - now, 0.001))
                 for key, data, version, expires in rows]
 
@@ -392,6 +422,12 @@ class SQLiteStore:
             self._checkpointer.stop()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+        self._release_writer_lock()
+
+    def _release_writer_lock(self) -> None:
+        if self._writer_fd is not None:
+            os.close(self._writer_fd)
+            self._writer_fd = None
 
 
 class _Checkpointer:

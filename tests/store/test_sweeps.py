@@ -25,9 +25,9 @@ async def test_of_two_workers_only_one_runs_a_sweep_at_a_time(store_maker, tmp_p
         raise RuntimeError("a bug in one sweep")
 
     workers = []
-    for n in range(2):  # two processes' worth of services, each with its own connection to one store
+    for n, store in enumerate(await store_maker.peers(2)):  # two processes' worth of services on one store
         settings = Settings(data_dir=tmp_path / f"w{n}", store_url="sqlite:///unused", simulator=False)
-        services = build_services(settings, store=await store_maker.ready(), clock=Clock())
+        services = build_services(settings, store=store, clock=Clock())
         services.extras["sweeps"] = [broken, resend_held_messages]
         workers.append(services)
     rounds = await asyncio.gather(*(run_sweeps(services) for services in workers))

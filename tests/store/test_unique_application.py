@@ -24,7 +24,7 @@ def _data() -> dict:
 async def test_simultaneous_submissions_of_one_child_make_one_application(store_maker, tries):
     for attempt in range(tries):
         # Separate connections, as two workers would have: each guardian's submission on its own store.
-        stores = [await store_maker.ready() for _ in range(2)]
+        stores = await store_maker.peers(2)
         apps = [Applications(s, FieldCipher(b"k" * 32)) for s in stores]
         period = f"2026-09-01|{attempt}"
         results = await asyncio.gather(
