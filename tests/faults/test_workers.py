@@ -79,3 +79,21 @@ def test_secrets_made_up_at_start_are_shared_by_every_worker():
         made["WECHAT_TOKEN"], made["BOT_ADMIN_TOKEN"], True)
     configured = Settings.from_env({"WECHAT_TOKEN": "real", "BOT_ADMIN_TOKEN": "set"})
     assert share_process_secrets(configured) == {}  # nothing to share: the environment has it
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused_and_the_first_goes_on(tmp_path):
+    """`serve` owns its SQLite file (bot.store.sqlite_sole): another `serve`, or `serve --workers`, on the
+    same file would keep claims and locks the first cannot see — it is refused with a clear message."""
+    store_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    first = server_for(tmp_path, store_url).start()
+    try:
+        for extra in ((), ("--workers", "2")):
+            second = server_for(tmp_path, store_url, *extra)
+            with pytest.raises(RuntimeError, match="exited"):
+                second.start(timeout=60)
+            assert "正由另一个 serve 进程使用" in second.log() and "redis://" in second.log()
+        assert first.proc.poll() is None
+    finally:
+        first.stop()
+    again = server_for(tmp_path, store_url).start()  # the lock went with the first process
+    again.stop()
