@@ -158,6 +158,19 @@ class Store(Protocol):
         return, in key order, without reading their data (grouping applications by user and status)."""
         ...
 
+    async def export(self, kind: str, after: str = "", limit: int = 500) -> list[ExportedRecord]:
+        """Up to `limit` live records of `kind` with keys after `after`, in key order, with their version,
+        index values and remaining ttl: every record of a kind read a page at a time (`records copy`,
+        `repos.reindex_records`)."""
+        ...
+
+    async def reindex(self, kind: str, items: list[tuple[str, int, dict[str, str]]]) -> int:
+        """Replace the index values of each (key, version, index) record still live at that version, its
+        data, version and ttl untouched: index values a newer version of the code derives, given to records
+        written before it. A record written again (or gone) since is left alone — its writer gave it the
+        current values. Returns how many were re-indexed."""
+        ...
+
     async def claim(self, key: str, ttl: float) -> bool:
         """Atomically create `key` if absent (SET NX). True for exactly one caller until it expires."""
         ...

@@ -31,6 +31,12 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL, expires_at 
     (2, "one payment order per order number", """
 CREATE UNIQUE INDEX orders_by_order_no ON records ((data->>'order_no')) WHERE kind = 'order';
 """),
+    (3, "one index value per record and field", """
+DELETE FROM record_index a USING record_index b
+ WHERE a.kind = b.kind AND a.key = b.key AND a.field = b.field AND a.value > b.value;
+CREATE UNIQUE INDEX record_index_by_key_field ON record_index (kind, key, field);
+DROP INDEX record_index_by_key;
+"""),
 ]
 
 _BOOKKEEPING = """

@@ -38,6 +38,24 @@ def _json(data: Any) -> str:
     return codec.dumps(data)
 
 
+# How an index value is written: it replaces the record's value of that field (one per record and field).
+_INDEX_UPSERT = "ON CONFLICT (kind, key, field) DO UPDATE SET value = excluded.value"
+
+
+async def _replace_indexes(conn: asyncpg.Connection, kind: str, keys: list[str],
+                           values: list[tuple[str, str, Any]]) -> None:
+    """The index values of the records `keys` become `values` — (key, field, value) — inside the caller's
+    transaction, which holds those records' rows."""
+    if not keys:
+        return
+    await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, keys,
+                       timeout=BULK_TIMEOUT)
+    await conn.execute(
+        "INSERT INTO record_index (kind, field, value, key) "
+        f"SELECT $1, t.f, t.v, t.k FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, f, v) {_INDEX_UPSERT}",
+        kind, [v[0] for v in values], [v[1] for v in values], [str(v[2]) for v in values], timeout=BULK_TIMEOUT)
+
+
 def _expiry_sql(param: str) -> str:
     """SQL for "now + ttl seconds" from a parameter holding the ttl or NULL (no expiry)."""
     return f"CASE WHEN {param}::float8 IS NULL THEN NULL ELSE {_NOW} + greatest({param}::float8, 0.001) END"
@@ -163,12 +181,15 @@ class PostgresStore:
         "version": (f"UPDATE records r SET data = $3::jsonb, expires_at = {_expiry_sql('$4')}, version = r.version + 1 "
                     f"WHERE kind = $1 AND key = $2 AND {_LIVE} AND r.version = $5 RETURNING version"),
     }
+    # A value replaces the record's value of its field by ON CONFLICT, which sees a value another
+    # transaction wrote since this statement's snapshot (a re-index just before a status change): deleting
+    # the old values by the snapshot instead left that one beside the new (migration 3).
     _PUT = {mode: (f"WITH up AS ({sql}), "
                    f"unindexed AS (DELETE FROM record_index WHERE kind = $1 AND key = $2 AND EXISTS (SELECT 1 FROM up) "
-                   f"AND (field, value) NOT IN (SELECT * FROM unnest($6::text[], $7::text[]))), "
+                   f"AND field <> ALL($6::text[])), "
                    f"indexed AS (INSERT INTO record_index (kind, field, value, key) "
                    f"SELECT $1, f, v, $2 FROM unnest($6::text[], $7::text[]) AS t(f, v) WHERE EXISTS (SELECT 1 FROM up) "
-                   f"ON CONFLICT DO NOTHING) "
+                   f"{_INDEX_UPSERT}) "
                    f"SELECT version, $5::bigint FROM up")
             for mode, sql in _WRITE.items()}
 
@@ -189,7 +210,7 @@ class PostgresStore:
         for start in range(0, len(items), 1000):
             last = {key: (data, index) for key, data, index in items[start:start + 1000]}  # a key twice: the last
             keys = list(last)
-            pairs = [(key, field, str(value)) for key, (_data, index) in last.items() for field, value in (index or {}).items()]
+            pairs = [(key, field, value) for key, (_data, index) in last.items() for field, value in (index or {}).items()]
             async with self._transaction() as conn:
                 await conn.execute(
                     f"INSERT INTO records AS r (kind, key, data, version, expires_at) "
@@ -197,12 +218,7 @@ class PostgresStore:
                     f"ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, expires_at = NULL, "
                     f"version = CASE WHEN {_LIVE} THEN r.version + 1 ELSE 1 END",
                     kind, keys, [_json(data) for data, _index in last.values()], timeout=BULK_TIMEOUT)
-                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, keys,
-                                   timeout=BULK_TIMEOUT)
-                await conn.execute(
-                    "INSERT INTO record_index (kind, field, value, key) "
-                    "SELECT $1, t.f, t.v, t.k FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, f, v)",
-                    kind, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs], timeout=BULK_TIMEOUT)
+                await _replace_indexes(conn, kind, keys, pairs)
 
     async def put_all(self, writes: list[Write]) -> None:
         async with self._transaction() as conn:
@@ -224,14 +240,46 @@ class PostgresStore:
                 f"expires_at = excluded.expires_at WHERE r.version < excluded.version OR NOT {_LIVE} RETURNING r.key",
                 kind, [r.key for r in rows], [_json(r.data) for r in rows], [r.version for r in rows],
                 [r.ttl for r in rows], timeout=BULK_TIMEOUT)]
-            if written:
-                chosen = set(written)
-                await conn.execute("DELETE FROM record_index WHERE kind = $1 AND key = ANY($2::text[])", kind, written)
-                await conn.executemany(
-                    "INSERT INTO record_index (kind, field, value, key) VALUES ($1, $2, $3, $4)",
-                    [(kind, f, str(v), r.key) for r in rows if r.key in chosen for f, v in r.index.items()],
-                    timeout=BULK_TIMEOUT)
+            chosen = set(written)
+            await _replace_indexes(conn, kind, written,
+                                   [(r.key, f, v) for r in rows if r.key in chosen for f, v in r.index.items()])
         return len(written)
+
+    async def export(self, kind: str, after: str = "", limit: int = 500) -> list[ExportedRecord]:
+        # Pages in the database's own key order (its primary key serves the range): each page starts
+        # right after the last, whatever the collation.
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT key, data::text, version, expires_at - {_NOW} FROM records r "
+                                    f"WHERE kind = $1 AND key > $2 AND {_LIVE} ORDER BY key LIMIT $3",
+                                    kind, after, int(limit))
+            index: dict[str, dict[str, str]] = {}
+            for key, field, value in await conn.fetch(
+                    "SELECT key, field, value FROM record_index WHERE kind = $1 AND key = ANY($2::text[])",
+                    kind, [row[0] for row in rows]):
+                index.setdefault(key, {})[field] = value
+        return [ExportedRecord(key, codec.loads(data), version, index.get(key, {}),
+                               None if left is None else max(left, 0.001))
+                for key, data, version, left in rows]
+
+    async def reindex(self, kind: str, items: list[tuple[str, int, dict[str, str]]]) -> int:
+        if not items:
+            return 0
+        async with self._transaction() as conn:
+            # Locked at the given version (in key order, as another re-index would), so that a write of one
+            # of them waits for this transaction.
+            current = {row[0] for row in await conn.fetch(
+                f"SELECT r.key FROM records r JOIN unnest($2::text[], $3::bigint[]) AS t(k, v) "
+                f"ON r.key = t.k AND r.version = t.v WHERE r.kind = $1 AND {_LIVE} ORDER BY r.key FOR UPDATE OF r",
+                kind, [key for key, _v, _i in items], [int(v) for _k, v, _i in items])}
+            await _replace_indexes(conn, kind, list(current), [(key, field, value) for key, _v, index in items
+                                                               if key in current for field, value in index.items()])
+        return len(current)
+
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics now (autovacuum does within a minute or so): after a bulk load
+        they still describe the tables as they were."""
+        async with self._conn() as conn:
+            await conn.execute("ANALYZE records, record_index", timeout=BULK_TIMEOUT)
 
     async def delete(self, kind: str, key: str) -> bool:
         async with self._transaction() as conn:
@@ -245,13 +293,18 @@ class PostgresStore:
         """SQL for the live records of `kind` matching every index equality, and the column to order by."""
         if not index:
             return f"SELECT {columns} FROM records r WHERE r.kind = $1 AND {_LIVE}", [kind], "r.key"
+        # The keys of each index value, intersected (a hash or sort set operation whatever the planner
+        # estimates): joined one after the other, stale statistics after a bulk load (records copy, a
+        # broadcast's fan-out) made the planner loop over one value's keys for each of another's —
+        # 100 000 subscribers' two values took minutes instead of a quarter of a second.
         params: list[Any] = [kind]
-        joins = []
-        for n, (field, value) in enumerate(index.items()):
+        picks = []
+        for field, value in index.items():
             params += [field, str(value)]
-            joins.append(f"JOIN record_index i{n} ON i{n}.kind = r.kind AND i{n}.key = r.key "
-                         f"AND i{n}.field = ${len(params) - 1} AND i{n}.value = ${len(params)}")
-        sql = f"SELECT {columns} FROM records r {' '.join(joins)} WHERE r.kind = $1 AND {_LIVE}"
+            picks.append(f"SELECT key FROM record_index WHERE kind = $1 AND field = ${len(params) - 1} "
+                         f"AND value = ${len(params)}")
+        sql = (f"SELECT {columns} FROM ({' INTERSECT '.join(picks)}) m JOIN records r ON r.kind = $1 AND r.key = m.key "
+               f"WHERE {_LIVE}")
         return sql, params, "r.key"
 
     async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
@@ -278,9 +331,12 @@ class PostgresStore:
     async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
         matching, params, _order = self._select("r.key", kind, index)
         params += [kind, list(fields)]
-        sql = (f"SELECT m.key, x.field, x.value FROM ({matching}) m LEFT JOIN record_index x "
-               f"ON x.kind = ${len(params) - 1} AND x.key = m.key AND x.field = ANY(${len(params)}::text[]) "
-               f"ORDER BY m.key COLLATE \"C\"")
+        # Each key's values looked up by (kind, key) — the fence (OFFSET 0) keeps the wanted fields out of
+        # that lookup: given them, a planner with stale statistics scanned every value of those fields for
+        # each key (the primary key leads with the field), minutes at 100 000 records.
+        sql = (f"SELECT m.key, x.field, x.value FROM ({matching}) m LEFT JOIN LATERAL "
+               f"(SELECT field, value FROM record_index x WHERE x.kind = ${len(params) - 1} AND x.key = m.key OFFSET 0) x "
+               f"ON x.field = ANY(${len(params)}::text[]) ORDER BY m.key COLLATE \"C\"")
         async with self._conn() as conn:
             rows = await conn.fetch(sql, *params)
         found: dict[str, dict[str, str]] = {}

@@ -44,4 +44,5 @@ async def copy_records(source: Exporting, target: PostgresStore,
             if progress:
                 progress(kind, seen, written)
         report[kind] = (await source.count(kind), await target.count(kind), written)
+    await target.analyze()  # the bot starts on these tables at once: plan its queries for what they hold now
     return report

@@ -3,12 +3,16 @@
 Layout (every key under `prefix`, default "bot:"; kinds, index fields must not contain ":"):
   r:{kind}:{key}              hash  d = JSON data, v = version, i = JSON of the record's index values
   k:{kind}                    zset  every key of the kind, score 0, so ZRANGE BYLEX gives key order
+  k:{kind}:exp                zset  keys of the kind's records with a ttl, scored by when they expire (ms)
+  k:{kind}:ix                 hash  key → index JSON of each record with a ttl and index values
   x:{kind}:{field}:{value}    set   keys whose index `field` equals `value`
   c:{key} / l:{name} / n:{name}     claims, locks (value = owner token), counters
+  meta                        hash  index_layout: the layout the index sets are in (see `migrate`)
 
-Writes and index maintenance happen in Lua scripts, so each is atomic. A record with a ttl expires
-on its own while its key stays in the sets; reads therefore check every candidate against the
-record's current index values and clean out what is stale.
+Writes and index maintenance happen in Lua scripts, so each is atomic, and the index sets hold exactly
+the live records' values: a record with a ttl expires on its own, but its index values stay in
+`k:{kind}:ix`, and every read first prunes the kind's expired records from the sets (`prune`), so a
+segment of 100 000 subscribers is read from the sets alone, with no check of each key.
 
 Every Redis failure becomes StoreError. Timeouts are short (1 s connect, 1 s per command, one
 retry) so a dead Redis fails fast and the webhook can still answer 系统繁忙 in time; the client
@@ -35,35 +39,71 @@ from bot.store.base import (Claim, ExportedRecord, Fence, HeldLock, LockLost, Lo
 
 _CHUNK = 500  # keys per round trip when reading or bulk writing
 
+# Index maintenance shared by the scripts. `index` arguments are JSON objects of field → value.
+_INDEX_FN = """
+local function unindex(xprefix, key, index)
+  for field, value in pairs(cjson.decode(index)) do redis.call('SREM', xprefix .. field .. ':' .. value, key) end
+end
+local function add_index(xprefix, key, index)
+  for field, value in pairs(cjson.decode(index)) do redis.call('SADD', xprefix .. field .. ':' .. value, key) end
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Take up to `limit` expired records of a kind out of the kind set and the index sets (their values are
+-- in the kind's :ix hash, which outlives them). One still there at its expiry time stays for the next
+-- pass. Returns {examined, removed}.
+local function prune(rprefix, kindset, xprefix, now, limit)
+  local expiries, ix = kindset .. ':exp', kindset .. ':ix'
+  local due = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, limit)
+  local removed = 0
+  for _, key in ipairs(due) do
+    if redis.call('EXISTS', rprefix .. key) == 0 then
+      local index = redis.call('HGET', ix, key)
+      if index then
+        unindex(xprefix, key, index)
+        redis.call('HDEL', ix, key)
+      end
+      redis.call('ZREM', kindset, key)
+      redis.call('ZREM', expiries, key)
+      removed = removed + 1
+    end
+  end
+  return {#due, removed}
+end
+-- A record with a ttl keeps its index values in the kind's :ix hash too (none: nothing to keep).
+local function keep_expiring_index(kindset, key, index)
+  if index == '{}' then redis.call('HDEL', kindset .. ':ix', key) else redis.call('HSET', kindset .. ':ix', key, index) end
+end
+"""
+
 # One record write with its index maintenance: new version, or -1 - current version when `expected`
 # ('' = any) does not match. `ttl` in ms, 0 = none.
-_PUT_RECORD_FN = """
+_PUT_RECORD_FN = _INDEX_FN + """
 local function put_record(rprefix, kindset, xprefix, expected, ttl, key, data, index)
   local rkey = rprefix .. key
   local cur = redis.call('HMGET', rkey, 'v', 'i')
   local version = tonumber(cur[1]) or 0
   if expected ~= '' and tonumber(expected) ~= version then return -1 - version end
-  if cur[2] then
-    for field, value in pairs(cjson.decode(cur[2])) do redis.call('SREM', xprefix .. field .. ':' .. value, key) end
-  end
-  for field, value in pairs(cjson.decode(index)) do redis.call('SADD', xprefix .. field .. ':' .. value, key) end
+  -- The old index values: the record's, or those it left behind when it expired (not pruned yet).
+  local old = cur[2] or redis.call('HGET', kindset .. ':ix', key)
+  if old then unindex(xprefix, key, old) end
+  add_index(xprefix, key, index)
   redis.call('HSET', rkey, 'd', data, 'v', version + 1, 'i', index)
   redis.call('ZADD', kindset, 0, key)
   local expiries = kindset .. ':exp'
   if ttl > 0 then
     redis.call('PEXPIRE', rkey, ttl)
-    -- Expiring records (reply cache, sessions) leave the kind set when they expire, or the set
-    -- would grow by one entry per message forever: trim a few expired ones on every such write.
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local now = now_ms()
     redis.call('ZADD', expiries, now + ttl, key)
-    for _, old in ipairs(redis.call('ZRANGEBYSCORE', expiries, 0, now, 'LIMIT', 0, 20)) do
-      if redis.call('EXISTS', rprefix .. old) == 0 then redis.call('ZREM', kindset, old) end
-      redis.call('ZREM', expiries, old)
-    end
+    keep_expiring_index(kindset, key, index)
+    -- Expiring records (reply cache, sessions) leave the sets when they expire, or the kind set would
+    -- grow by one entry per message forever: prune a few on every such write (reads prune the rest).
+    prune(rprefix, kindset, xprefix, now, 20)
   else
     redis.call('PERSIST', rkey)
-    redis.call('ZREM', expiries, key)
+    if redis.call('ZREM', expiries, key) == 1 then redis.call('HDEL', kindset .. ':ix', key) end
   end
   return version + 1
 end
@@ -90,78 +130,132 @@ end
 return last
 """
 
-# ARGV: record key prefix, kind zset, index key prefix, key. Returns 1 if a record was deleted.
-_DELETE = """
-local rkey = ARGV[1] .. ARGV[4]
-local index = redis.call('HGET', rkey, 'i')
-redis.call('ZREM', ARGV[2], ARGV[4])
+# ARGV: record key prefix, kind zset, index key prefix, key. Returns 1 if a live record was deleted.
+_DELETE = _INDEX_FN + """
+local rprefix, kindset, xprefix, key = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local index = redis.call('HGET', rprefix .. key, 'i')
+local old = index or redis.call('HGET', kindset .. ':ix', key)
+if old then unindex(xprefix, key, old) end
+redis.call('ZREM', kindset, key)
+if redis.call('ZREM', kindset .. ':exp', key) == 1 then redis.call('HDEL', kindset .. ':ix', key) end
 if not index then return 0 end
-for field, value in pairs(cjson.decode(index)) do redis.call('SREM', ARGV[3] .. field .. ':' .. value, ARGV[4]) end
-redis.call('DEL', rkey)
+redis.call('DEL', rprefix .. key)
 return 1
 """
 
-# ARGV: record key prefix, kind zset, index key prefix, filter JSON, then keys found stale by a read.
-# Re-checked here because a record may have been written again since the read.
-_UNINDEX_STALE = """
-local rprefix, kindset, xprefix, filter = ARGV[1], ARGV[2], ARGV[3], cjson.decode(ARGV[4])
-for n = 5, #ARGV do
-  local key = ARGV[n]
-  local index = redis.call('HGET', rprefix .. key, 'i')
-  if not index then
-    redis.call('ZREM', kindset, key)
-    for field, value in pairs(filter) do redis.call('SREM', xprefix .. field .. ':' .. value, key) end
-  else
-    local current = cjson.decode(index)
-    for field, value in pairs(filter) do
-      if current[field] ~= value then redis.call('SREM', xprefix .. field .. ':' .. value, key) end
-    end
+# ARGV: record key prefix, kind zset, index key prefix, limit. {examined, removed} (see prune).
+_PRUNE = _INDEX_FN + "return prune(ARGV[1], ARGV[2], ARGV[3], now_ms(), tonumber(ARGV[4]))"
+
+# New index values for records still at a given version, their data, version and ttl untouched. ARGV:
+# record key prefix, kind zset, index key prefix, then (key, version, index JSON) triplets. Returns how
+# many records were re-indexed.
+_REINDEX = _INDEX_FN + """
+local rprefix, kindset, xprefix = ARGV[1], ARGV[2], ARGV[3]
+local changed = 0
+for n = 4, #ARGV, 3 do
+  local key, index = ARGV[n], ARGV[n + 2]
+  local cur = redis.call('HMGET', rprefix .. key, 'v', 'i')
+  if cur[1] and cur[1] == ARGV[n + 1] then
+    if cur[2] then unindex(xprefix, key, cur[2]) end
+    add_index(xprefix, key, index)
+    redis.call('HSET', rprefix .. key, 'i', index)
+    if redis.call('ZSCORE', kindset .. ':exp', key) then keep_expiring_index(kindset, key, index) end
+    changed = changed + 1
   end
 end
-return 0
+return changed
 """
 
-# One page of the live records matching a filter, found and checked inside Redis so that no key makes
-# a round trip: ARGV = record key prefix, filter JSON, '1' to return each live record's index JSON,
-# scan cursor, page size, the set (or, without a filter, the kind zset) to scan, the other index sets.
-# Returns {next cursor, live keys (each followed by its index JSON when asked), stale keys}. A scan may
-# return a key twice; the caller keeps one.
-_LIVE_KEYS = """
-local rprefix, filter, with_index = ARGV[1], cjson.decode(ARGV[2]), ARGV[3] == '1'
-local source, members, page = ARGV[6], {}, nil
-if next(filter) == nil then
-  page = redis.call('ZSCAN', source, ARGV[4], 'COUNT', ARGV[5])
-  for n = 1, #page[2], 2 do members[#members + 1] = page[2][n] end
+# One page of the keys of a kind that are in every index set given. ARGV = record key prefix, kind zset,
+# index key prefix, where to go on ('' = start; then what the last page returned), page size, the number
+# of index fields to return with each key, those fields, then the index sets. The first page prunes the
+# kind's expired records — the sets are then exact and no record is checked — puts the smallest set
+# first and chooses how to scan: the kind zset in key order ('z', from after the last key returned; no
+# sort needed after) when the smallest set holds a good part of the kind, else the smallest set ('s', by
+# SSCAN cursor). Returns {done (1/0), where to go on (when done: which scan it was), keys (each followed
+# by its values of the fields, false where it has none), the sets in the order to pass on}, or {'prune'}
+# when more expired records are due than one page prunes. An 's' scan may return a key twice.
+_SCAN_KEYS = _INDEX_FN + """
+local rprefix, kindset, xprefix, from, count, nfields = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local fields, sets = {}, {}
+for n = 7, 6 + nfields do fields[#fields + 1] = ARGV[n] end
+for n = 7 + nfields, #ARGV do sets[#sets + 1] = ARGV[n] end
+if from == '' then
+  local pruned = prune(rprefix, kindset, xprefix, now_ms(), 100)
+  if pruned[1] == 100 and pruned[2] > 0 then return {'prune'} end
+  table.sort(sets, function(a, b) return redis.call('SCARD', a) < redis.call('SCARD', b) end)
+  if #sets == 0 or redis.call('SCARD', sets[1]) * 4 >= redis.call('ZCARD', kindset) then from = 'z' else from = 's0' end
+end
+local members, done, after = {}, 0, ''
+local first = 1  -- the first set a key must be looked up in
+if string.sub(from, 1, 1) == 'z' then
+  local start = from == 'z' and '-' or '(' .. string.sub(from, 2)
+  members = redis.call('ZRANGE', kindset, start, '+', 'BYLEX', 'LIMIT', 0, count)
+  if #members < count then done, after = 1, 'z' else after = 'z' .. members[#members] end
 else
-  page = redis.call('SSCAN', source, ARGV[4], 'COUNT', ARGV[5])
-  members = page[2]
+  local page = redis.call('SSCAN', sets[1], string.sub(from, 2), 'COUNT', count)
+  members, first = page[2], 2
+  if page[1] == '0' then done, after = 1, 's' else after = 's' .. page[1] end
 end
-local live, stale = {}, {}
+for n = first, #sets do  -- one SMISMEMBER per set and thousand keys, not a call per key
+  local kept = {}
+  for from = 1, #members, 1000 do
+    local last = math.min(from + 999, #members)
+    local flags = redis.call('SMISMEMBER', sets[n], unpack(members, from, last))
+    for m = from, last do
+      if flags[m - from + 1] == 1 then kept[#kept + 1] = members[m] end
+    end
+  end
+  members = kept
+end
+if nfields == 0 then return {done, after, members, sets} end
+local found = {}
 for _, key in ipairs(members) do
-  local wanted = true
-  for n = 7, #ARGV do
-    if redis.call('SISMEMBER', ARGV[n], key) == 0 then wanted = false break end
-  end
-  if wanted then
-    local index = redis.call('HGET', rprefix .. key, 'i')
-    local ok = index ~= false
-    if ok then
-      local current = cjson.decode(index)
-      for field, value in pairs(filter) do
-        if current[field] ~= value then ok = false break end
-      end
-    end
-    if ok then
-      live[#live + 1] = key
-      if with_index then live[#live + 1] = index end
-    else
-      stale[#stale + 1] = key
-    end
+  local index = redis.call('HGET', rprefix .. key, 'i')
+  if index then
+    local values = cjson.decode(index)
+    found[#found + 1] = key
+    for _, field in ipairs(fields) do found[#found + 1] = values[field] or false end
   end
 end
-return {page[1], live, stale}
+return {done, after, found, sets}
 """
-_LIVE_KEYS_PAGE = 2000  # members scanned per script call: a few milliseconds of Redis time each
+_SCAN_PAGE = 2000  # members scanned per script call: about a millisecond of Redis time each
+_PRUNE_PAGE = 500
+
+# Bringing index sets written before the exact layout (`RedisStore.migrate`), a page per call.
+# ARGV: record key prefix, kind zset, cursor, page size: the kind's live expiring records keep their
+# index values in :ix, so that they leave the sets when they expire. Returns the next cursor.
+_ADOPT_EXPIRING = _INDEX_FN + """
+local rprefix, kindset = ARGV[1], ARGV[2]
+local page = redis.call('ZSCAN', kindset .. ':exp', ARGV[3], 'COUNT', ARGV[4])
+for n = 1, #page[2], 2 do
+  local key = page[2][n]
+  local index = redis.call('HGET', rprefix .. key, 'i')
+  if index then keep_expiring_index(kindset, key, index) end
+end
+return page[1]
+"""
+# ARGV: record key prefix, index set, its field, its value, cursor, page size: members whose record is
+# gone or no longer has that value leave the set (what expired records left behind). Returns the next cursor.
+_REPAIR_SET = """
+local rprefix, set, field, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local page = redis.call('SSCAN', set, ARGV[5], 'COUNT', ARGV[6])
+for _, key in ipairs(page[2]) do
+  local index = redis.call('HGET', rprefix .. key, 'i')
+  if not index or cjson.decode(index)[field] ~= value then redis.call('SREM', set, key) end
+end
+return page[1]
+"""
+# ARGV: record key prefix, kind zset, cursor, page size: keys whose record is gone leave the kind set.
+_REPAIR_KINDSET = """
+local page = redis.call('ZSCAN', ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+for n = 1, #page[2], 2 do
+  if redis.call('EXISTS', ARGV[1] .. page[2][n]) == 0 then redis.call('ZREM', ARGV[2], page[2][n]) end
+end
+return page[1]
+"""
+INDEX_LAYOUT = "2"  # index sets exact, expiring records' values in k:{kind}:ix
 
 _RELEASE_LOCK = _RELEASE_LOCK_FN + "return release_lock(KEYS[1], ARGV[1])"
 
@@ -253,6 +347,11 @@ def _json(value: Any) -> str:
     return codec.dumps(value)
 
 
+def _glob_escape(text: str) -> str:
+    """`text` matched literally in a SCAN MATCH pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
 @contextlib.contextmanager
 def _redis_errors() -> Iterator[None]:
     try:
@@ -272,8 +371,13 @@ class RedisStore:
         self.late_write_grace = timeout / 2
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
-        self._unindex_stale = client.register_script(_UNINDEX_STALE)
-        self._live_keys_script = client.register_script(_LIVE_KEYS)
+        self._prune = client.register_script(_PRUNE)
+        self._reindex = client.register_script(_REINDEX)
+        self._scan_keys_script = client.register_script(_SCAN_KEYS)
+        self._adopt_expiring = client.register_script(_ADOPT_EXPIRING)
+        self._repair_set = client.register_script(_REPAIR_SET)
+        self._repair_kindset = client.register_script(_REPAIR_KINDSET)
+        self._layout_ready = False  # the index sets are known to be in INDEX_LAYOUT (checked once per store)
         self._release_lock = client.register_script(_RELEASE_LOCK)
         self._incr = client.register_script(_INCR)
         self._get_or_claim = client.register_script(_GET_OR_CLAIM)
@@ -335,82 +439,129 @@ class RedisStore:
         with _redis_errors():
             return bool(await self._delete(args=[*self._kind_keys(kind), key]))
 
+    async def reindex(self, kind: str, items: list[tuple[str, int, dict[str, str]]]) -> int:
+        changed = 0
+        for start in range(0, len(items), _CHUNK):
+            args = list(self._kind_keys(kind))
+            for key, version, index in items[start:start + _CHUNK]:
+                args += [key, str(int(version)), self._index_json(index)]
+            with _redis_errors():
+                changed += int(await self._reindex(args=args))
+        return changed
+
     async def query(self, kind: str, limit: int | None = None, **index: str) -> list[tuple[str, Record]]:
-        rows = await self._matching(kind, index, limit, with_data=True)
-        return [(key, Record(codec.loads(data), int(version))) for key, data, version in rows]
-
-    async def count(self, kind: str, **index: str) -> int:
-        return len(await self._live_keys(kind, index, with_index=False))
-
-    async def query_keys(self, kind: str, **index: str) -> list[str]:
-        return [key for key, _index in await self._live_keys(kind, index, with_index=False)]
-
-    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
-        return [(key, {f: v for f, v in codec.loads(current).items() if f in fields})
-                for key, current in await self._live_keys(kind, index, with_index=True)]
-
-    async def _live_keys(self, kind: str, index: dict[str, str], with_index: bool) -> list[tuple[str, str | None]]:
-        """(key, index JSON or None) of the live records matching `index`, in key order, found by scanning
-        the smallest index set inside Redis (`_LIVE_KEYS`) a page at a time, not by a read per key."""
-        rprefix, kindset, xprefix = self._kind_keys(kind)
-        wanted = {field: str(value) for field, value in index.items()}
-        sets = [f"{xprefix}{f}:{v}" for f, v in wanted.items()]
-        found: dict[str, str | None] = {}
-        stale: set[str] = set()
-        with _redis_errors():
-            if sets:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for name in sets:
-                        pipe.scard(name)
-                    sizes = await pipe.execute()
-                sets = [name for _size, name in sorted(zip(sizes, sets))]
-            source, others = (sets[0], sets[1:]) if sets else (kindset, [])
-            cursor = "0"
-            while True:
-                cursor, live, gone = await self._live_keys_script(
-                    args=[rprefix, _json(wanted), "1" if with_index else "0", cursor, _LIVE_KEYS_PAGE, source, *others])
-                if with_index:
-                    found.update(zip(live[::2], live[1::2]))
-                else:
-                    found.update((key, None) for key in live)
-                stale.update(gone)
-                if str(cursor) == "0":
-                    break
-            if stale:
-                await self._unindex_stale(args=[rprefix, kindset, xprefix, _json(wanted), *sorted(stale)])
-        return sorted(found.items())
-
-    async def _matching(self, kind: str, index: dict[str, str], limit: int | None,
-                        with_data: bool) -> list[tuple[str, str | None, str | None]]:
-        """(key, data, version) of live records matching `index`, in key order, up to `limit`.
-        Candidates come from the index sets; each is checked against the record itself."""
-        rprefix, kindset, xprefix = self._kind_keys(kind)
-        wanted = {field: str(value) for field, value in index.items()}
-        found: list[tuple[str, str | None, str | None]] = []
-        stale: list[str] = []
-        with _redis_errors():
-            if wanted:
-                candidates = sorted(await self._redis.sinter([f"{xprefix}{f}:{v}" for f, v in wanted.items()]))
-            else:
-                candidates = await self._redis.zrange(kindset, "-", "+", bylex=True)
-            fields = ("d", "v", "i") if with_data else ("v", "i")
-            for start in range(0, len(candidates), _CHUNK):
-                if limit is not None and len(found) >= limit:
-                    break
-                chunk = candidates[start:start + _CHUNK]
+        rprefix = self._kind_keys(kind)[0]
+        keys = await self._scan(kind, index)
+        found: list[tuple[str, Record]] = []
+        for start in range(0, len(keys), _CHUNK):
+            if limit is not None and len(found) >= limit:
+                break
+            chunk = keys[start:start + _CHUNK]
+            with _redis_errors():
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for key in chunk:
-                        pipe.hmget(rprefix + key, *fields)
+                        pipe.hmget(rprefix + key, "d", "v")
                     replies = await pipe.execute()
-                for key, reply in zip(chunk, replies):
-                    data, version, current = reply if with_data else (None, *reply)
-                    if version is None or any(codec.loads(current).get(f) != v for f, v in wanted.items()):
-                        stale.append(key)
-                    elif limit is None or len(found) < limit:
-                        found.append((key, data, version))
-            if stale:
-                await self._unindex_stale(args=[rprefix, kindset, xprefix, _json(wanted), *stale])
-        return found
+            # A record that expired since the scan is left out.
+            found += [(key, record) for key, reply in zip(chunk, replies) if (record := _record(*reply))]
+        return found if limit is None else found[:max(int(limit), 0)]
+
+    async def count(self, kind: str, **index: str) -> int:
+        if len(index) > 1:
+            return len(await self._scan(kind, index))
+        await self._check_layout()
+        rprefix, kindset, xprefix = self._kind_keys(kind)
+        while True:
+            with _redis_errors():
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    await self._prune(args=[rprefix, kindset, xprefix, _PRUNE_PAGE], client=pipe)
+                    if index:
+                        pipe.scard(xprefix + "{}:{}".format(*next(iter(index.items()))))
+                    else:
+                        pipe.zcard(kindset)
+                    (examined, removed), size = await pipe.execute()
+            if examined < _PRUNE_PAGE or not removed:
+                return int(size)
+
+    async def query_keys(self, kind: str, **index: str) -> list[str]:
+        return await self._scan(kind, index)
+
+    async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
+        return [(key, dict(zip(fields, values)) if None not in values else
+                 {f: v for f, v in zip(fields, values) if v is not None})
+                for key, values in await self._scan(kind, index, fields)]
+
+    async def _check_layout(self) -> None:
+        """The index sets must be exact before they are read without a check: `migrate` if this Redis has
+        not been (looked up once per store)."""
+        if not self._layout_ready:
+            with _redis_errors():
+                layout = await self._redis.hget(f"{self.prefix}meta", "index_layout")
+            if layout != INDEX_LAYOUT:
+                await self.migrate()
+            self._layout_ready = True
+
+    async def _scan(self, kind: str, index: dict[str, str], fields: tuple[str, ...] = ()) -> list[Any]:
+        """The keys of the records matching `index` in key order — with `fields`, (key, its values of those
+        index fields, None where it has none) — found inside Redis (`_SCAN_KEYS`) a page at a time."""
+        await self._check_layout()
+        rprefix, kindset, xprefix = self._kind_keys(kind)
+        sets = [f"{xprefix}{field}:{value}" for field, value in index.items()]
+        width = 1 + len(fields)
+        found: list[Any] = []
+        where = ""
+        while True:
+            with _redis_errors():
+                page = await self._scan_keys_script(
+                    args=[rprefix, kindset, xprefix, where, _SCAN_PAGE, len(fields), *fields, *sets])
+                if page == ["prune"]:  # many records expired since the last read: prune them all first
+                    while (await self._prune(args=[rprefix, kindset, xprefix, _PRUNE_PAGE]))[1]:
+                        pass
+                    continue
+            done, where, keys, sets = page
+            if fields:
+                found += zip(keys[::width], zip(*(keys[n::width] for n in range(1, width))))
+            else:
+                found += keys
+            if done:
+                break
+        if where == "z":  # the kind zset was read in key order, each key once
+            return found
+        if not fields:
+            return sorted(set(found))
+        unique = dict(found)
+        return [(key, unique[key]) for key in sorted(unique)]
+
+    async def migrate(self) -> int:
+        """Bring index sets written by an earlier version (which checked every key on each read instead) to
+        the exact layout: live expiring records keep their index values in `k:{kind}:ix`, and what expired
+        records left in the sets is removed. Idempotent; `serve` runs it at start-up, and any read does first
+        if it has not run. Returns how many index sets were checked (0 when the layout was current)."""
+        meta = f"{self.prefix}meta"
+        with _redis_errors():
+            if await self._redis.hget(meta, "index_layout") == INDEX_LAYOUT:
+                return 0
+            checked = 0
+            for kind in await self.kinds():
+                rprefix, kindset, _xprefix = self._kind_keys(kind)
+                await self._pages(self._adopt_expiring, rprefix, kindset)
+                await self._pages(self._repair_kindset, rprefix, kindset)
+            head = f"{self.prefix}x:"
+            async for name in self._redis.scan_iter(match=_glob_escape(head) + "*", count=1000):
+                kind, field, value = name[len(head):].split(":", 2)
+                await self._pages(self._repair_set, self._kind_keys(kind)[0], name, field, value)
+                checked += 1
+            await self._redis.hset(meta, "index_layout", INDEX_LAYOUT)
+        return checked
+
+    @staticmethod
+    async def _pages(script: Any, *args: Any) -> None:
+        """Run a paged repair script (its cursor and page size after `args`) until the scan is done."""
+        cursor = "0"
+        while True:
+            cursor = await script(args=[*args, cursor, _SCAN_PAGE])
+            if str(cursor) == "0":
+                return
 
     # --- atomic primitives ---------------------------------------------------------------------
 
@@ -511,12 +662,11 @@ class RedisStore:
     async def kinds(self) -> list[str]:
         """Every kind that has records under this prefix."""
         head = f"{self.prefix}k:"
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
         found = set()
         with _redis_errors():
-            async for key in self._redis.scan_iter(match=pattern, count=1000):
+            async for key in self._redis.scan_iter(match=_glob_escape(head) + "*", count=1000):
                 name = key[len(head):]
-                if not name.endswith(":exp"):
+                if ":" not in name:  # not a kind's :exp or :ix
                     found.add(name)
         return sorted(found)
 
@@ -542,7 +692,7 @@ class RedisStore:
 
     async def clear_prefix(self) -> int:
         """Delete every key under this store's prefix (tests, and resetting a demo). Returns the count."""
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        pattern = _glob_escape(self.prefix) + "*"
         removed = 0
         with _redis_errors():
             batch: list[str] = []

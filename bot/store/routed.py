@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.store.base import Claim, Fence, HeldLock, LockRead, Record, Store, Write
+from bot.store.base import Claim, ExportedRecord, Fence, HeldLock, LockRead, Record, Store, Write
 
 # Kinds that live in the hot store. Everything else is a durable record.
 HOT_KINDS = frozenset({"session", "reply", "admin_session", "kv", "outbox", "undelivered"})
@@ -62,6 +62,12 @@ class RoutedStore:
 
     async def query_index(self, kind: str, fields: tuple[str, ...], **index: str) -> list[tuple[str, dict[str, str]]]:
         return await self._for(kind).query_index(kind, fields, **index)
+
+    async def export(self, kind: str, after: str = "", limit: int = 500) -> list[ExportedRecord]:
+        return await self._for(kind).export(kind, after, limit)
+
+    async def reindex(self, kind: str, items: list[tuple[str, int, dict[str, str]]]) -> int:
+        return await self._for(kind).reindex(kind, items)
 
     async def claim(self, key: str, ttl: float) -> bool:
         return await self.hot.claim(key, ttl)

@@ -237,6 +237,17 @@ class SQLiteStore:
             db.executemany("INSERT INTO record_index (kind, field, value, key) VALUES (?, ?, ?, ?)",
                            [(kind, field, value, key) for field, value in wanted.items()])
 
+    async def reindex(self, kind: str, items: list[tuple[str, int, dict[str, str]]]) -> int:
+        now, changed = time.time(), 0
+        async with self._transaction() as db:
+            for key, version, index in items:
+                row = db.execute(f"SELECT version FROM records r WHERE kind = ? AND key = ? AND {_LIVE}",
+                                 (kind, key, now)).fetchone()
+                if row is not None and row[0] == version:
+                    self._replace_index(db, kind, key, index)
+                    changed += 1
+        return changed
+
     async def delete(self, kind: str, key: str) -> bool:
         now = time.time()
         async with self._transaction() as db:

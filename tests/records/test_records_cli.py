@@ -69,6 +69,25 @@ async def test_one_order_per_order_number(schema):
     await store.close()
 
 
+async def test_index_values_left_twice_for_a_field_are_made_one(schema, monkeypatch):
+    """Before migration 3 a write racing another could leave a record with two values of one field."""
+    from bot.store import pg_schema
+
+    store = PostgresStore(postgres_schema_url(schema), 2, run_migrations=False)
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", MIGRATIONS[:2])
+    await store.migrate()
+    async with store._conn() as conn:  # as the earlier version's writes left it
+        await conn.execute("INSERT INTO records VALUES ('application', 'A1', '{}', 1, NULL)")
+        await conn.execute("INSERT INTO record_index VALUES ('application', 'reached', 'submitted', 'A1'), "
+                           "('application', 'reached', 'paid', 'A1'), ('application', 'status', 'paid', 'A1')")
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", MIGRATIONS)
+    assert await store.migrate() == [3]
+    assert await store.query_index("application", ("reached", "status")) == [("A1", {"reached": "paid", "status": "paid"})]
+    await store.put("application", "A1", {}, index={"reached": "paid", "status": "done"})
+    assert await store.count("application", reached="submitted") == 0 and await store.count("application", status="done") == 1
+    await store.close()
+
+
 @pytest.mark.redis
 async def test_records_copy_is_idempotent_resumable_and_counted(tmp_path, schema):
     async for maker in _maker("redis", tmp_path):
