@@ -2,6 +2,7 @@
 
     python -m bot db migrate       # bring the BOT_RECORDS database's schema up to date (serve does it too)
     python -m bot records copy     # copy the records of a Redis-only or SQLite deployment (BOT_STORE) to BOT_RECORDS
+    python -m bot records reindex  # give older records the index values segments and the dashboard count on
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def register(subparsers: Any) -> None:
     copy.add_argument("--to", dest="target", default="", help="PostgreSQL 地址（默认 BOT_RECORDS）")
     copy.add_argument("--prefix", default="bot:", help="机器人在 Redis 中的键前缀（默认 bot:）")
     copy.set_defaults(func=lambda args: asyncio.run(_copy(args)))
+    reindex = records.add_parser("reindex", help="为旧记录补建索引（serve 启动时也会自动执行一次）；可重复执行")
+    reindex.set_defaults(func=lambda args: asyncio.run(_reindex(args)))
 
 
 def _records_url(given: str = "") -> str:
@@ -89,4 +92,24 @@ async def _copy(args: argparse.Namespace) -> int:
         print("数量不一致：复制期间机器人可能仍在写入。请停止服务后重新执行本命令。", file=sys.stderr)
         return 1
     print("复制完成，数量一致。设置 BOT_RECORDS 后重启服务即可。")
+    return 0
+
+
+async def _reindex(args: argparse.Namespace) -> int:
+    from bot.privacy import FieldCipher
+    from bot.services import open_store
+    from bot.store.base import StoreError
+    from bot.store.reindex import ensure_indexed
+
+    settings = Settings.from_env()
+    store = open_store(settings.store_url, settings.records_url, settings.records_pool)
+    try:
+        changed = await ensure_indexed(store, FieldCipher.from_setting(settings.data_key, settings.data_dir), force=True)
+    except StoreError as exc:
+        print(f"补建索引中断：{exc}\n可直接重新执行本命令。", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    for kind, n in (changed or {}).items():
+        print(f"{kind:<16} 补建 {n:>8}")
     return 0

@@ -32,6 +32,15 @@ STATUS_LABELS = {
 }
 
 CLOSED = (REJECTED, EXPIRED, CANCELLED)  # an application of these no longer blocks a new one for the child
+
+# The stages of the dashboard's funnel (办理漏斗) an application can have reached, each one's statuses
+# including the next's; the furthest one reached is kept as the index value `reached`, so that the
+# funnel is counted from index values instead of reading every application's history.
+FUNNEL_STAGES = (
+    ("submitted", "已提交", {SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, AWAITING_VERIFICATION, PAID, DONE}),
+    ("pre_approved", "预审通过", {PRE_APPROVED, AWAITING_PAYMENT, AWAITING_VERIFICATION, PAID, DONE}),
+    ("paid", "已缴费", {PAID, DONE}),
+)
 CREATE_IN_FLIGHT = dt.timedelta(minutes=2)  # a claim whose application is not written yet is taken as in flight
 
 # Fields holding personal data, encrypted at rest wherever they appear in a record. The birth date is
@@ -209,24 +218,46 @@ class Applications:
 
     def index_of(self, record: dict[str, Any]) -> dict[str, str]:
         child = record.get("child") or {}
+        return {**self.plain_index(record),
+                "id_hash": self.cipher.blind(child["id_number"]) if child.get("id_number") else ""}
+
+    @staticmethod
+    def plain_index(record: dict[str, Any]) -> dict[str, str]:
+        """The index values that need no key (all but the ID number's blind index), from the stored record."""
         return {
             "user_id": record["user_id"], "scheme": record["scheme"], "status": record["status"],
             "school_code": str(record.get("school_code") or ""),
-            "id_hash": self.cipher.blind(child["id_number"]) if child.get("id_number") else "",
             "created_on": str(record.get("created_at") or "")[:10],
+            "reached": reached_stage(record),
         }
 
     def _read(self, rec: Record) -> dict[str, Any]:
         return decrypt_fields(rec.data, self.cipher)
 
 
-async def created_on(store: Store, key: str, index_values: dict[str, str]) -> str:
-    """An application's creation date from its index values; one indexed before the date was kept there
-    (older data) is read from the record."""
-    if "created_on" in index_values:
-        return index_values["created_on"]
-    rec = await store.get(Applications.KIND, key)
-    return str(rec.data.get("created_at", ""))[:10] if rec else ""
+def reached_stage(record: dict[str, Any]) -> str:
+    """The furthest FUNNEL_STAGES stage the application's status or history has reached ("" none)."""
+    reached = {step.get("status") for step in record.get("history") or ()} | {record.get("status")}
+    return next((stage for stage, _label, statuses in reversed(FUNNEL_STAGES) if reached & statuses), "")
+
+
+async def application_values(store: Store, rows: list[tuple[str, dict[str, str]]],
+                             fields: tuple[str, ...]) -> list[dict[str, str]]:
+    """The index values of applications (`Store.query_index(Applications.KIND, fields)` rows) with every one
+    of `fields`: a record indexed before a field was added, and not re-indexed yet (bot.store.reindex), is
+    read for it."""
+    found = []
+    for key, values in rows:
+        if len(values) < len(fields):  # query_index gives only the fields asked for
+            rec = await store.get(Applications.KIND, key)
+            values = {**(Applications.plain_index(rec.data) if rec else dict.fromkeys(fields, "")), **values}
+        found.append(values)
+    return found
+
+
+async def created_on(store: Store, key: str, values: dict[str, str]) -> str:
+    """An application's creation date from its index values (see `application_values`)."""
+    return (await application_values(store, [(key, values)], ("created_on",)))[0]["created_on"]
 
 
 class Subscribers:

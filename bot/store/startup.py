@@ -1,5 +1,6 @@
-"""Checks `serve` makes before taking traffic: the records database is migrated, and a Redis that holds
-records (no BOT_RECORDS) keeps them across a restart.
+"""Checks `serve` makes before taking traffic: the records database is migrated, a Redis that holds
+records (no BOT_RECORDS) keeps them across a restart, and records written by an earlier version get the
+index values segments and the dashboard are counted from (bot.store.reindex).
 
 Redis with its default configuration snapshots now and then (RDB) and loses what was written since the
 last snapshot when it stops; with `--save ""` it loses everything. Applications and payments must not
@@ -62,7 +63,27 @@ async def check_store(settings: Settings, env: Mapping[str, str] | None = None) 
                 notes.append(f"警告：{problem}（已按 {VOLATILE_OVERRIDE} 继续运行，仅限开发或测试）")
             else:
                 raise StartupRefused(f"{problem}\n{REDIS_SETTINGS_HELP}")
-    return notes
+    return notes + await _index_records(settings)
+
+
+async def _index_records(settings: Settings) -> list[str]:
+    """Bring the index up to date (bot.store.reindex); a store that cannot be reached now is left for the
+    next start (the bot answers 系统繁忙 until it is back, as ever)."""
+    from bot.privacy import FieldCipher
+    from bot.services import open_store
+    from bot.store.base import StoreError
+    from bot.store.reindex import ensure_indexed
+
+    store = open_store(settings.store_url, settings.records_url, settings.records_pool)
+    try:
+        changed = await ensure_indexed(store, FieldCipher.from_setting(settings.data_key, settings.data_dir))
+    except StoreError as exc:
+        return [f"警告：暂时无法为旧记录补建索引（{exc}），下次启动时再试；也可执行 python -m bot records reindex"]
+    finally:
+        await store.close()
+    if changed and sum(changed.values()):
+        return [f"已为 {sum(changed.values())} 条旧记录补建索引（分组与概览据此统计）"]
+    return []
 
 
 async def _redis_problem(url: str) -> str:

@@ -7,14 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from bot.conversation import STARTED_COUNTER
-from bot.store.repos import (AWAITING_PAYMENT, DONE, PAID, PRE_APPROVED, STATUS_LABELS, SUBMITTED,
-                             Applications, Sessions, Subscribers)
+from bot.store.repos import (DONE, FUNNEL_STAGES, PAID, STATUS_LABELS, Applications, Sessions, Subscribers,
+                             application_values)
 from bot.web.admin.auth import AdminAuth
 from bot.web.admin.core import AdminContext, Auth, h
 
 MESSAGE_COUNTER_TTL = 40 * 86400  # as the pipeline creates it, should we read it first
-FUNNEL = (("开始办理", None), ("已提交", {SUBMITTED, PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}),
-          ("预审通过", {PRE_APPROVED, AWAITING_PAYMENT, PAID, DONE}), ("已缴费", {PAID, DONE}))
+_FIGURES = ("scheme", "status", "reached")  # the index values the figures are counted from
 
 
 class DashboardViews:
@@ -27,16 +26,18 @@ class DashboardViews:
         router.add_get("/admin/api/stats", guard.api(self.api_stats))
 
     async def stats(self) -> dict[str, Any]:
-        apps = [r.data for _, r in await self.store.query(Applications.KIND)]
+        # Counted from the applications' index values (scheme, status, furthest funnel stage reached),
+        # without reading a record: the same figures at 100 000 guardians in a fraction of a second.
+        apps = await application_values(self.store, await self.store.query_index(Applications.KIND, _FIGURES), _FIGURES)
         by_status = Counter(a["status"] for a in apps)
         by_scheme: dict[str, Counter] = {}
         for app in apps:
             by_scheme.setdefault(app["scheme"], Counter())[app["status"]] += 1
-        reached = [{s["status"] for s in app.get("history", [])} | {app["status"]} for app in apps]
         # Forms started (counted by the router) include those not yet submitted; older data may predate the counter.
-        started = max(len(apps), await self.store.incr(STARTED_COUNTER, 0))
-        funnel = [{"stage": name, "count": started if needed is None else sum(1 for r in reached if r & needed)}
-                  for name, needed in FUNNEL]
+        funnel = [{"stage": "开始办理", "count": max(len(apps), await self.store.incr(STARTED_COUNTER, 0))}]
+        furthest = Counter(a["reached"] for a in apps)  # an application counts in every stage up to its furthest
+        for n, (_stage, label, _statuses) in enumerate(FUNNEL_STAGES):
+            funnel.append({"stage": label, "count": sum(furthest[stage] for stage, _l, _s in FUNNEL_STAGES[n:])})
         today = self.ctx.services.clock.today().isoformat()
         return {
             "date": today,
