@@ -11,9 +11,9 @@ Three set-ups, each sending one job to N subscribers with the real API client (i
 
 `--segments N` instead times what staff wait for before a send, over N subscribers (a third with
 applications in every status, 2 % in the middle of a form): the broadcast page's segment overview
-(7 counts), one preview, and resolving the recipients of a send.
+(7 counts), one preview, resolving the recipients of a send, and the admin dashboard's figures.
 
-    .venv/bin/python -m bench.broadcast_bench --segments 100000 --only sqlite,redis
+    .venv/bin/python -m bench.broadcast_bench --segments 100000 --only sqlite,redis,redis+postgresql
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RedisServer, Spawned, free_port, machine
+from bench.common import PostgresSchema, RedisServer, Spawned, free_port, machine
 from bench.guardian import bench_services
 
 APPID, SECRET = "wxbenchbroadcast", "bench-secret"
@@ -111,7 +111,25 @@ async def add_segment_population(services, n: int) -> None:
         await services.store.put_many(services.sessions.KIND, session_items)
 
 
-async def time_segments(name: str, url: str, data_dir: Path, n: int) -> dict:
+async def time_segments(name: str, url: str, data_dir: Path, n: int, records_url: str = "") -> dict:
+    import bot.web.admin.dashboard  # noqa: F401  # imported before the clock starts (it pulls in the conversation)
+
+    services = bench_services(url, data_dir, records_url)
+    reindex = await _start_up(services)
+    await add_segment_population(services, n)
+    figures: dict = {"setup": name, "subscribers": n}
+    await _time_steps(services, figures)
+    records = getattr(services.store, "records", None)
+    if hasattr(records, "analyze"):  # PostgreSQL's statistics still describe the empty tables: again once current
+        await records.analyze()
+        figures["analyzed"] = await _time_steps(services, {})
+    if reindex:
+        figures["upgrade"] = await reindex(services)
+    await services.store.close()
+    return figures
+
+
+async def _time_steps(services, figures: dict) -> dict:
     from bot.broadcast.segments import STATUS_FILTERS, Segment, count, resolve
     try:
         from bot.broadcast.segments import overview as segment_overview
@@ -119,10 +137,7 @@ async def time_segments(name: str, url: str, data_dir: Path, n: int) -> dict:
         async def segment_overview(store, segment, now):
             return {key: await count(store, Segment(scheme=segment.scheme, status=key), now) for key in STATUS_FILTERS}
 
-    services = bench_services(url, data_dir)
-    await add_segment_population(services, n)
     now = services.clock.now()
-    figures: dict = {"setup": name, "subscribers": n}
     started = time.perf_counter()
     overview = await segment_overview(services.store, Segment(scheme="sh-child-fund"), now)
     figures["overview_s"] = round(time.perf_counter() - started, 3)
@@ -133,24 +148,69 @@ async def time_segments(name: str, url: str, data_dir: Path, n: int) -> dict:
     figures["recipients"] = len(await resolve(services.store, Segment(scheme="sh-child-fund", status="needs_action"), now))
     figures["resolve_s"] = round(time.perf_counter() - started, 3)
     figures["overview"] = overview
-    await services.store.close()
+    started = time.perf_counter()
+    stats = await dashboard_stats(services)
+    figures["dashboard_s"] = round(time.perf_counter() - started, 3)
+    figures["funnel"] = [f["count"] for f in stats["funnel"]]
     return figures
 
 
+async def _start_up(services):
+    """What `serve` does to the store at start-up (Redis's index layout, the index values of older
+    records); returns a function timing the upgrade of applications indexed before their funnel stage
+    was (None before that upgrade existed)."""
+    try:
+        from bot.store.reindex import ensure_indexed
+    except ImportError:
+        return None
+    await ensure_indexed(services.store, services.cipher)
+
+    async def upgrade(services) -> dict:
+        from bot.store.repos import Applications
+
+        store, after = services.store, ""
+        while page := await store.export(Applications.KIND, after):  # as stored before `reached` was indexed
+            await store.reindex(Applications.KIND, [(r.key, r.version, {f: v for f, v in r.index.items() if f != "reached"})
+                                                    for r in page])
+            after = page[-1].key
+        started = time.perf_counter()
+        changed = await ensure_indexed(store, services.cipher, force=True)
+        return {"reindex_s": round(time.perf_counter() - started, 3), "reindexed": sum(changed.values())}
+    return upgrade
+
+
+async def dashboard_stats(services) -> dict:
+    """The admin dashboard's figures (tiles, funnel, applications by scheme and status, open forms)."""
+    from types import SimpleNamespace
+
+    from bot.web.admin.dashboard import DashboardViews
+
+    ctx = SimpleNamespace(store=services.store, services=services,
+                          scheme_ids=lambda: ["sh-child-fund", "sh-resident-student", "bj-child-student",
+                                              "nb-civil-servant-children", "xc-hfut-college"])
+    return await DashboardViews(ctx).stats()
+
+
 async def each_store(names: list[str], tmp: Path):
-    """(set-up name, store URL) for each set-up asked for: SQLite in `tmp`, or our own redis-server
-    (skipped when the binary is missing), stopped after its turn."""
+    """(set-up name, store URL, records URL) for each set-up asked for: SQLite in `tmp`, or our own
+    redis-server (skipped when the binary is missing), with the records in a PostgreSQL schema of their
+    own for `redis+postgresql`; each stopped (dropped) after its turn."""
     for name in names:
         redis = RedisServer(tmp / f"redis-{name}") if name.startswith("redis") else None
+        records = PostgresSchema() if name.endswith("postgresql") else None
         if redis:
             if not RedisServer.available():
                 continue
             redis.start()
         try:
-            yield name, (redis.url if redis else f"sqlite:///{tmp / name / 'bot.db'}")
+            if records:
+                records.start()
+            yield name, (redis.url if redis else f"sqlite:///{tmp / name / 'bot.db'}"), (records.url if records else "")
         finally:
             if redis:
                 redis.stop()
+            if records:
+                records.stop()
 
 
 async def segments_main(args: argparse.Namespace) -> int:
@@ -158,12 +218,20 @@ async def segments_main(args: argparse.Namespace) -> int:
     print(f"# segment overview (7 counts), one preview (started, not submitted) and a send's recipients, "
           f"{args.segments} subscribers")
     with tempfile.TemporaryDirectory(prefix="bench-segments-") as tmp:
-        names = [n for n in args.only.split(",") if n in ("sqlite", "redis")]
-        async for name, url in each_store(names, Path(tmp)):
-            row = await time_segments(name, url, Path(tmp) / name, args.segments)
+        names = [n for n in args.only.split(",") if n in ("sqlite", "redis", "redis+postgresql")]
+        async for name, url, records_url in each_store(names, Path(tmp)):
+            row = await time_segments(name, url, Path(tmp) / name, args.segments, records_url)
             print(f"{row['setup']:7} overview {row['overview_s']:7.3f} s, preview {row['preview_s']:7.3f} s "
-                  f"(started: {row['started']}), resolve {row['resolve_s']:7.3f} s ({row['recipients']} recipients)")
-            print(f"        counts {row['overview']}")
+                  f"(started: {row['started']}), resolve {row['resolve_s']:7.3f} s ({row['recipients']} recipients), "
+                  f"dashboard {row['dashboard_s']:7.3f} s")
+            print(f"        counts {row['overview']}, funnel {row['funnel']}")
+            if "analyzed" in row:
+                again = row["analyzed"]
+                print(f"        after ANALYZE: overview {again['overview_s']:.3f} s, preview {again['preview_s']:.3f} s, "
+                      f"resolve {again['resolve_s']:.3f} s, dashboard {again['dashboard_s']:.3f} s")
+            if "upgrade" in row:
+                print(f"        start-up re-index of {row['upgrade']['reindexed']} applications stored without their "
+                      f"funnel stage: {row['upgrade']['reindex_s']:.3f} s")
     return 0
 
 
@@ -177,7 +245,7 @@ async def main_async(args: argparse.Namespace) -> int:
                    "--secret", SECRET], port).start()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as tmp:
-            async for name, url in each_store(args.only.split(","), Path(tmp)):
+            async for name, url, _records in each_store(args.only.split(","), Path(tmp)):
                 row = await run_job(name, url, Path(tmp) / name, api.base_url, args.recipients, args.concurrency,
                                     args.workers)
                 print(f"{row['setup']:13} {row['sent']:6}/{row['recipients']} sent in {row['seconds']:6.2f} s "
