@@ -39,7 +39,9 @@ FIXED_SCRIPT = (
     "否", "北京东路", "韩大明", "17612342353", "确认提交",
 )
 SCHOOL_CODE, SCHOOL_NAME, SCHOOL_DISTRICT, SCHOOL_KEYWORD = "3101010001", "黄浦区北京东路小学", "黄浦", "北京东路"
-DONE_MARKERS = ("申请已提交",)
+# Submitted — or, when a crash fell between the application's creation and the turn's commit, the retried
+# 确认提交 is told the guardian's own application went in ("…申请已经提交过（编号 …）").
+DONE_MARKERS = ("申请已提交", "申请已经提交过")
 # The form ended without an application (child not in the school's roster, window closed…).
 ENDED_MARKERS = ("在籍名册中没有查到", "还没有上传")
 BUSY_MARKERS = ("系统繁忙", "系统出了点问题")
@@ -152,6 +154,11 @@ class Guardian:
             if any(m in reply for m in DONE_MARKERS):
                 result.completed = True
                 result.application_ref = _application_ref(reply)
+                return result
+            if "申请进度" in reply and "正在填写" not in reply and self.child_name in reply:
+                # The progress page lists the child's application and no form is open: the submission went
+                # in, its own answer lost to a crash (as a guardian would read the page).
+                result.completed = True
                 return result
             if any(m in reply for m in ENDED_MARKERS):
                 result.ended = True

@@ -80,7 +80,7 @@ async def assert_one_correct_application_each(store_url: str, data_dir: Path, gu
     services = bench_services(store_url, data_dir, records_url)
     try:
         for guardian, result in zip(guardians, results):
-            assert result.completed, _transcript(result)
+            assert result.completed, _transcript(result, 40)
             apps = await services.applications.for_user(guardian.user_id)
             assert len(apps) == 1, f"{guardian.user_id}: {len(apps)} applications"
             [app] = apps
