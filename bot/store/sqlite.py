@@ -386,8 +386,18 @@ class SQLiteStore:
     async def put_all(self, writes: list[Write]) -> None:
         now = time.time()
         async with self._transaction() as db:  # a VersionConflict rolls every write back
-            for w in writes:
-                self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
+            self._write_all(db, writes, now)
+
+    def _write_all(self, db: sqlite3.Connection, writes: list[Write], now: float) -> None:
+        """Every write of a batch, inside an open transaction."""
+        for w in writes:
+            self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
+
+    def _release_fenced_in(self, db: sqlite3.Connection, fence: Fence, now: float) -> None:
+        """Release the fence's lock inside an open transaction, or LockLost when its token no longer holds
+        it: the release is the fence check, rolled back with the writes should they fail."""
+        if db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now)).rowcount != 1:
+            raise LockLost(f"lock {fence.lock_name} is no longer held")
 
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         now = time.time()
@@ -395,10 +405,8 @@ class SQLiteStore:
             # Releasing first is the fence check: it deletes the lock only while its token holds it, and
             # a LockLost or VersionConflict rolls the release back with the writes. A write here commits
             # within the call or not at all, so a fence's lateness matters only to a networked store.
-            if db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now)).rowcount != 1:
-                raise LockLost(f"lock {fence.lock_name} is no longer held")
-            for w in writes:
-                self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
+            self._release_fenced_in(db, fence, now)
+            self._write_all(db, writes, now)
         await self._maybe_purge(now)
 
     async def ping(self) -> None:

@@ -28,7 +28,7 @@ import sqlite3
 import time
 from typing import Any, Callable
 
-from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, VersionConflict, Write
+from bot.store.base import Claim, Fence, HeldLock, LockLost, LockRead, Record, StoreError, Write
 from bot.store.sqlite import _BUSY_FIRST_WAIT, _BUSY_LONGEST_WAIT, _BUSY_TIMEOUT_MS, SQLiteStore, _busy
 
 _MEMORY_PURGE_EVERY = 5.0  # seconds between sweeps of lapsed in-memory claims and locks
@@ -130,13 +130,16 @@ class SoleWriterSQLiteStore(SQLiteStore):
             return None
         return await super().acquire_lock(name, ttl)
 
+    def _drop_lock(self, name: str, token: str) -> bool:
+        """Release the in-memory lock `name` if `token` still holds it (a lapsed one is dropped anyway)."""
+        if self._lock_holder(name, time.monotonic()) == token:
+            del self._locks[name]
+            return True
+        return False
+
     async def release_lock(self, name: str, token: str) -> bool:
         if name in self._locks:
-            holder = self._lock_holder(name, time.monotonic())
-            if holder is not None and holder == token:
-                del self._locks[name]
-                return True
-            return False
+            return self._drop_lock(name, token)
         return await super().release_lock(name, token)
 
     # --- writes, committed in groups ---------------------------------------------------------------
@@ -150,27 +153,20 @@ class SoleWriterSQLiteStore(SQLiteStore):
     async def put_all(self, writes: list[Write]) -> None:
         await self._grouped(lambda db, now: self._write_all(db, writes, now))
 
-    def _write_all(self, db: sqlite3.Connection, writes: list[Write], now: float) -> None:
-        for w in writes:
-            self._put_in(db, w.kind, w.key, w.data, w.expected_version, w.index, w.ttl, now)
-
     async def put_and_release(self, writes: list[Write], fence: Fence) -> None:
         in_memory = fence.lock_name in self._locks
 
         def commit_turn(db: sqlite3.Connection, now: float) -> None:
             # The fence check, inside the batch: the lock must still be the sender's as the write runs.
-            if in_memory:
-                if self._lock_holder(fence.lock_name, time.monotonic()) != fence.token:
-                    raise LockLost(f"lock {fence.lock_name} is no longer held")
-            elif db.execute(self._RELEASE_LOCK, (fence.lock_name, fence.token, now)).rowcount != 1:
+            if not in_memory:
+                self._release_fenced_in(db, fence, now)
+            elif self._lock_holder(fence.lock_name, time.monotonic()) != fence.token:
                 raise LockLost(f"lock {fence.lock_name} is no longer held")
             self._write_all(db, writes, now)
 
         await self._grouped(commit_turn)
         if in_memory:  # released only once the COMMIT holds the writes
-            held = self._locks.get(fence.lock_name)
-            if held is not None and held[0] == fence.token:
-                del self._locks[fence.lock_name]
+            self._drop_lock(fence.lock_name, fence.token)
         await self._maybe_purge(time.time())
 
     async def _grouped(self, work: Work) -> Any:
