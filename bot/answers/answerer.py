@@ -41,6 +41,8 @@ RUNNER_UP_MARGIN = 0.1
 REFINABLE = {"reimbursement", "eligibility", "fee"}
 MAX_CLAUSES = 6
 SECOND_QUESTION_SCORE = 0.4
+JOINED_SCORE = 0.5  # a part joined by 和 with no question word: its topic must be plain
+JOINED_MIN_LENGTH = 4
 QUESTION_WORDS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|来得及|是否|呢|不$")
 # Asked of two schemes named at once: any question about the schemes, not a greeting or a request.
 NOT_SIDE_BY_SIDE = SMALLTALK | {"enroll", "progress", UNCLEAR}
@@ -52,6 +54,12 @@ REFINEMENT_LENGTH = 12
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
 CATEGORY_FACTS = {"age", "birth_date", "school_stage", "in_school", "person_group", "full_time", "employed"}
 SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
+
+
+def _after_first_line(text: str, note: str) -> str:
+    """The answer's lead stays first (the figure asked for); the note that qualifies it comes next."""
+    lead, _, rest = text.partition("\n")
+    return join(lead, note, rest)
 
 
 def _capability(intent: str, topics: list[str]) -> Callable[[Any], bool] | None:
@@ -88,10 +96,12 @@ class QuestionAnswerer:
         try:
             u = understanding or self.nlu.understand(text or "", state)
             found = self._second_question(u)
-            first = self._answer(u, state, now)
-            if found is None or not first.confident:
+            if found is None:
+                return self._answer(u, state, now)
+            main, other, asked_first = found
+            first = self._answer(main, state, now)
+            if not first.confident:
                 return first
-            other, asked_first = found
             # "宁波医保交多少钱，什么时候交": the second question answered too, about the same scheme
             waiting = state.get("pending")
             second = self._answer(other, state, now)
@@ -100,8 +110,9 @@ class QuestionAnswerer:
             if second.text in first.text:
                 return first
             texts = [second.text, first.text] if asked_first else [first.text, second.text]
-            return Answer(clip(join(texts[0].replace(ENROLL_HINT, "").rstrip(), texts[1])), first.intent,
-                          first.slots, first.confident, first.scheme)
+            text = join(texts[0].replace(ENROLL_HINT, "").rstrip(), texts[1])
+            return Answer(clip(self._notes_first(text, first.scheme)), first.intent, first.slots, first.confident,
+                          first.scheme)
         except Exception:  # noqa: BLE001 - a guardian must always get a reply
             log.exception("answer failed", extra={"intent": getattr(understanding, "intent", None)})
             state.pop("pending", None)
@@ -191,6 +202,7 @@ class QuestionAnswerer:
             opening = english.lead(intent, pack, self.english_names, facts, self.engine, now.date(), text,
                                    composed.ask.need if composed.ask else None, composed.figure)
             text = join(opening, english.QUOTED, text) if opening else text
+        text = self._with_audience(text, pack, intent, u, state)
         text = self._say_whose(text, pack) if choice.guessed else clip(text)
         return Answer(text, intent, slots, composed.confident, choice.scheme)
 
@@ -200,6 +212,21 @@ class QuestionAnswerer:
         if u.lang == "en" or re.search(r"[\u4e00-\u9fff]", u.text or ""):
             state["lang"] = u.lang
         return state.get("lang", "zh")
+
+    def _with_audience(self, text: str, pack: Any, intent: str, u: Understanding, state: dict) -> str:
+        """A pack written for some children only (Ningbo's for civil servants' children): said once per
+        conversation before its figures are taken as everyone's, unless the guardian already spoke of
+        them. Eligibility questions need no note: the pack's own rules ask about it."""
+        audience = (pack.raw or {}).get("audience")
+        told = state.setdefault("audience_told", [])
+        if not audience or pack.id in told:
+            return text
+        if any(w in u.text for w in audience["words"]) or intent == "eligibility":
+            told.append(pack.id)
+            return text
+        told.append(pack.id)
+        english = self._language(u, state) == "en" and audience.get("note_en")
+        return _after_first_line(text, audience["note_en"] if english else audience["note"])
 
     @staticmethod
     def _say_whose(text: str, pack: Any) -> str:
@@ -232,27 +259,54 @@ class QuestionAnswerer:
         return composed
 
     # -- pieces -------------------------------------------------------------------------------
-    def _second_question(self, u: Understanding) -> tuple[Understanding, bool] | None:
+    def _second_question(self, u: Understanding) -> tuple[Understanding, Understanding, bool] | None:
         """A second question in the same message, about another thing ("少儿基金多少钱？啥时候截止？"): the
-        clause that asks it, read with the message's places, and whether it was asked before the main one;
+        main question and the second, each read from its own clause with the message's facts (so the
+        materials half is not answered with deadline lines), and whether the second was asked first;
         None when the message asks one thing."""
-        clauses = [c for c in re.split(r"[,，。;；?？!！]+", u.text or "") if c.strip()]
-        if len(clauses) < 2 or len(clauses) > MAX_CLAUSES:
-            return None
-        asked = []
-        for clause in clauses:
-            part = self.nlu.understand(clause)
-            if part.intent not in NOT_SIDE_BY_SIDE and part.confidence >= SECOND_QUESTION_SCORE \
-                    and QUESTION_WORDS.search(clause) and part.intent not in [a.intent for a in asked]:
-                asked.append(part)
+        asked = self._questions_in(re.split(r"[,，。;；?？!！]+", u.text or ""), QUESTION_WORDS.search)
+        if len(asked) < 2 and QUESTION_WORDS.search(u.text or "") is None:
+            # "截止日期和要带的材料": two things asked for by name, joined by 和 — each part must name its
+            # topic clearly on its own, since neither has a question word
+            parts = re.split(r"[,，。;；?？!！]+|和|还有|以及|另外|并且", u.text or "")
+            asked = self._questions_in(parts, lambda c: len(c.strip()) >= JOINED_MIN_LENGTH, JOINED_SCORE)
         others = [a for a in asked if a.intent != u.intent]
         if len(asked) < 2 or not others:
             return None
         other = others[0]
-        first = asked.index(other) < next((i for i, a in enumerate(asked) if a.intent == u.intent), len(asked))
-        places = {k: v for k, v in u.slots.items() if k in PLACE_SLOTS}
-        return Understanding(other.intent, other.confidence, {**u.slots, **places, **other.slots}, other.tokens,
-                             other.candidates, other.text, u.lang), first
+        own = next((i for i, a in enumerate(asked) if a.intent == u.intent), None)
+        first = asked.index(other) < (len(asked) if own is None else own)
+        main = u if own is None else self._clause_read(asked[own], u, u.slots)
+        return main, self._clause_read(other, u, {**u.slots, **other.slots}), first
+
+    def _questions_in(self, clauses: list[str], asks: Callable[[str], Any],
+                      score: float = SECOND_QUESTION_SCORE) -> list[Understanding]:
+        """The clauses that ask something of their own, one per intent, in the order asked."""
+        clauses = [c for c in clauses if c.strip()]
+        if len(clauses) < 2 or len(clauses) > MAX_CLAUSES:
+            return []
+        asked: list[Understanding] = []
+        for clause in clauses:
+            part = self.nlu.understand(clause)
+            if part.intent not in NOT_SIDE_BY_SIDE and part.confidence >= score and asks(clause) \
+                    and part.intent not in [a.intent for a in asked]:
+                asked.append(part)
+        return asked
+
+    @staticmethod
+    def _clause_read(part: Understanding, whole: Understanding, slots: dict) -> Understanding:
+        """One clause's question with the whole message's facts and places ("宁波…截止？要带什么材料？")."""
+        places = {k: v for k, v in whole.slots.items() if k in PLACE_SLOTS}
+        return Understanding(part.intent, part.confidence, {**slots, **places}, part.tokens, part.candidates,
+                             part.text, whole.lang)
+
+    def _notes_first(self, text: str, scheme: str | None) -> str:
+        """Two answers joined: a pack's audience note, said in whichever came second, follows the reply's
+        first line."""
+        note = ((self.engine.pack(scheme).raw or {}).get("audience") or {}).get("note") if scheme else None
+        if note and note in text:
+            text = _after_first_line(text.replace(note, "", 1).replace("\n\n", "\n").strip(), note)
+        return text
 
     def _several_schemes(self, u: Understanding, intent: str) -> tuple[str, list[str]] | None:
         """(intent, schemes) when one question names two schemes and asks the same of both: named outright,
@@ -434,7 +488,8 @@ class QuestionAnswerer:
             if found:  # the words match a line of the pack even if the intent is unclear
                 pack = self.engine.pack(scheme)
                 state["scheme"], state["city"] = scheme, pack.city
-                text = self._say_whose(found.text, pack) if guessed else clip(found.text)
+                text = self._with_audience(found.text, pack, UNCLEAR, u, state)
+                text = self._say_whose(text, pack) if guessed else clip(text)
                 return Answer(text, UNCLEAR, slots, confident=False, scheme=scheme)
         guesses = [name for name, score in u.candidates if score >= 0.12 and name not in SMALLTALK]
         menu = (guesses + [m for m in self.nlu.catalogue.fallback_menu if m not in guesses])[:6]
@@ -444,8 +499,9 @@ class QuestionAnswerer:
             # "上海的" / "北京一小": remember the place and ask what they want to know about it.
             pack = self.engine.pack(place.scheme)
             state["scheme"], state["city"] = place.scheme, pack.city
-            return Answer(join(f"好的，{pack.short_name}。请问您想了解：", smalltalk.menu_text(titles)),
-                          UNCLEAR, slots, confident=False, scheme=place.scheme)
+            text = join(f"好的，{pack.short_name}。请问您想了解：", smalltalk.menu_text(titles))
+            return Answer(clip(self._with_audience(text, pack, UNCLEAR, u, state)), UNCLEAR, slots,
+                          confident=False, scheme=place.scheme)
         if slots.get("city") in self.chooser.by_city:
             state["city"] = slots["city"]
             state.pop("scheme", None)

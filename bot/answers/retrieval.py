@@ -6,6 +6,7 @@ scored against them so "预审通过了要多久之内交钱" finds "缴费时�
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,6 +18,9 @@ from bot.nlu.text import normalise
 QUESTION_WORDS = frozenset(
     "怎么 怎么办 怎样 如何 什么 哪些 哪里 哪个 哪家 多少 多久 几 吗 呢 能 可以 需要 要 时候 什么时候 有没有 是不是"
     " 问题 情况 一下 请问 知道 告诉 上海 北京 宁波 宣城".split())
+# "材料中…" / "材料没有写明" in a pack's notes speaks of the seed document, not of documents to bring:
+# such a line must not answer "要带什么材料".
+ABOUT_THE_SEED = re.compile(r"材料(?=中|里|没有|未|上|写|所|原文)|原文如此")
 DISTINCTIVE = 1.0  # weight of pack-specific words needed to name the pack (one word, or two bigrams)
 STRONG = 5.0  # a line at least this relevant (idf-weighted) answers the question on its own
 
@@ -108,7 +112,7 @@ class ProcedureIndex:
         return {f: next(iter(s)) for f, s in owners.items() if len(s) == 1}
 
     def _line(self, topic: str, item: int, index: int, title: str, text: str) -> Line:
-        features = text_features(self._cut(normalise(f"{title} {text}")))
+        features = text_features(self._cut(normalise(ABOUT_THE_SEED.sub(" ", f"{title} {text}"))))
         heading = frozenset(f for f in text_features(self._cut(normalise(title))) if f[0] != "@")
         return Line(topic, item, index, title, text, features, heading)
 

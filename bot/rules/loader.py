@@ -19,7 +19,7 @@ from bot.yamlio import load_yaml
 TOPICS = ("materials", "steps", "channels", "payment", "payment_failure", "refund", "contacts",
           "aftercare", "progress", "hospitals", "special_cases")
 TOP_KEYS = {"id", "name", "short_name", "aliases", "city", "seed", "parameters", "eligibility", "fees",
-            "benefits", "calendar", "procedures", "notes", "payment"}
+            "benefits", "calendar", "procedures", "notes", "payment", "audience"}
 PAYMENT_CHANNELS = ("online", "external")
 RESULTS = ("eligible", "not_eligible")
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -106,6 +106,7 @@ def load_pack(file: Path, raw: Any = None) -> SchemePack:
     notes = c.mapping(raw.get("notes") or {}, "notes", (), {"benefits"})
     for key, value in notes.items():
         c.text(value, f"notes.{key}")
+    _audience(c, raw.get("audience"))
     parameters = _parameters(c, raw.get("parameters") or {})
     _eligibility(c, raw.get("eligibility"))
     _fees(c, raw.get("fees"), parameters)
@@ -116,6 +117,19 @@ def load_pack(file: Path, raw: Any = None) -> SchemePack:
     return SchemePack(id=raw["id"], name=raw["name"], short_name=raw["short_name"], aliases=list(raw["aliases"]),
                       city=raw["city"], seed=raw["seed"], procedures=procedures, parameters=parameters,
                       raw=raw, file=file.name)
+
+
+def _audience(c: _Checker, node: Any) -> None:
+    """A pack written for some children only: the note said before answering, the words that show a
+    question is already about them."""
+    if node is None:
+        return
+    c.mapping(node, "audience", ("note", "words"), {"note", "note_en", "words"})
+    for key in ("note", "note_en"):
+        if key in node:
+            c.text(node[key], f"audience.{key}")
+    for i, word in enumerate(c.items(node["words"], "audience.words")):
+        c.text(word, f"audience.words[{i}]")
 
 
 def _parameters(c: _Checker, node: Any) -> dict[str, Parameter]:

@@ -337,3 +337,49 @@ def test_no_hukou_and_no_permit_points_is_never_answered_yes(qa):
     assert not reply.startswith("可以") and "不符合" in reply.split("\n")[0]
     answered, = chat(qa, "我们不是上海户口，也没有居住证积分，孩子在上海上小学，能参加上海居民医保吗", "没有")[-1:]
     assert answered.startswith("按规定不能参加")
+
+
+NINGBO_AUDIENCE = "材料里宁波只有机关事业单位工作人员子女"
+XUANCHENG_AUDIENCE = "材料里宣城只有合肥工业大学宣城校区大学生"
+
+
+def test_a_pack_for_some_children_only_says_so_once_before_its_figures_are_taken(qa):
+    """Xuancheng's seed is one campus's guide: its 380 yuan is not what a toddler in Xuancheng pays."""
+    fee, deadline = chat(qa, "宣城医保交多少钱", "什么时候截止")
+    first, second = fee.split("\n")[:2]
+    assert "380元" in first and second.startswith(XUANCHENG_AUDIENCE)
+    assert XUANCHENG_AUDIENCE not in deadline  # once per conversation
+    menu, = chat(qa, "宁波学生医保")
+    assert NINGBO_AUDIENCE in menu and "请问您想了解" in menu
+
+
+@pytest.mark.parametrize("question", ["宁波机关事业单位子女医保多少钱", "我是公务员，宁波孩子医保交多少",
+                                      "合工大宣城校区医保交多少钱"])
+def test_no_audience_note_when_the_guardian_already_is_that_audience(qa, question):
+    reply, = chat(qa, question)
+    assert NINGBO_AUDIENCE not in reply and XUANCHENG_AUDIENCE not in reply
+
+
+def test_materials_are_the_documents_to_bring_not_notes_about_the_seed(qa):
+    """The packs' own notes say "材料中…" of the seed document: they never answer 要带什么材料."""
+    reply, = chat(qa, "宁波学生医保要带什么材料")
+    assert "一寸白底彩色证件照" in reply and "监护关系证明" in reply
+    assert "原文如此" not in reply and "保税区" not in reply
+
+
+@pytest.mark.parametrize("question, deadline, materials", [
+    ("宁波学生医保什么时候截止？要带什么材料？", "27日", "一寸白底彩色证件照"),
+    ("北京的学生医保截止日期和要带的材料", "11月30日", "全家户口本"),
+    ("上海少儿住院基金要带什么证件，几号截止", "9月30日", "有效身份证件"),
+])
+def test_two_questions_in_one_message_each_get_their_own_answer(qa, question, deadline, materials):
+    reply, = chat(qa, question)
+    assert deadline in reply and materials in reply
+    # the materials half is answered from the materials, not from the deadline lines
+    assert reply.count("截止") <= 3
+
+
+@pytest.mark.parametrize("question", ["孩子住院和门诊能报多少", "上海和宁波哪个便宜", "我要参保和缴费"])
+def test_a_joined_phrase_about_one_thing_is_not_split_into_two_answers(qa, question):
+    one = chat(qa, question)[0]
+    assert one.count("（依据") <= 1
