@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, settle_heap
     from bot.logs import setup_logging
     from bot.store.sqlite import WriterLockHeld
 
@@ -65,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         app = create_app(settings, serving="sole")
+        settle_heap(app)
     except WriterLockHeld as exc:
         print(f"无法启动：{exc}", file=sys.stderr, flush=True)
         return 1
@@ -108,7 +109,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot import workers
-    from bot.app import create_app
+    from bot.app import create_app, settle_heap
     from bot.logs import setup_logging
     from bot.privacy import FieldCipher
 
@@ -120,7 +121,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     def run_worker(sock) -> None:
         setup_logging()
-        web.run_app(create_app(Settings.from_env(), serving="workers"), sock=sock, print=None, access_log=None)
+        app = create_app(Settings.from_env(), serving="workers")
+        settle_heap(app)
+        web.run_app(app, sock=sock, print=None, access_log=None)
 
     print(f"少儿医保参保助手 启动 {args.workers} 个工作进程", flush=True)
     if settings.store_url.startswith("sqlite"):

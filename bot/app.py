@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 from typing import Any
@@ -75,6 +76,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.on_shutdown.append(_drain)
     app.on_cleanup.append(_close_store)
     return app
+
+
+def settle_heap(app: web.Application) -> None:
+    """For a serving process: once the app is built, what start-up made (the NLU's dictionaries, rule packs,
+    compiled patterns: about 270 000 objects) lives as long as the process. `gc.freeze` takes it out of the
+    cycle collector's walks; otherwise every full collection walks it all, stopping the loop 50–100 ms
+    every few thousand messages. Not for tests: objects frozen are never collected, and a test process
+    builds many apps."""
+    async def freeze(_app: web.Application) -> None:
+        gc.collect()
+        gc.freeze()
+
+    app.on_startup.append(freeze)
 
 
 def _setup_pages(app: web.Application, services: Services, settings: Settings) -> None:

@@ -19,7 +19,7 @@ from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
 from bot.answers.format import MAX_REPLY, clip, join
 from bot.answers.model import Answer
 from bot.answers.eligibility import STAGE_AGES, facts_from
-from bot.answers.policy_text import has_benefits, has_fees, levelled
+from bot.answers.policy_text import has_benefits, has_fees, levelled, source_note
 from bot.answers.retrieval import ProcedureIndex
 from bot.answers.schemes import SchemeChooser
 from bot.nlu import UNCLEAR, Understanding
@@ -54,6 +54,20 @@ REFINEMENT_LENGTH = 12
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
 CATEGORY_FACTS = {"age", "birth_date", "school_stage", "in_school", "person_group", "full_time", "employed"}
 SORRY = "抱歉，我这边出了点问题，请换个说法再问一次，或回复「人工」联系工作人员。"
+
+
+NEGATION_BEFORE = re.compile(r"(?:不|没|非|无)[^，,。；;！!？?]{0,5}$")  # "不是机关单位的": 机关 and 单位 both denied
+
+
+def _names(text: str, words: list[str]) -> bool:
+    """The guardian names the audience ("我是机关单位的"), not denies it ("我们不是机关单位的")."""
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            if not NEGATION_BEFORE.search(text[max(0, at - 6):at]):
+                return True
+            at = text.find(word, at + 1)
+    return False
 
 
 def _after_first_line(text: str, note: str) -> str:
@@ -183,6 +197,14 @@ class QuestionAnswerer:
             return Answer(question, intent, slots, confident=False)
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
+        audience = (pack.raw or {}).get("audience")
+        if audience and audience.get("fact") and slots.get(audience["fact"]) is False:
+            # "宁波医保交多少钱，我们不是机关单位的": the only Ningbo pack is for civil servants' children
+            state.setdefault("audience_told", []).append(choice.scheme)
+            return Answer(clip(join(audience["denied"], source_note(pack))), intent, slots, True, choice.scheme)
+        if intent != "eligibility" and audience and not self._fits(choice.scheme, "eligibility", slots, now):
+            # "宣城读初中，医保咋交": the only Xuancheng pack is a campus's; its steps are not this child's
+            intent, topics = "eligibility", []
         ctx = self._ctx(intent, choice.scheme, slots, u, now, topics)
         composed = self._compose(intent, ctx)
         if composed.ask:
@@ -221,7 +243,7 @@ class QuestionAnswerer:
         told = state.setdefault("audience_told", [])
         if not audience or pack.id in told:
             return text
-        if any(w in u.text for w in audience["words"]) or intent == "eligibility":
+        if _names(u.text, audience["words"]) or intent == "eligibility":
             told.append(pack.id)
             return text
         told.append(pack.id)

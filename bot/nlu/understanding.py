@@ -4,9 +4,12 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bot.nlu.catalogue import Catalogue
 from bot.nlu.english import EnglishReader
@@ -34,6 +37,10 @@ CLOSE_CALL = 0.40  # …unless the leader is this sure anyway
 STRONG_KEYWORDS = 4.0  # a message this clearly about a new topic overrides a pending question
 _MENU_CHOICE = re.compile(r"^(?:第)?([1-9]|[一二三四五六七八九])(?:个|项|号)?$")
 _CN_DIGIT = "一二三四五六七八九"
+# Understandings remembered by (text, the pending question, the menu shown): the same message in the same
+# context reads the same for every guardian ("我要参保", "交多少钱", a menu's "2"), and reading it afresh is
+# a tokenizer pass, slot patterns and the matcher — most of a short turn's CPU.
+MEMO_SIZE = 20_000
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Nlu:
         self.slots = SlotExtractor(lexicon)
         self.matcher = IntentMatcher(catalogue, self._analyse)
         self.startup_seconds = 0.0
+        self._memo: OrderedDict[tuple, Understanding] = OrderedDict()
 
     @classmethod
     def load(cls, policies_dir: Path, cache_dir: Path, scheme_aliases: dict[str, list[str]] | None = None,
@@ -111,6 +119,21 @@ class Nlu:
 
     def understand(self, text: str, context: dict | None = None) -> Understanding:
         context = context or {}
+        key = _memo_key(text, context)
+        found = self._memo.get(key) if key is not None else None
+        if found is None:
+            found = self._understand(text, context)
+            if key is not None:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.popitem(last=False)
+                self._memo[key] = found
+        else:
+            self._memo.move_to_end(key)
+        # a copy: callers may change what they are given, the remembered reading must not change
+        return Understanding(found.intent, found.confidence, _copy(found.slots), list(found.tokens),
+                             list(found.candidates), found.text, found.lang)
+
+    def _understand(self, text: str, context: dict) -> Understanding:
         norm, lang = self.read(text)
         slots, masked = self.slots.extract(norm)
         tokens = self.tokenizer.cut(strip_punctuation(norm))
@@ -156,3 +179,21 @@ def _new_question(norm: str, best: str, score: float, pending: dict, slots: dict
     need = (pending.get("need") or [None])[0]
     gives = need in slots or (need == "scheme" and bool(slots.keys() & {"scheme", "scheme_candidates", "city"}))
     return bool(_ASKS.search(norm)) and best != pending.get("intent") and score >= MIN_SCORE and not gives
+
+
+def _memo_key(text: str, context: dict) -> tuple | None:
+    """What an understanding depends on besides the text: the question we asked and the menu we showed."""
+    pending, menu = context.get("pending"), context.get("menu")
+    try:
+        return (text, orjson.dumps(pending, option=orjson.OPT_SORT_KEYS) if pending else b"",
+                orjson.dumps(menu) if menu else b"")
+    except (TypeError, orjson.JSONEncodeError):  # not plain data: read afresh
+        return None
+
+
+def _copy(node: Any) -> Any:
+    if type(node) is dict:
+        return {k: _copy(v) for k, v in node.items()}
+    if type(node) is list:
+        return [_copy(v) for v in node]
+    return node

@@ -124,8 +124,10 @@ def _audience(c: _Checker, node: Any) -> None:
     question is already about them."""
     if node is None:
         return
-    c.mapping(node, "audience", ("note", "words"), {"note", "note_en", "words"})
-    for key in ("note", "note_en"):
+    c.mapping(node, "audience", ("note", "words"), {"note", "note_en", "words", "fact", "denied"})
+    if ("fact" in node) != ("denied" in node):
+        c.fail("audience", "fact 与 denied 须同时给出")
+    for key in ("note", "note_en", "fact", "denied"):
         if key in node:
             c.text(node[key], f"audience.{key}")
     for i, word in enumerate(c.items(node["words"], "audience.words")):

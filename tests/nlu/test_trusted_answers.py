@@ -383,3 +383,16 @@ def test_two_questions_in_one_message_each_get_their_own_answer(qa, question, de
 def test_a_joined_phrase_about_one_thing_is_not_split_into_two_answers(qa, question):
     one = chat(qa, question)[0]
     assert one.count("（依据") <= 1
+
+
+def test_a_child_the_audience_pack_rules_out_gets_no_steps_from_it(qa):
+    """A junior-school pupil in Xuancheng: the campus guide's 380 yuan and payment steps are not theirs."""
+    reply, = chat(qa, "娃儿在宣城读初中，医保咋个交")
+    assert "不符合参保条件" in reply and "只适用于合肥工业大学宣城校区的大学生" in reply
+    assert "380" not in reply and "缴费渠道" not in reply
+
+
+@pytest.mark.parametrize("question", ["宁波医保交多少钱，我们不是机关单位的", "我们家不是公务员，宁波孩子医保要交多少钱"])
+def test_a_guardian_who_denies_the_audience_is_told_the_guide_is_not_theirs(qa, question):
+    reply, = chat(qa, question)
+    assert reply.startswith("按您说的情况（孩子不是机关事业单位工作人员子女）") and "220元" not in reply
