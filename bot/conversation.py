@@ -82,7 +82,8 @@ class Router:
             return await self._menu_key(turn, MENU_CHOICES[text])
         understanding = self.nlu.understand(text, turn.session.get("qa"))
         if understanding.intent == "enroll":
-            return Reply(text=await self._start_form(turn, understanding.slots.get("scheme")))
+            return Reply(text=await self._start_form(turn, understanding.slots.get("scheme"),
+                                                     self._schemes_in(understanding.slots.get("city"))))
         if understanding.intent == "progress" and (len(text) <= 6 or await self._has_applications(turn)):
             return Reply(text=await self.dialogs.progress(turn))
         if understanding.intent == "human":
@@ -146,10 +147,15 @@ class Router:
         (a bare command such as 「进度」 always shows the guardian's own list)."""
         return bool(await turn.services.applications.for_user(turn.user_id)) or self.dialogs.is_active(turn.session)
 
-    async def _start_form(self, turn: Turn, scheme: str | None) -> str:
+    def _schemes_in(self, city: str | None) -> list[str]:
+        """The schemes of the city the guardian named ("我要给孩子办宁波的医保")."""
+        engine = self.qa.engine
+        return [s for s in engine.scheme_ids if city and engine.pack(s).city == city]
+
+    async def _start_form(self, turn: Turn, scheme: str | None, among: list[str] | None = None) -> str:
         """Start an enrolment; forms started are counted for the admin funnel's first stage."""
         was_active = self.dialogs.is_active(turn.session)
-        reply = await self.dialogs.start(turn, scheme)
+        reply = await self.dialogs.start(turn, scheme, among)
         if not was_active and self.dialogs.is_active(turn.session):
             await turn.services.store.incr(STARTED_COUNTER)
         return reply.text

@@ -110,7 +110,8 @@ class EnrollmentDialogs:
         ordered = sorted(self.forms, key=lambda s: (self.forms[s].settings.get("menu_order", 99), s))
         return [s for s in ordered if s in known] or ordered
 
-    async def start(self, turn: Any, scheme: str | None) -> DialogReply:
+    async def start(self, turn: Any, scheme: str | None, among: list[str] | None = None) -> DialogReply:
+        """`among`: the schemes the guardian's words leave ("办宁波的医保": the city's), when none is named."""
         state = turn.session.setdefault(ENROLL_KEY, {})
         state.pop("after", None)
         state.pop("ended", None)
@@ -123,9 +124,14 @@ class EnrollmentDialogs:
         last = state.get("last") or {}
         if scheme is None and normalize(turn.text) in AGAIN and last.get("scheme") in self.forms:
             return await self._open(turn, last["scheme"], prefill=True)
+        among = [s for s in among or [] if s in self.scheme_ids]
+        if scheme not in self.forms and len(among) == 1:
+            scheme = among[0]  # the city's only scheme: its 办理须知 and first questions say whom it is for
         if scheme not in self.forms:
             state["choosing"] = 1
-            return DialogReply(self._scheme_menu(unknown=scheme))
+            if among:
+                state["among"] = among
+            return DialogReply(self._scheme_menu(unknown=scheme, among=among))
         return await self._open(turn, scheme)
 
     async def handle(self, turn: Any, understand: Callable[[str], Any]) -> DialogReply:
@@ -218,16 +224,18 @@ class EnrollmentDialogs:
         except Exception:
             return scheme
 
-    def _scheme_menu(self, unknown: str | None = None) -> str:
+    def _scheme_menu(self, unknown: str | None = None, among: list[str] | None = None) -> str:
         head = "暂不支持在线办理这个项目。" if unknown else ""
-        return (f"{head}请问要为孩子办理哪一项？\n" + fields.numbered([self._title(s) for s in self.scheme_ids])
+        return (f"{head}请问要为孩子办理哪一项？\n" + fields.numbered([self._title(s) for s in among or self.scheme_ids])
                 + "\n回复数字或点选。")
 
     async def _handle_choice(self, turn: Any, state: dict, text: str, understand: Callable) -> DialogReply:
         if text in CANCEL:
             state.pop("choosing", None)
+            state.pop("among", None)
             return DialogReply("好的，已退出办理。需要时回复“我要参保”。")
-        schemes = self.scheme_ids
+        among = [s for s in state.get("among") or [] if s in self.scheme_ids]
+        schemes = among or self.scheme_ids
         number = fields.pick_number(text)
         scheme = schemes[number - 1] if number and 1 <= number <= len(schemes) else None
         if scheme is None:
@@ -242,14 +250,15 @@ class EnrollmentDialogs:
             state["choosing"] = int(state["choosing"]) + 1
             if state["choosing"] > MAX_FAILS:  # not choosing after all: let the router answer it
                 state.pop("choosing", None)
+                state.pop("among", None)
                 return DialogReply("需要办理时，回复“我要参保”。", digression=True)
-            return DialogReply("请回复项目前的数字（1到%d）。\n" % len(schemes) + self._scheme_menu())
-        state.pop("choosing", None)
+            return DialogReply("请回复项目前的数字（1到%d）。\n" % len(schemes) + self._scheme_menu(among=among))
         return await self._open(turn, scheme)
 
     async def _open(self, turn: Any, scheme: str, prefill: bool = False) -> DialogReply:
         state = turn.session.setdefault(ENROLL_KEY, {})
         state.pop("choosing", None)
+        state.pop("among", None)
         spec = self.forms[scheme]
         closed = self._window_closed(scheme, turn.now)
         if closed:

@@ -359,3 +359,20 @@ async def test_staff_verify_from_the_applications_page(start):
     assert "审核通过" in await bot.pushed("o-page", "审核通过：")
     page = await (await bot.admin("GET", f"/admin/applications/{app['id']}")).text()
     assert 'id="verification"' not in page and "免缴审核通过" in page
+
+
+# ---- a city named when asking to enrol --------------------------------------------------------
+
+async def test_enrolling_in_a_named_city_offers_only_that_citys_schemes(start):
+    bot = await start()
+    shanghai, = await bot.say("o-city-sh", "我想给孩子在上海参保")
+    assert "msgmenucontent=上海市少儿住院互助基金集中参保&msgmenuid=1" in shanghai
+    assert "msgmenucontent=上海城乡居民医保（中小学生和婴幼儿）参保登记&msgmenuid=2" in shanghai
+    assert "北京" not in shanghai and "宁波" not in shanghai and "msgmenuid=3" not in shanghai
+    wrong, = await bot.say("o-city-sh", "3")
+    assert "1到2" in wrong
+    opened, = await bot.say("o-city-sh", "1")
+    assert "少儿住院互助基金" in opened and "办理须知" in opened
+    # one scheme in the city: its form opens, and its first questions say whom it is for
+    ningbo = await bot.say("o-city-nb", "我要给孩子办宁波的医保", "同意")
+    assert "开始办理宁波机关事业单位子女" in ningbo[0] and "机关事业单位工作人员" in ningbo[1]
