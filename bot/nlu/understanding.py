@@ -40,7 +40,7 @@ _CN_DIGIT = "一二三四五六七八九"
 # Understandings remembered by (text, the pending question, the menu shown): the same message in the same
 # context reads the same for every guardian ("我要参保", "交多少钱", a menu's "2"), and reading it afresh is
 # a tokenizer pass, slot patterns and the matcher — most of a short turn's CPU.
-MEMO_SIZE = 20_000
+MEMO_SIZE = 5_000  # about 2.4 KB each with the typo memo's entry: ~12 MB at most
 
 
 @dataclass
