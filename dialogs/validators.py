@@ -308,9 +308,17 @@ def age_on(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
+def _refuse_reply_words(value: str, label: str) -> None:
+    """"对的", "好的", "是", "同意" typed at a free-text step answer an earlier question; they are never a
+    school's name or an address, and must not be stored as one."""
+    if value in NOT_NAMES or is_acknowledgement(value) or parse_yes_no(value) is not None:
+        raise ValidationError(f"“{value}”不是{label}，请输入{label}。")
+
+
 def check_address(text: str | None, label: str = "详细地址") -> str:
     """A street address: 4–100 characters containing Chinese, no emoji."""
     value = _require(text, label)
+    _refuse_reply_words(value, label)
     if any(unicodedata.category(ch) in ("So", "Cs", "Co") for ch in value):
         raise ValidationError(f"{label}里不能有表情或特殊符号，请重新输入。")
     if not any(_is_cjk(ch) for ch in value):
@@ -323,6 +331,7 @@ def check_address(text: str | None, label: str = "详细地址") -> str:
 def check_free_text(text: str | None, label: str, max_len: int = 60) -> str:
     """Short free text (e.g. a school or employer name)."""
     value = _require(text, label)
+    _refuse_reply_words(value, label)
     if len(value) > max_len:
         raise ValidationError(f"{label}最多{max_len}个字，请简要输入。")
     if any(unicodedata.category(ch) in ("So", "Cs", "Co") for ch in value):

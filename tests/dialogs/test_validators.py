@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialogs.validators import (
-    ValidationError, age_on, check_address, check_bank_card, check_date, check_hk_macau_permit,
+    ValidationError, age_on, check_address, check_bank_card, check_date, check_free_text, check_hk_macau_permit,
     check_id_number, normalize_id_number, check_luhn, check_name, check_passport, check_phone, check_residence_permit,
     generate_id_number, luhn_check_digit, parse_yes_no,
 )
@@ -183,3 +183,17 @@ def test_a_school_or_place_is_not_a_name(place):
 @pytest.mark.parametrize("name", ["王小明", "欧阳娜娜", "买买提·艾力", "李路", "王小区"])
 def test_ordinary_names_still_pass(name):
     assert check_name(name) == name
+
+
+@pytest.mark.parametrize("reply", ["对的", "好的", "是", "嗯", "同意", "ok", "没有", "不是", "知道了"])
+def test_a_reply_word_is_never_a_school_name_or_an_address(reply):
+    """"对的" typed at the Beijing form's school step answered the question before it: never stored as a school."""
+    with pytest.raises(ValidationError, match="不是学校"):
+        check_free_text(reply, "学校")
+    with pytest.raises(ValidationError):
+        check_address(reply, "详细地址")
+
+
+@pytest.mark.parametrize("text", ["散居", "北京市朝阳区实验小学", "对外经济贸易大学附属中学"])
+def test_real_school_names_still_pass(text):
+    assert check_free_text(text, "学校") == text
