@@ -11,8 +11,10 @@ from bot.answers.format import join, money
 from bot.rules.benefits import standards
 
 # Not "都要办": "两个孩子都要办" is about two children, not two schemes.
+# "都要买吗": whether both are required — neither seed says
+NEED_BOTH_WORDS = ("都要买", "都得买", "都要参加", "都得参加", "只买一个", "买一个就行", "只参加一个", "参加一个就行")
 COMPARE_WORDS = ("区别", "不同", "不一样", "差别", "哪个好", "哪个更", "选哪个", "比较", "一样吗", "两个都", "两项都",
-                 "两个要", "两个医保都", "两样都")
+                 "两个要", "两个医保都", "两样都") + NEED_BOTH_WORDS
 NAMED_ONLY_WORDS = ("同时",)  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes
 BOTH_COVER_WORDS = ("都能报", "都可以报", "都报", "一起报", "都能用")
 BOTH_WORDS = ("两个", "两项", "这两", "两种")  # without naming the schemes: the city's, as the bot just listed them
@@ -75,6 +77,8 @@ def compare(engine: Any, schemes: list[str], now: dt.datetime, text: str = "") -
     head = "这是两项不同的保障，分别参保、分别缴费："
     if any(w in text for w in NAMED_ONLY_WORDS + BOTH_COVER_WORDS):  # "可以同时报销吗" / "都能报吗": the seeds do not say how the two combine
         head = "材料没有写明这两项能否同时使用、怎样衔接，请以经办机构的答复为准。" + head
+    elif any(w in text for w in NEED_BOTH_WORDS):
+        head = "两份材料都没有说是否必须两项都参加，请以学校或经办机构的通知为准。" + head
     return join(head, *cards, ASK_MORE)
 
 

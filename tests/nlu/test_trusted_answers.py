@@ -396,3 +396,11 @@ def test_a_child_the_audience_pack_rules_out_gets_no_steps_from_it(qa):
 def test_a_guardian_who_denies_the_audience_is_told_the_guide_is_not_theirs(qa, question):
     reply, = chat(qa, question)
     assert reply.startswith("按您说的情况（孩子不是机关事业单位工作人员子女）") and "220元" not in reply
+
+
+@pytest.mark.parametrize("question", ["少儿住院基金和居民医保都要买吗", "上海这两个医保只买一个行不行"])
+def test_whether_both_schemes_are_needed_is_not_answered_beyond_the_seeds(qa, question):
+    """Neither Shanghai seed says whether a child must join both: the bot says so, then the two cards."""
+    reply, = chat(qa, question)
+    assert reply.startswith("两份材料都没有说是否必须两项都参加") and "【少儿住院互助基金】" in reply
+    assert "【上海居民医保（中小学生和婴幼儿）】" in reply
