@@ -262,7 +262,7 @@ class QuestionAnswerer:
         spec = self.nlu.catalogue.intents.get(intent)
         words = list(spec.keywords) if spec else []
         return Ctx(self.engine, self.index, scheme, self.engine.pack(scheme), slots, u.text, masked, now, topics, words,
-                   self.nlu.lexicon.line_conditions)
+                   self.nlu.lexicon.line_conditions, self.nlu.lexicon.silence_terms)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
         if intent in ("deadline", "payment_failure", "payment") and (in_time := calendar.month_deadlines(ctx)):

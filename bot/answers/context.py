@@ -33,6 +33,7 @@ class Ctx:
     topics: list[str] = field(default_factory=list)  # the intent's procedure topics
     intent_words: list[str] = field(default_factory=list)  # the intent's catalogue keywords
     conditions: list[dict] = field(default_factory=list)  # lexicon.line_conditions: lines facts rule out
+    silence_terms: list[str] = field(default_factory=list)  # lexicon.silence_terms: named things a pack may not say
 
     @property
     def today(self) -> dt.date:

@@ -151,13 +151,15 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
         hint = "\n".join(f"· {line}" for line in lines)
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
     lead = ranked[0][1] if strong else None
+    missing = ctx.index.unsaid(ctx.scheme, ctx.question, ctx.silence_terms)[:2]  # 支付宝 of a pack naming none
+    opening = f"{name}的材料里没有提到“{'”“'.join(missing)}”，下面是相关的内容：" if missing else f"{name}："
     floor = MIN_SCORE
     if lead is not None:  # a line answers outright: far weaker lines are filler, unless they go with it
         floor = ranked[0][0] * FILLER_SHARE
         ranked = [(score if score >= floor or (line.topic, line.item) == (lead.topic, lead.item) else 0.0, line)
                   for score, line in ranked]
         ranked.sort(key=lambda s: s[0], reverse=True)
-    return Composed(join(f"{name}：", _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))
+    return Composed(join(opening, _render(_select(ranked, BUDGET), topics, lead), source_note(ctx.pack)))
 
 
 LOOKUP_STRONG = 3.5  # for an unclear question a fairly relevant line still beats a menu

@@ -98,6 +98,8 @@ class ProcedureIndex:
             self._lines[scheme_id] = lines
             self._weights[scheme_id] = self._idf(lines)
         self._owner = self._sole_owners()  # built at start-up: the first question must not pay for it
+        self._said = {scheme_id: "".join(f"{line.title}{line.text}" for line in lines).lower()
+                      for scheme_id, lines in self._lines.items()}
 
     def _sole_owners(self) -> dict[str, str]:
         """Feature → the only pack whose lines use it."""
@@ -150,6 +152,19 @@ class ProcedureIndex:
         scored = [s for s in scored if s[0] > 0]
         scored.sort(key=lambda s: s[0], reverse=True)
         return scored[:limit]
+
+    def unsaid(self, scheme_id: str, text: str, terms: list[str]) -> list[str]:
+        """The `terms` (lexicon.silence_terms) the question names and this pack's lines never do, nor any
+        synonym of them ("能用支付宝交吗" of a pack that names no 支付宝): what the pack is silent on."""
+        said, text = self._said.get(scheme_id, ""), text.lower()
+        missing = []
+        for term in terms:
+            if term.lower() not in text:
+                continue
+            synonyms = {term, *(w for word, words in self._synonyms if term in (word, *words) for w in (word, *words))}
+            if not any(w.lower() in said for w in synonyms):
+                missing.append(term)
+        return missing
 
     def distinctive_scheme(self, text: str, vocabulary: frozenset[str] | set[str] | None = None) -> str | None:
         """The one pack whose own vocabulary the question uses ("预审" → the Shanghai fund, "京卡" → Beijing).

@@ -25,6 +25,9 @@ class Lexicon:
     commands: list[str] = field(default_factory=list)  # whole-message commands (上一步, 取消…)
     generic_names: dict[str, dict[str, str]] = field(default_factory=dict)  # name → {city: scheme id}
     weak_preference: list[str] = field(default_factory=list)
+    # Things a guardian asks about by name (支付宝, 到账, 发票…): a pack whose lines name neither the term nor a
+    # synonym of it is silent on it, and the answer says so before showing the related lines.
+    silence_terms: list[str] = field(default_factory=list)
     scheme_cities: dict[str, str] = field(default_factory=dict)  # scheme id → its city (from the packs)
     event_words: dict[str, str] = field(default_factory=dict)  # "预审通过" → the application's time field
     line_conditions: list[dict] = field(default_factory=list)  # pack lines the guardian's facts rule out
@@ -67,6 +70,7 @@ class Lexicon:
             generic_names={str(k): {str(c): str(i) for c, i in (v or {}).items()}
                            for k, v in (raw.get("generic_names") or {}).items()},
             weak_preference=[str(w) for w in raw.get("weak_preference") or []],
+            silence_terms=[str(w) for w in raw.get("silence_terms") or []],
             event_words={str(k): str(v) for k, v in (raw.get("event_words") or {}).items()},
             line_conditions=[{"words": [str(w) for w in c.get("words") or []],
                               "contradicted_by": dict(c.get("contradicted_by") or {})}

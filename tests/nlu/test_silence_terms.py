@@ -1,0 +1,37 @@
+"""A pack is said to be silent on a thing asked by name (支付宝, 到账…) only when its seed really never names it.
+The seeds are copied under tests/fixtures/seeds (tests never read ../shared)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
+
+
+def seed_text(engine, scheme: str) -> str:
+    return re.sub(r"\s+", "", (SEEDS / engine.pack(scheme).seed).read_text(encoding="utf-8")).lower()
+
+
+def test_a_pack_is_silent_on_a_term_only_when_its_seed_never_names_it(engine, qa, nlu):
+    terms = nlu.lexicon.silence_terms
+    assert terms
+    asked = " ".join(terms)
+    for scheme in engine.scheme_ids:
+        for term in qa.index.unsaid(scheme, asked, terms):
+            assert term.lower() not in seed_text(engine, scheme), f"{scheme}: the seed names {term}"
+
+
+@pytest.mark.parametrize("question, silent_on", [
+    ("上海居民医保能用支付宝交吗", "支付宝"),
+    ("北京一小报销多久到账", "到账"),
+])
+def test_the_answer_says_what_the_seed_does_not_say_before_the_related_lines(qa, now, question, silent_on):
+    reply = qa.answer(question, {}, now).text
+    assert f"的材料里没有提到“{silent_on}”" in reply.splitlines()[0]
+
+
+def test_a_pack_that_names_the_term_is_not_called_silent(qa, now):
+    reply = qa.answer("宁波医保能用支付宝交吗", {}, now).text
+    assert "没有提到" not in reply and "支付宝" in reply
