@@ -87,8 +87,12 @@ def main() -> None:
         print(f"QuestionAnswerer start-up (indexes the packs' lines): {time.perf_counter() - started:.2f} s")
         now = dt.datetime(2026, 9, 10, 10, 0, tzinfo=SHANGHAI)
         nlu.understand("预热")
-        report("Nlu.understand", *timed(nlu.understand, args.rounds))
-        print(f"{'Nlu.understand median':<28} {median_us(nlu.understand, args.rounds):>10.0f} µs/message")
+        # Read afresh each time: `understand` remembers a reading, so repeating the same messages would time
+        # the memo (shown on its own line), not the reading the target is about.
+        fresh = lambda text: nlu._understand(text, {})  # noqa: E731
+        report("Nlu.understand (afresh)", *timed(fresh, args.rounds))
+        print(f"{'Nlu.understand median':<28} {median_us(fresh, args.rounds):>10.0f} µs/message")
+        report("Nlu.understand (remembered)", *timed(nlu.understand, args.rounds))
         report("QuestionAnswerer.answer", *timed(lambda t: qa.answer(t, {}, now), max(1, args.rounds // 5)))
         print("target: < 1000 µs/message for Nlu.understand")
 

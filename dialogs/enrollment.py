@@ -124,7 +124,8 @@ class EnrollmentDialogs:
         last = state.get("last") or {}
         if scheme is None and normalize(turn.text) in AGAIN and last.get("scheme") in self.forms:
             return await self._open(turn, last["scheme"], prefill=True)
-        among = [s for s in among or [] if s in self.scheme_ids]
+        known = self.scheme_ids
+        among = [s for s in among or [] if s in known]
         if scheme not in self.forms and len(among) == 1:
             scheme = among[0]  # the city's only scheme: its 办理须知 and first questions say whom it is for
         if scheme not in self.forms:
@@ -234,8 +235,9 @@ class EnrollmentDialogs:
             state.pop("choosing", None)
             state.pop("among", None)
             return DialogReply("好的，已退出办理。需要时回复“我要参保”。")
-        among = [s for s in state.get("among") or [] if s in self.scheme_ids]
-        schemes = among or self.scheme_ids
+        known = self.scheme_ids
+        among = [s for s in state.get("among") or [] if s in known]
+        schemes = among or known
         number = fields.pick_number(text)
         scheme = schemes[number - 1] if number and 1 <= number <= len(schemes) else None
         if scheme is None:

@@ -70,6 +70,20 @@ def _names(text: str, words: list[str]) -> bool:
     return False
 
 
+def _audience_of(pack: Any) -> dict:
+    """The pack's `audience` (who its seed is written for), or {} for a pack written for every child."""
+    return (pack.raw or {}).get("audience") or {}
+
+
+def _first_time_told(state: dict, scheme: str) -> bool:
+    """Record that the guardian has heard whom `scheme`'s seed is for; False when they had already."""
+    told = state.setdefault("audience_told", [])
+    if scheme in told:
+        return False
+    told.append(scheme)
+    return True
+
+
 def _after_first_line(text: str, note: str) -> str:
     """The answer's lead stays first (the figure asked for); the note that qualifies it comes next."""
     lead, _, rest = text.partition("\n")
@@ -197,10 +211,10 @@ class QuestionAnswerer:
             return Answer(question, intent, slots, confident=False)
         pack = self.engine.pack(choice.scheme)
         state["scheme"], state["city"] = choice.scheme, pack.city
-        audience = (pack.raw or {}).get("audience")
+        audience = _audience_of(pack)
         if audience and audience.get("fact") and slots.get(audience["fact"]) is False:
             # "宁波医保交多少钱，我们不是机关单位的": the only Ningbo pack is for civil servants' children
-            state.setdefault("audience_told", []).append(choice.scheme)
+            _first_time_told(state, choice.scheme)
             return Answer(clip(join(audience["denied"], source_note(pack))), intent, slots, True, choice.scheme)
         if intent != "eligibility" and audience and not self._fits(choice.scheme, "eligibility", slots, now):
             # "宣城读初中，医保咋交": the only Xuancheng pack is a campus's; its steps are not this child's
@@ -239,14 +253,11 @@ class QuestionAnswerer:
         """A pack written for some children only (Ningbo's for civil servants' children): said once per
         conversation before its figures are taken as everyone's, unless the guardian already spoke of
         them. Eligibility questions need no note: the pack's own rules ask about it."""
-        audience = (pack.raw or {}).get("audience")
-        told = state.setdefault("audience_told", [])
-        if not audience or pack.id in told:
+        audience = _audience_of(pack)
+        if not audience or not _first_time_told(state, pack.id):
             return text
         if _names(u.text, audience["words"]) or intent == "eligibility":
-            told.append(pack.id)
             return text
-        told.append(pack.id)
         english = self._language(u, state) == "en" and audience.get("note_en")
         return _after_first_line(text, audience["note_en"] if english else audience["note"])
 
@@ -325,7 +336,7 @@ class QuestionAnswerer:
     def _notes_first(self, text: str, scheme: str | None) -> str:
         """Two answers joined: a pack's audience note, said in whichever came second, follows the reply's
         first line."""
-        note = ((self.engine.pack(scheme).raw or {}).get("audience") or {}).get("note") if scheme else None
+        note = _audience_of(self.engine.pack(scheme)).get("note") if scheme else None
         if note and note in text:
             text = _after_first_line(text.replace(note, "", 1).replace("\n\n", "\n").strip(), note)
         return text

@@ -19,6 +19,7 @@ from bot.nlu.slots import SlotExtractor
 from bot.nlu.text import normalise, strip_punctuation
 from bot.nlu.tokenizer import JiebaTokenizer, Tokenizer
 from bot.nlu.typos import TypoCorrector
+from dialogs.forms import copy_json
 
 MAX_CHARS = 500
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -130,7 +131,7 @@ class Nlu:
         else:
             self._memo.move_to_end(key)
         # a copy: callers may change what they are given, the remembered reading must not change
-        return Understanding(found.intent, found.confidence, _copy(found.slots), list(found.tokens),
+        return Understanding(found.intent, found.confidence, copy_json(found.slots), list(found.tokens),
                              list(found.candidates), found.text, found.lang)
 
     def _understand(self, text: str, context: dict) -> Understanding:
@@ -189,11 +190,3 @@ def _memo_key(text: str, context: dict) -> tuple | None:
                 orjson.dumps(menu) if menu else b"")
     except (TypeError, orjson.JSONEncodeError):  # not plain data: read afresh
         return None
-
-
-def _copy(node: Any) -> Any:
-    if type(node) is dict:
-        return {k: _copy(v) for k, v in node.items()}
-    if type(node) is list:
-        return [_copy(v) for v in node]
-    return node

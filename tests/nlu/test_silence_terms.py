@@ -1,5 +1,5 @@
 """A pack is said to be silent on a thing asked by name (支付宝, 到账…) only when its seed really never names it.
-The seeds are copied under tests/fixtures/seeds (tests never read ../shared)."""
+The five seeds are kept in this repository, under tests/fixtures/seeds."""
 from __future__ import annotations
 
 import re

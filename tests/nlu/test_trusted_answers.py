@@ -404,3 +404,10 @@ def test_whether_both_schemes_are_needed_is_not_answered_beyond_the_seeds(qa, qu
     reply, = chat(qa, question)
     assert reply.startswith("两份材料都没有说是否必须两项都参加") and "【少儿住院互助基金】" in reply
     assert "【上海居民医保（中小学生和婴幼儿）】" in reply
+
+
+def test_the_audience_is_remembered_once_however_often_it_is_denied(qa):
+    state: dict = {}
+    for _ in range(3):
+        qa.answer("宁波医保交多少钱，我们不是机关单位的", state, DEC4)
+    assert state["audience_told"] == ["nb-civil-servant-children"]
