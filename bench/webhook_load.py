@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -83,6 +84,7 @@ class PhaseStats:
     stuck: int = 0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    server_latencies: list[float] = field(default_factory=list)  # ms, from the servers' own "message" log lines
 
     @property
     def rate(self) -> float:
@@ -96,7 +98,13 @@ class PhaseStats:
                 "max_ms": round(lat[-1] * 1000, 1) if lat else None, "errors": dict(self.errors),
                 "conversations": self.conversations, "completed": self.completed, "stuck": self.stuck,
                 "server_cpu_ms_per_msg": round(1000 * self.server_cpu / self.messages, 3) if self.messages else None,
-                "client_cpu_s": round(self.client_cpu, 1)}
+                "client_cpu_s": round(self.client_cpu, 1), **self._server_side()}
+
+    def _server_side(self) -> dict:
+        """The pipeline's own latency (claim to reply, in the server): what the client's adds is HTTP, the
+        loop's queue before the handler starts, and the client's own scheduling."""
+        lat = sorted(self.server_latencies)
+        return {f"server_p{p}_ms": round(percentile(lat, p), 1) for p in (50, 95, 99)} if lat else {}
 
 
 class LoadClient:
@@ -160,9 +168,10 @@ def scripted(n: int, send) -> Awaitable[ConversationResult]:
 async def run_phase(name: str, targets: list[str], conversation: Conversation, *, concurrency: int,
                     duration: float, max_messages: int, rate: float | None = None,
                     guardians: Iterator[int] | None = None, server_pids: list[int] = (),
-                    token: str = BENCH_TOKEN, transport: str = "raw") -> PhaseStats:
+                    token: str = BENCH_TOKEN, transport: str = "raw", server_logs: list[Path] = ()) -> PhaseStats:
     """`concurrency` guardians at a time, each a whole conversation, until time or budget runs out."""
     stats = PhaseStats(name)
+    log_offsets = [log.stat().st_size if log.exists() else 0 for log in server_logs]
     guardians = guardians or itertools.count()
     cpu_before = _cpu_self(), sum(_cpu_of(p) for p in server_pids)
     timeout = aiohttp.ClientTimeout(total=15)
@@ -192,7 +201,21 @@ async def run_phase(name: str, targets: list[str], conversation: Conversation, *
         stats.elapsed = time.perf_counter() - started
     stats.client_cpu = _cpu_self() - cpu_before[0]
     stats.server_cpu = sum(_cpu_of(p) for p in server_pids) - cpu_before[1]
+    stats.server_latencies = [ms for log, offset in zip(server_logs, log_offsets) for ms in _logged_latencies(log, offset)]
     return stats
+
+
+def _logged_latencies(log: Path, offset: int) -> list[float]:
+    """`latency_ms` of the pipeline's "message" log lines written after `offset`."""
+    with open(log, "rb") as lines:
+        lines.seek(offset)
+        found = []
+        for line in lines:
+            start = line.find(b"{")
+            if b'"latency_ms"' in line and start >= 0:
+                with contextlib.suppress(ValueError, KeyError):
+                    found.append(float(json.loads(line[start:])["latency_ms"]))
+        return found
 
 
 def _cpu_self() -> float:
@@ -275,8 +298,9 @@ async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: floa
             server.start()
         targets = [s.base_url for s in scenario.servers]
         pids = [pid for s in scenario.servers for pid in [s.proc.pid, *_children(s.proc.pid)]]
+        logs = [s.log_path for s in scenario.servers if s.log_path]
         common = dict(concurrency=args.concurrency, max_messages=args.max_messages, server_pids=pids,
-                      transport=args.http)
+                      transport=args.http, server_logs=logs)
         guardians = itertools.count()  # every conversation in this store is a new guardian
         common = dict(common, guardians=guardians)
         await run_phase("warm-up", targets, scenario.conversation, duration=1.0, **common)
@@ -299,9 +323,10 @@ async def measure(scenario: Scenario, args: argparse.Namespace, paced_rate: floa
 
 def print_table(rows: list[dict], baseline: dict | None) -> None:
     """`ratio`: msg/s over the baseline's; `cpu ratio`: the baseline's server CPU per message over this
-    phase's (closed-loop phases only: what issue 17's goal is stated in)."""
+    phase's (closed-loop phases only: what issue 17's goal is stated in); `srv p99`: the pipeline's own p99,
+    from the server's log (the bot's servers only)."""
     head = (f"{'phase':38} {'msg/s':>8} {'ratio':>6} {'cpu ratio':>9} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
-            f" {'srv ms/msg':>10}  errors, conversations")
+            f" {'srv ms/msg':>10} {'srv p99':>7}  errors, conversations")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -311,7 +336,7 @@ def print_table(rows: list[dict], baseline: dict | None) -> None:
         conv = f"{r['completed']}/{r['conversations']} done" + (f", {r['stuck']} stuck" if r["stuck"] else "")
         print(f"{r['phase']:38} {r['msg_per_s']:8.1f} {ratio:>6} {cpu_ratio:>9} {r['p50_ms']:7.1f} {r['p95_ms']:7.1f}"
               f" {r['p99_ms']:7.1f} {r['max_ms'] or 0:7.1f} {r['server_cpu_ms_per_msg'] or 0:10.3f}"
-              f"  {r['errors'] or 'none'}, {conv}")
+              f" {r.get('server_p99_ms', ''):>7}  {r['errors'] or 'none'}, {conv}")
 
 
 def _cpu_ratio(row: dict, baseline: dict) -> float | None:

@@ -48,6 +48,7 @@ RECENT_KEYS = 3  # processed message keys (and replies) kept in the session: WeC
 MESSAGE_COUNTER_TTL = 40 * 86400
 COUNT_FLUSH_SECONDS = 2.0  # the admin dashboard's "messages today" may lag this much
 COUNT_FLUSH_MESSAGES = 50
+FOLLOWUP_WAIT_LIMIT = 0.25  # seconds a follow-up waits for a moment with no guardian message in hand
 
 
 class Router(Protocol):
@@ -70,11 +71,14 @@ class Pipeline:
         self._unflushed: dict[str, int] = {}  # counter name → messages not yet added in the store
         self._flush_timer: asyncio.Task | None = None  # a flush_counts waiting for COUNT_FLUSH_SECONDS
         self._flush_lock = asyncio.Lock()  # drain waits for a flush in progress
+        self._handling = 0  # guardians' messages being handled now
+        self._quiet_waiters: list[asyncio.Future] = []  # follow-ups waiting for _handling to reach 0
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The reply to send now, or None for "success" (the answer then comes by message)."""
         started = time.perf_counter()
         outcome = "ok"
+        self._handling += 1
         try:
             reply, outcome = await self._handle(incoming)
             return reply
@@ -89,6 +93,9 @@ class Pipeline:
             log.exception("turn failed")
             return Reply(text="抱歉，系统出了点问题，请稍后再试。您已填写的内容不会丢失。")
         finally:
+            self._handling -= 1
+            if not self._handling:
+                self._wake_followups()
             elapsed = time.perf_counter() - started
             self.metrics.observe(incoming.kind, outcome, elapsed)
             log_event(log, "message", user=user_ref(incoming.user_id), kind=incoming.kind,
@@ -114,9 +121,10 @@ class Pipeline:
             await asyncio.sleep(0.05)
         if waiting_since is not None:
             budget = max(0.1, self.reply_budget - (time.monotonic() - waiting_since))
-        task = asyncio.ensure_future(self._process(incoming, claim.held))
+        finished = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self._process_and_wake(incoming, claim.held, finished))
         self._keep_claim(key, task)
-        if await _finished_within(task, budget):
+        if await _finished_within(finished, budget):
             return task.result(), "ok"
         self._spawn(self._deliver_late(incoming, task))
         return None, "deferred"
@@ -144,6 +152,15 @@ class Pipeline:
     @staticmethod
     def _lock_name(incoming: Incoming) -> str:
         return f"user:{incoming.user_id}"
+
+    async def _process_and_wake(self, incoming: Incoming, held: HeldLock | None, finished: asyncio.Future) -> Reply:
+        """`_process`, waking the waiting handler from the turn's last step: a done-callback would take one
+        more pass of the loop, and under load every pass waits for all the other guardians' ready work."""
+        try:
+            return await self._process(incoming, held)
+        finally:
+            if not finished.done():
+                finished.set_result(True)
 
     async def _process(self, incoming: Incoming, held: HeldLock | None) -> Reply:
         """The turn under the guardian's lock: `held` when it was taken with the claim, else waited for."""
@@ -249,11 +266,33 @@ class Pipeline:
             await self.deliver(self.services, incoming.user_id, text)
 
     async def _run_followup(self, followup: Callable[[Services], Awaitable[Any]]) -> None:
+        await self._quiet_moment()
         try:
             await followup(self.services)
         except Exception:
             self.metrics.errors["followup"] += 1
             log.exception("follow-up failed")
+
+    async def _quiet_moment(self) -> None:
+        """Wait until no guardian's message is being handled, FOLLOWUP_WAIT_LIMIT seconds at most: work that
+        comes after a reply (pre-review, payment orders, deliveries) then never holds up another guardian's
+        reply behind it in the loop, and under a steady load it still runs within a fraction of a second."""
+        if not self._handling:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._quiet_waiters.append(waiter)
+        timer = loop.call_later(FOLLOWUP_WAIT_LIMIT, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+
+    def _wake_followups(self) -> None:
+        waiters, self._quiet_waiters = self._quiet_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -272,25 +311,19 @@ class Pipeline:
         await self.flush_counts()
 
 
-async def _finished_within(task: asyncio.Future, seconds: float) -> bool:
-    """Whether `task` finished within `seconds`; it runs on either way (the reply budget). What
-    `asyncio.wait_for(asyncio.shield(task))` does, with one future and one timer instead of two futures,
-    a timer and their callbacks on every message."""
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-
-    def wake(finished: bool) -> None:
-        if not waiter.done():
-            waiter.set_result(finished)
-
-    on_done = lambda _task: wake(True)  # noqa: E731
-    task.add_done_callback(on_done)
-    timer = loop.call_later(seconds, wake, False)
+async def _finished_within(finished: asyncio.Future, seconds: float) -> bool:
+    """Whether the turn set `finished` within `seconds`; it runs on either way (the reply budget). The
+    handler awaits `finished` itself, and the budget's timer sets it to False: one timer per message, and
+    the handler resumes in the loop's next pass after the turn's last step (`asyncio.wait_for` would add a
+    task, a second future and a pass for each). A cancelled request (the client went away) cancels only
+    `finished`: the turn runs on."""
+    if finished.done():
+        return True
+    timer = asyncio.get_running_loop().call_later(seconds, lambda: finished.done() or finished.set_result(False))
     try:
-        return await waiter
-    finally:  # also when the request itself is cancelled (the client went away): the task runs on
+        return await finished
+    finally:
         timer.cancel()
-        task.remove_done_callback(on_done)
 
 
 __all__ = ["Pipeline", "BUSY_TEXT", "LockTimeout"]
