@@ -276,6 +276,19 @@ class QuestionAnswerer:
                    self.nlu.lexicon.line_conditions, self.nlu.lexicon.silence_terms)
 
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
+        composed = self._composed_from_rules(intent, ctx)
+        if composed is not None:
+            opening = procedures.silence_opening(ctx)
+            if opening:  # "新生儿出生多久内要办" of a pack that never speaks of newborns: said before the window
+                composed.text = join(opening, composed.text)
+            return composed
+        composed = procedures.topic_answer(ctx, ctx.topics or ["steps"])
+        if intent in ("enroll", "materials", "procedure"):
+            composed.text = join(composed.text, ENROLL_HINT)
+        return composed
+
+    def _composed_from_rules(self, intent: str, ctx: Ctx) -> Composed | None:
+        """The answer of an intent the rule engine computes (figures, dates, cover); None for the others."""
         if intent in ("deadline", "payment_failure", "payment") and (in_time := calendar.month_deadlines(ctx)):
             return in_time
         if intent == "reimbursement":
@@ -286,10 +299,7 @@ class QuestionAnswerer:
             return fees.fee(ctx, self.fact_names)
         if intent == "deadline":
             return calendar.deadline(ctx)
-        composed = procedures.topic_answer(ctx, ctx.topics or ["steps"])
-        if intent in ("enroll", "materials", "procedure"):
-            composed.text = join(composed.text, ENROLL_HINT)
-        return composed
+        return None
 
     # -- pieces -------------------------------------------------------------------------------
     def _second_question(self, u: Understanding) -> tuple[Understanding, Understanding, bool] | None:

@@ -135,6 +135,13 @@ def _listing(line: Line, focus: str) -> float:
     return LISTING_BONUS if focus and line.text.count(focus) >= 2 else 0.0
 
 
+def silence_opening(ctx: Ctx) -> str:
+    """"…的材料里没有提到“支付宝”，下面是相关的内容：" when the question names things (lexicon.silence_terms:
+    支付宝, 新生儿, 补交…) that the pack never names, nor a synonym; else ""."""
+    missing = ctx.index.unsaid(ctx.scheme, ctx.question, ctx.silence_terms)[:2]
+    return f"{ctx.pack.short_name}的材料里没有提到“{'”“'.join(missing)}”，下面是相关的内容：" if missing else ""
+
+
 def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
     name = ctx.pack.short_name
     question = ctx.index.question_features(ctx.question)
@@ -151,8 +158,7 @@ def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:
         hint = "\n".join(f"· {line}" for line in lines)
         return Composed(join(f"{name}的材料里没有写明这方面的内容，建议向学校或经办机构确认。", hint), confident=False)
     lead = ranked[0][1] if strong else None
-    missing = ctx.index.unsaid(ctx.scheme, ctx.question, ctx.silence_terms)[:2]  # 支付宝 of a pack naming none
-    opening = f"{name}的材料里没有提到“{'”“'.join(missing)}”，下面是相关的内容：" if missing else f"{name}："
+    opening = silence_opening(ctx) or f"{name}："
     floor = MIN_SCORE
     if lead is not None:  # a line answers outright: far weaker lines are filler, unless they go with it
         floor = ranked[0][0] * FILLER_SHARE

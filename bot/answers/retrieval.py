@@ -159,10 +159,9 @@ class ProcedureIndex:
         said, text = self._said.get(scheme_id, ""), text.lower()
         missing = []
         for term in terms:
-            if term.lower() not in text:
-                continue
             synonyms = {term, *(w for word, words in self._synonyms if term in (word, *words) for w in (word, *words))}
-            if not any(w.lower() in said for w in synonyms):
+            asked = any(w.lower() in text for w in synonyms)  # "刚出生" asks about 新生儿
+            if asked and not any(w.lower() in said for w in synonyms):
                 missing.append(term)
         return missing
 

@@ -26,6 +26,12 @@ def test_a_pack_is_silent_on_a_term_only_when_its_seed_never_names_it(engine, qa
 @pytest.mark.parametrize("question, silent_on", [
     ("上海居民医保能用支付宝交吗", "支付宝"),
     ("北京一小报销多久到账", "到账"),
+    # answers the rule engine computes (a window, a fee, a bill) say it too, also before a question back
+    ("新生儿出生多久内要办理上海少儿住院基金", "新生儿"),
+    ("孩子刚出生能参加少儿住院基金吗", "新生儿"),
+    ("少儿住院基金错过了还能交吗", "补交"),
+    ("北京一小孩子意外受伤住院能报多少", "意外"),
+    ("上海居民医保打疫苗能报销吗", "疫苗"),
 ])
 def test_the_answer_says_what_the_seed_does_not_say_before_the_related_lines(qa, now, question, silent_on):
     reply = qa.answer(question, {}, now).text
@@ -35,3 +41,9 @@ def test_the_answer_says_what_the_seed_does_not_say_before_the_related_lines(qa,
 def test_a_pack_that_names_the_term_is_not_called_silent(qa, now):
     reply = qa.answer("宁波医保能用支付宝交吗", {}, now).text
     assert "没有提到" not in reply and "支付宝" in reply
+
+
+def test_a_figure_still_follows_the_silence_note(qa, now):
+    reply = qa.answer("新生儿上海居民医保交多少钱", {}, now).text
+    first, rest = reply.split("\n", 1)
+    assert "没有提到“新生儿”" in first and "180元" in rest
