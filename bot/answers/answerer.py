@@ -48,7 +48,10 @@ QUESTION_WORDS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能
 NOT_SIDE_BY_SIDE = SMALLTALK | {"enroll", "progress", UNCLEAR}
 EACH_WORDS = ("分别", "哪个", "哪边", "各自", "各是", "差多少", "相差", "比较", "交得多", "更贵", "更便宜")
 CLAIM_FACTS = {"kind", "hospital_level", "amount", "years_insured", "condition", "costs_this_year"}
-FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: never from a guessed scheme  # answers computed from facts a follow-up may change
+FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: never from a guessed scheme
+# Asked about a child the facts said rule out, these are still answered as asked (a phone number, a refund of
+# what was paid, a payment gone wrong); every other question gets the eligibility verdict instead.
+STILL_ANSWERED_WHEN_RULED_OUT = {"eligibility", "contacts", "refund", "payment_failure", "progress", "compare"}
 REFINEMENT_LENGTH = 12
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
@@ -216,10 +219,12 @@ class QuestionAnswerer:
             # "宁波医保交多少钱，我们不是机关单位的": the only Ningbo pack is for civil servants' children
             _first_time_told(state, choice.scheme)
             return Answer(clip(join(audience["denied"], source_note(pack))), intent, slots, True, choice.scheme)
-        if intent != "eligibility" and audience and not self._fits(choice.scheme, "eligibility", slots, now):
-            # "宣城读初中，医保咋交": the only Xuancheng pack is a campus's; its steps are not this child's
-            intent, topics = "eligibility", []
         ctx = self._ctx(intent, choice.scheme, slots, u, now, topics)
+        if intent not in STILL_ANSWERED_WHEN_RULED_OUT and eligibility.ruled_out(ctx, self.fact_names):
+            # "孩子读大学了，上海少儿住院基金还能交吗" / "宣城读初中，医保咋交": the facts said rule the child out,
+            # so the answer is that, not the scheme's window or fee as if it were theirs
+            intent, topics = "eligibility", []
+            ctx = self._ctx(intent, choice.scheme, slots, u, now, topics)
         composed = self._compose(intent, ctx)
         if composed.ask:
             state["pending"] = {"intent": intent, "need": composed.ask.need, "slots": composed.ask.slots}

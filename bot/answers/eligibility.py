@@ -121,6 +121,12 @@ def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[st
         assumed.append(missing)
 
 
+def ruled_out(ctx: Ctx, fact_names: set[str]) -> bool:
+    """Whether the facts said decide that the child cannot join (what `eligibility` would answer)."""
+    facts = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
+    return bool(facts) and _decide(ctx, facts)[0].status == "not_eligible"
+
+
 def eligibility(ctx: Ctx, fact_names: set[str]) -> Composed:
     facts = facts_from(ctx.slots, ctx.pack, fact_names, ctx.text)
     result, assumed = _decide(ctx, facts)

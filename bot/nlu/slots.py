@@ -51,6 +51,9 @@ _STAGES: list[tuple[str, str]] = [
     (r"(?:工读学校|工读)", "reform"),
     (r"(?:大学|大[一二三四]|本科|研究生|高校|大专|高等院校|大学生|院校|硕士|博士生|科研院所)", "university"),
 ]
+# A hospital named after its university ("复旦大学附属儿科医院", "北京大学第一医院") says nothing of the child's school.
+_UNIVERSITY_HOSPITAL = re.compile(r"[\u4e00-\u9fff]{0,10}(?:大学|学院)(?:附属|医学院|第[一二三四五六七八九十\d]+|口腔|儿科|儿童"
+                                  r"|人民|中医|肿瘤|眼耳鼻喉科|妇产科)[\u4e00-\u9fff]{0,10}?医院")
 _NOT_IN_SCHOOL = re.compile(
     r"(?:没|未|不|没有)(?:在)?(?:上学|读书|入学|上幼儿园|上托儿所|入园|入托|在校|念书|读了|念了|上了学)|辍学|休学|散居|在家带"
     r"|(?:不是|没|不)(?:在校)?学生|(?:没|未)(?:有)?(?:上|读)(?:幼儿园|托儿所|小学)")
@@ -276,8 +279,9 @@ class SlotExtractor:
             slots["in_school"] = False
             slots["school_stage"] = "none"
         else:
+            schooling = _UNIVERSITY_HOSPITAL.sub("", text)
             for pattern, stage in _STAGES:
-                if re.search(pattern, text):
+                if re.search(pattern, schooling):
                     slots["school_stage"] = stage
                     slots["in_school"] = True
                     break

@@ -70,6 +70,9 @@ def test_slots(nlu, text, expected):
     ("我父母有职工医保", "employee_insurance"),  # the parent's insurance, not the child's
     ("北京东路小学能参保吗", "city"),  # a Shanghai school on a street named after Beijing
     ("家住宁波路", "city"),
+    ("孩子在复旦大学附属儿科医院住院花了2万", "school_stage"),  # a hospital named after its university
+    ("在北京大学第一医院住院", "school_stage"),
+    ("上海交通大学医学院附属新华医院住院5000元", "school_stage"),
 ])
 def test_no_false_slot(nlu, text, absent):
     assert absent not in nlu.understand(text).slots

@@ -411,3 +411,26 @@ def test_the_audience_is_remembered_once_however_often_it_is_denied(qa):
     for _ in range(3):
         qa.answer("宁波医保交多少钱，我们不是机关单位的", state, DEC4)
     assert state["audience_told"] == ["nb-civil-servant-children"]
+
+
+@pytest.mark.parametrize("question, scheme_name", [
+    ("孩子读大学了，上海少儿住院基金还能交吗", "少儿住院互助基金"),
+    ("孩子上大学了，少儿住院基金一年多少钱", "少儿住院互助基金"),
+    ("孩子在宣城读初中，医保咋交", "合工大宣城校区大学生医保"),
+])
+def test_a_child_the_facts_rule_out_is_told_so_instead_of_the_schemes_window_or_fee(qa, question, scheme_name):
+    reply, = chat(qa, question, now=dt.datetime(2026, 9, 10, 10, 0, tzinfo=SHANGHAI))
+    assert reply.startswith(f"按规定不能参加{scheme_name}") or "不能参加" in reply.splitlines()[0], reply
+    assert "还有" not in reply and "元/年" not in reply  # no window countdown, no fee as if it were theirs
+
+
+def test_a_hospital_named_after_a_university_does_not_rule_the_child_out(qa):
+    reply, = chat(qa, "孩子在复旦大学附属儿科医院住院花了2万，上海居民医保能报多少")
+    assert "不能参加" not in reply and "大学生" not in reply and "元" in reply
+
+
+def test_a_pack_silent_on_university_students_says_so_before_its_fee(qa):
+    reply, = chat(qa, "上海居民医保大学生交多少")
+    assert reply.splitlines()[0].endswith("的材料里没有提到“大学生”，下面是相关的内容：")
+    beijing, = chat(qa, "北京一小大学生交多少")  # Beijing's letter names 高校 students
+    assert "没有提到“大学生”" not in beijing
