@@ -18,6 +18,8 @@ STOPWORDS = frozenset(
 MASK = "□"
 # Slots that become placeholder features for similarity.
 _PLACEHOLDER_SLOTS = ("scheme", "city", "amount", "age", "kind", "hospital_level", "condition")
+# Facts describing the child: a "能交吗" said with them asks whether the child may join.
+CHILD_FACTS = ("hukou_city", "in_school", "school_stage", "age", "person_group", "school_city")
 KEYWORD_SCALE = 4.0  # keyword weight that gives ~63 % of the keyword score
 KEYWORD_SHARE = 0.6
 
@@ -130,6 +132,8 @@ def _slot_bonus(intent: str, slots: dict[str, Any]) -> float:
         return 0.5  # "今天能交吗": a yes/no about a date, answered from the calendar
     if intent == "eligibility" and slots.get("when_asked"):
         return -0.2  # "今天能参保吗" asks whether it can be done today, not whether the child may join
+    if intent == "eligibility" and slots.get("can_ask") and any(name in slots for name in CHILD_FACTS):
+        return 0.35  # "孩子在上海上学但户口在江苏，少儿基金能交吗": whether this child may join
     if intent == "deadline" and slots.get("date_mention"):
         return 0.2
     return 0.0

@@ -386,9 +386,13 @@ class SlotExtractor:
 
     @staticmethod
     def _when_asked(text: str, slots: dict[str, Any]) -> None:
-        """"今天能交吗" / "这个月还来得及吗" / "28号能办吗": a day or month the guardian asks about."""
+        """"今天能交吗" / "这个月还来得及吗" / "28号能办吗": a day or month the guardian asks about. Without a
+        day, "能交吗" is marked `can_ask`: said of a child described ("户口在江苏，少儿基金能交吗"), it asks
+        whether the child may join."""
         if not _CAN_DO.search(text):
             return
+        if not _ASKS_WHEN.search(text):  # "什么时候能参保" asks for the window
+            slots["can_ask"] = True
         for pattern, when in _WHEN:
             found = pattern.search(text)
             if found:
@@ -440,6 +444,7 @@ _DAYS_AGO = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
 _EVENT_TIME = re.compile(r"(今天|今日|昨天|昨日|前天)(?:的)?(凌晨|早上|上午|中午|下午|傍晚|晚上)?"
                          r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:点|时|:00)(半)?")
 # "今天能交吗" asks about doing something on a date; "这个月门诊能报多少" does not.
+_ASKS_WHEN = re.compile(r"什么时候|啥时候|什么时间|何时|哪天|哪一天|几号|几月|多久|截止|期限")
 _CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请)|来得及|还行|行不行"
                      r"|赶得上|办得了|交得了|晚了|迟了|还有机会")
 _WHEN: list[tuple[re.Pattern[str], str]] = [

@@ -24,6 +24,9 @@ CASES = [
     ("预审没通过怎么办", "progress"),
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
+    ("孩子在上海上学但户口在江苏，少儿住院基金能交吗", "eligibility"),  # "能交吗" of a child described
+    ("户口外地在上海读初中，居民医保可以买吗", "eligibility"),
+    ("少儿住院基金能交吗", "payment"),  # nothing said of the child: how to pay
     ("哪些孩子可以参加少儿基金", "eligibility"),
     ("有职工医保还能参加少儿基金吗", "eligibility"),
     ("少儿基金啥时候开始交", "deadline"),
