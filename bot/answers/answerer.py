@@ -405,6 +405,8 @@ class QuestionAnswerer:
 
     def _distinctive_scheme(self, text: str, vocabulary: set[str] | None = None) -> str | None:
         masked = self.nlu.slots.extract(text)[1].replace(MASK, " ")
+        for word in self.chooser.weak:  # "孩子没户口能参保吗": 户口 is every scheme's word, whichever pack spells it so
+            masked = masked.replace(word, " ")
         return self.index.distinctive_scheme(masked, vocabulary)
 
     def _own_words_scheme(self, text: str) -> str | None:

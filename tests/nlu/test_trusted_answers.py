@@ -434,3 +434,9 @@ def test_a_pack_silent_on_university_students_says_so_before_its_fee(qa):
     assert reply.splitlines()[0].endswith("的材料里没有提到“大学生”，下面是相关的内容：")
     beijing, = chat(qa, "北京一小大学生交多少")  # Beijing's letter names 高校 students
     assert "没有提到“大学生”" not in beijing
+
+
+@pytest.mark.parametrize("question", ["孩子没户口能参保吗", "户口不在本地的孩子能参加吗"])
+def test_a_general_word_one_pack_happens_to_spell_so_does_not_pick_the_scheme(qa, question):
+    reply, = chat(qa, question)
+    assert "请回复序号" in reply and "以上按" not in reply
