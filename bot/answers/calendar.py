@@ -67,7 +67,7 @@ def since_event(ctx: Ctx, event: dict) -> Composed | None:
 
 def asked_days(now: dt.datetime, when: str) -> tuple[dt.datetime, dt.datetime, str] | None:
     """The stretch of time a "能交吗" question is about, and how to name it: today, tomorrow, the rest
-    of this month, next month or the next day N of a month."""
+    of this month, next month, the rest of this year or the next day N of a month."""
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     end_of = lambda start: start.replace(hour=23, minute=59, second=59)  # noqa: E731
     if when == "today":
@@ -81,6 +81,8 @@ def asked_days(now: dt.datetime, when: str) -> tuple[dt.datetime, dt.datetime, s
     if when == "next_month":
         after = (first_next + dt.timedelta(days=32)).replace(day=1)
         return first_next, end_of(after - dt.timedelta(days=1)), f"下个月（{first_next.month}月）"
+    if when == "this_year":
+        return now, end_of(now.replace(month=12, day=31)), f"今年（{now.year}年底前）"
     if when.startswith("day:") and when[4:].isdigit():
         wanted = int(when[4:])
         for month_start in (day_start.replace(day=1), first_next):

@@ -452,6 +452,7 @@ _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"明天|明日"), "tomorrow"),
     (re.compile(r"这个月|本月|这月|月底前"), "this_month"),
     (re.compile(r"下个月|下月"), "next_month"),
+    (re.compile(r"今年|年底前|年内"), "this_year"),
     (re.compile(r"(?<![月0-9])([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)"), "day"),
 ]
 

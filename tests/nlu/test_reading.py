@@ -113,6 +113,7 @@ def test_several_amounts_without_a_cue_are_kept_to_ask(nlu):
     ("现在办还来得及吗", "today"),
     ("28号能交吗", "day:28"),
     ("明天还可以办吗", "tomorrow"),
+    ("今年还能办吗", "this_year"),
 ])
 def test_a_date_asked_about_is_a_calendar_question(nlu, text, when):
     u = nlu.understand(text)
