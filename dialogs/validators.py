@@ -252,8 +252,9 @@ NOT_NAMES = frozenset(
 
 
 # Endings of schools, hospitals and places: a person's name never ends like this.
-# One-character endings (路, 区) only on longer words: 李路 may be a child's name, 世纪大道路 is not.
-_PLACE_NAME = re.compile(r"(?:小学|中学|学校|学院|大学|幼儿园|托儿所|医院|校区|新区|大道|街道)$|^.{3,}[路街区县镇]$")
+# One-character endings only on longer words: 李路 may be a child's name, 世纪大道路 and 静安区 are not.
+_PLACE_NAME = re.compile(r"(?:小学|中学|学校|学院|大学|幼儿园|托儿所|医院|校区|新区|大道|街道)$|^.{3,}[路街镇]$"
+                         r"|^.{2,}[区县市省]$")
 
 
 def check_name(text: str | None, label: str = "姓名") -> str:

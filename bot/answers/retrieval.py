@@ -37,7 +37,14 @@ RULES_TOPIC = "rules"  # eligibility rules (name, seed sentence): who may join
 def _rule_notes(pack: Any) -> list[tuple[str, str]]:
     spec = (pack.raw or {}).get("eligibility") or {}
     rules = [*(spec.get("rules") or []), *([spec["otherwise"]] if spec.get("otherwise") else [])]
-    return [(str(r.get("name", "")), f"{r.get('text', '')}{r.get('explanation', '')}") for r in rules if r.get("text")]
+    return [(str(r.get("name", "")), _sentences(str(r["text"]), str(r.get("explanation") or ""))) for r in rules
+            if r.get("text")]
+
+
+def _sentences(*parts: str) -> str:
+    """Parts joined as sentences: the seed's rule text often has no full stop of its own."""
+    kept = [p.strip() for p in parts if p.strip()]
+    return "".join(p if p[-1] in "。！？；.!?" else p + "。" for p in kept[:-1]) + (kept[-1] if kept else "")
 
 
 def _calendar_notes(pack: Any) -> list[tuple[str, str]]:

@@ -442,3 +442,8 @@ def test_a_pack_silent_on_university_students_says_so_before_its_fee(qa):
 def test_a_general_word_one_pack_happens_to_spell_so_does_not_pick_the_scheme(qa, question):
     reply, = chat(qa, question)
     assert "请回复序号" in reply and "以上按" not in reply
+
+
+def test_a_rule_quoted_with_its_explanation_reads_as_two_sentences(qa):
+    reply, = chat(qa, "学校没上传信息怎么办，少儿住院互助基金")
+    assert "线下办理参保学校还没有" not in reply and "个人基本信息可在" not in reply
