@@ -53,6 +53,8 @@ FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: 
 # what was paid, a payment gone wrong); every other question gets the eligibility verdict instead.
 STILL_ANSWERED_WHEN_RULED_OUT = {"eligibility", "contacts", "refund", "payment_failure", "progress", "compare"}
 REFINEMENT_LENGTH = 12
+_STEP_LINE = re.compile(r"\d+\. ")  # a worked figure's step: the follow-up's own, even where the first has it
+SILENCE_RELATED = "，下面是相关的内容："  # procedures.silence_opening's ending
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
 CATEGORY_FACTS = {"age", "birth_date", "school_stage", "in_school", "person_group", "full_time", "employed"}
@@ -128,7 +130,7 @@ class QuestionAnswerer:
             u = understanding or self.nlu.understand(text or "", state)
             found = self._second_question(u)
             if found is None:
-                return self._answer(u, state, now)
+                return self._with_follow_up(u, text, state, now)
             main, other, asked_first = found
             first = self._answer(main, state, now)
             if not first.confident:
@@ -148,6 +150,53 @@ class QuestionAnswerer:
             log.exception("answer failed", extra={"intent": getattr(understanding, "intent", None)})
             state.pop("pending", None)
             return Answer(SORRY, UNCLEAR, {}, confident=False)
+
+    def _with_follow_up(self, u: Understanding, raw: str, state: dict, now: dt.datetime) -> Answer:
+        """"住院1万三级医院报多少？门诊呢？" / "宁波婴儿多少钱 中学生多少": the same question asked again in the
+        same message about another case is answered as if it were the next message (`_refines`), after the
+        first; one question is answered as it is."""
+        split = self._follow_up_clause(u, raw)
+        if split is None:
+            return self._answer(u, state, now)
+        first_text, follow_up = split
+        first = self._answer(self.nlu.understand(first_text, state), state, now)
+        if not first.confident or "pending" in state or "last" not in state:
+            return first if first.confident or "pending" in state else self._answer(u, {}, now)
+        second = self._answer(self.nlu.understand(follow_up, state), state, now)
+        said = set(first.text.replace(ENROLL_HINT, "").splitlines())
+        new = [line for line in second.text.splitlines() if line not in said or _STEP_LINE.match(line)]
+        if not second.confident or not new:
+            state.pop("pending", None)
+            return first
+        if new[0].endswith(SILENCE_RELATED) and all(line == ENROLL_HINT for line in new[1:]):
+            new = [new[0].removesuffix(SILENCE_RELATED) + "。", *new[1:]]  # "大学生呢" of a pack naming none
+        text = join(first.text.replace(ENROLL_HINT, "").rstrip(), *new)
+        return Answer(clip(self._notes_first(text, first.scheme)), first.intent, first.slots, True, first.scheme)
+
+    def _follow_up_clause(self, u: Understanding, raw: str) -> tuple[str, str] | None:
+        """(the question, the follow-up) when the message ends in a short clause that asks the same again about
+        another case ("门诊呢", "中学生多少"): elliptical (…呢), or of the same intent with a fact of its own.
+        `raw`: the message as typed (a space between two clauses separates them)."""
+        text = (raw or u.text or "").strip()
+        clauses = [c for c in re.split(r"[,，。;；?？!！]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])", text) if c.strip()]
+        if len(clauses) < 2 or u.intent in (UNCLEAR, *SMALLTALK):
+            return None
+        last = clauses[-1].strip()
+        if len(last) > REFINEMENT_LENGTH or not QUESTION_WORDS.search(last):
+            return None
+        head = text[:text.rfind(last)].rstrip(",，。;；?？!！ ")
+        if not QUESTION_WORDS.search(head):  # "住院花了3000，门诊花了2000能报多少": one question about two bills
+            return None
+        whole, tail = self.nlu.understand(head), self.nlu.understand(last)
+        if whole.intent != u.intent:
+            return None
+        own = {k: v for k, v in tail.slots.items() if k not in PLACE_SLOTS and k not in ("can_ask",)}
+        differs = any(whole.slots.get(k) != v for k, v in own.items())
+        elliptical = last.rstrip("?？ ").endswith("呢")
+        if (elliptical and (own or tail.intent in (UNCLEAR, u.intent))) or \
+                (tail.intent in (UNCLEAR, u.intent) and own and differs):
+            return head, last
+        return None
 
     def answer_topic(self, topic: str, state: dict, now: dt.datetime) -> Answer:
         """Menu keys: FAQ_FEE → fee, FAQ_DEADLINE → deadline, FAQ_MATERIALS → materials…"""

@@ -1,6 +1,8 @@
 """Reply formatting: money, dates, numbered lists, the 600-character limit."""
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 from decimal import Decimal
 from typing import Iterable
@@ -47,12 +49,15 @@ def join(*parts: str) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
+_STEP = re.compile(r"\d+\. ")  # a worked figure's numbered step: two bills share a step line, each needs it
+
+
 def _unique_lines(lines: list[str]) -> list[str]:
     seen: set[str] = set()
     out = []
     for line in lines:
         key = line.strip().lstrip("·-• ").strip()
-        if key and key in seen:
+        if key and key in seen and not _STEP.match(line):
             continue
         seen.add(key)
         out.append(line)

@@ -447,3 +447,14 @@ def test_a_general_word_one_pack_happens_to_spell_so_does_not_pick_the_scheme(qa
 def test_a_rule_quoted_with_its_explanation_reads_as_two_sentences(qa):
     reply, = chat(qa, "学校没上传信息怎么办，少儿住院互助基金")
     assert "线下办理参保学校还没有" not in reply and "个人基本信息可在" not in reply
+
+
+def test_the_same_question_asked_again_about_another_case_in_one_message_gets_both_answers(qa):
+    sept = dt.datetime(2026, 9, 10, 10, tzinfo=SHANGHAI)
+    both, = chat(qa, "宁波医保婴儿多少钱 中学生多少", now=sept)
+    assert "婴幼儿（6周岁以下）个人缴费500元" in both and "个人缴费220元" in both
+    bills, = chat(qa, "上海居民医保住院1万块三级医院报多少？门诊呢？")
+    assert "预计医保基金支付5820元" in bills and "门（急）诊费用10000元" in bills
+    assert bills.count("2. 超过起付线部分") == 2  # each worked figure keeps all its steps
+    silent, = chat(qa, "上海居民医保孩子要交多少，大学生呢")
+    assert "180元" in silent and "的材料里没有提到“大学生”。" in silent and "下面是相关的内容" not in silent
