@@ -83,6 +83,15 @@ def test_english_reads_as_the_same_intent_and_slots(nlu):
     assert (u.slots.get("kind"), u.slots.get("hospital_level"), u.slots.get("amount")) == ("inpatient", 3, 10000)
 
 
+@pytest.mark.parametrize("text, intent", [
+    ("Is my son covered by the Shanghai fund?", "eligibility"),  # may the child join
+    ("is my daughter covered by the beijing one if she studies in hebei?", "eligibility"),
+    ("is a hospital stay covered?", "reimbursement"),  # a bill
+])
+def test_covered_asks_about_the_child_or_about_a_bill(nlu, text, intent):
+    assert nlu.understand(text).intent == intent
+
+
 def test_english_words_match_whole_words_only():
     reader = EnglishReader({"hi": "你好", "fee": "缴费标准"})
     assert "你好" not in reader.translate("children")
