@@ -12,7 +12,10 @@ from bot.rules.benefits import standards
 
 # Not "都要办": "两个孩子都要办" is about two children, not two schemes.
 # "都要买吗": whether both are required — neither seed says
-NEED_BOTH_WORDS = ("都要买", "都得买", "都要参加", "都得参加", "只买一个", "买一个就行", "只参加一个", "参加一个就行")
+NEED_BOTH_WORDS = ("都要买", "都得买", "都要参加", "都得参加", "只买一个", "买一个就行", "只参加一个", "参加一个就行",
+                   # "少儿基金交过了，居民医保还要办吗": the one scheme done, is the other needed too
+                   "还要办", "还要交", "还要买", "还要参加", "还需要办", "还需要交", "还需要买", "还用办", "还用交",
+                   "还得办", "还得交", "还用买")
 COMPARE_WORDS = ("区别", "不同", "不一样", "差别", "哪个好", "哪个更", "选哪个", "比较", "一样吗", "两个都", "两项都",
                  "两个要", "两个医保都", "两样都") + NEED_BOTH_WORDS
 NAMED_ONLY_WORDS = ("同时",)  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes

@@ -132,6 +132,10 @@ def _slot_bonus(intent: str, slots: dict[str, Any]) -> float:
         return 0.5  # "今天能交吗": a yes/no about a date, answered from the calendar
     if intent == "eligibility" and slots.get("when_asked"):
         return -0.2  # "今天能参保吗" asks whether it can be done today, not whether the child may join
+    if intent == "enroll" and slots.get("done_already"):
+        return -0.3  # "已经给孩子办好了": nothing to start
+    if intent == "enroll" and slots.get("enroll_request"):
+        return 0.35  # "帮我孩子办下北京的一小医保", "给娃办个少儿基金": a request to enrol, with no question in it
     if intent == "eligibility" and slots.get("can_ask") and any(name in slots for name in CHILD_FACTS):
         return 0.35  # "孩子在上海上学但户口在江苏，少儿基金能交吗": whether this child may join
     if intent == "deadline" and slots.get("date_mention"):

@@ -355,6 +355,10 @@ class SlotExtractor:
         if re.search(r"[0-9一二三四五六七八九十]{1,3}月(?:[0-9一二三四五六七八九十]{1,3}[日号])?(?:以后|之后|后|前|以前|之前|底|初)", text):
             slots["date_mention"] = True  # "9月以后还能参保吗" asks about the calendar
         self._when_asked(text, slots)
+        if _DONE_ALREADY.search(text):
+            slots["done_already"] = True  # "我们已经给孩子办好了": said of an enrolment made, not asked for
+        elif _ENROLL_REQUEST.search(text) and not _ASKS.search(text):
+            slots["enroll_request"] = True  # "帮我孩子办下北京的一小医保": a request, not a question
         self._event_time(text, slots)
         self._amounts(text, slots)
         years = _YEARS_INSURED.search(text)
@@ -444,6 +448,13 @@ _DAYS_AGO = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}
 _EVENT_TIME = re.compile(r"(今天|今日|昨天|昨日|前天)(?:的)?(凌晨|早上|上午|中午|下午|傍晚|晚上)?"
                          r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:点|时|:00)(半)?")
 # "今天能交吗" asks about doing something on a date; "这个月门诊能报多少" does not.
+# "帮我孩子办下…", "给娃办个少儿基金", "我想办北京一小", "想给孩子上个医保", "我来办一下": asking to enrol.
+_ENROLL_REQUEST = re.compile(
+    r"(?:(?:帮|给|替|为)(?:我|我家|我们)?(?:的)?(?:孩子|娃|宝宝|小孩|儿子|女儿|闺女|孙子|孙女|小朋友)?"
+    r"|(?:我|我们)(?:想|要|来|准备|打算)(?:给|帮|替)?(?:孩子|娃|宝宝|小孩|儿子|女儿)?)"
+    r"(?:办|参保|报名|买|上|交|弄|登记)(?![了过完好])")  # "交了", "办好了": done already, not asked for
+_DONE_ALREADY = re.compile(r"(?:办|交|缴|参保|买|报名)(?:好了|过了|完了|好啦|过啦)|已经(?:给|帮|替)?[^，,。]{0,6}(?:办|交|缴|参保|买|报名)")
+_ASKS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|是否|呢|？|\?|要不要|需不需要|如何")
 _ASKS_WHEN = re.compile(r"什么时候|啥时候|什么时间|何时|哪天|哪一天|几号|几月|多久|截止|期限")
 _CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请)|来得及|还行|行不行"
                      r"|赶得上|办得了|交得了|晚了|迟了|还有机会")

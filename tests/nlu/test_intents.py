@@ -25,6 +25,11 @@ CASES = [
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
     ("孩子在上海上学但户口在江苏，少儿住院基金能交吗", "eligibility"),  # "能交吗" of a child described
+    ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
+    ("给娃办个上海的少儿基金", "enroll"),
+    ("孩子的一小医保我来办一下", "enroll"),
+    ("想给孩子上个医保", "enroll"),
+    ("给孩子办需要什么材料", "materials"),
     ("户口外地在上海读初中，居民医保可以买吗", "eligibility"),
     ("少儿住院基金能交吗", "payment"),  # nothing said of the child: how to pay
     ("哪些孩子可以参加少儿基金", "eligibility"),
@@ -145,3 +150,8 @@ def test_traditional_characters(nlu):
 def test_a_latin_keyword_counts_only_as_a_whole_word(nlu):
     assert nlu.understand("hi", {}).intent == "greeting"
     assert nlu.understand("shanghai child fund fee", {}).intent != "greeting"  # the "hi" of "child"
+
+
+@pytest.mark.parametrize("text", ["我们已经给孩子办好了", "给孩子办过了", "少儿基金已经交过了"])
+def test_an_enrolment_said_to_be_done_starts_nothing(nlu, text):
+    assert nlu.understand(text).intent != "enroll"

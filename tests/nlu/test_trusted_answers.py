@@ -458,3 +458,8 @@ def test_the_same_question_asked_again_about_another_case_in_one_message_gets_bo
     assert bills.count("2. 超过起付线部分") == 2  # each worked figure keeps all its steps
     silent, = chat(qa, "上海居民医保孩子要交多少，大学生呢")
     assert "180元" in silent and "的材料里没有提到“大学生”。" in silent and "下面是相关的内容" not in silent
+
+
+def test_one_scheme_done_is_the_other_needed_too_says_the_seeds_do_not_tell(qa):
+    reply, = chat(qa, "少儿基金已经交过了，居民医保还要办吗")
+    assert reply.startswith("两份材料都没有说是否必须两项都参加") and "150元" in reply and "180元" in reply
