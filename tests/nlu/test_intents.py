@@ -26,6 +26,9 @@ CASES = [
     ("孩子读大学了还能参加吗", "eligibility"),
     ("孩子在上海上学但户口在江苏，少儿住院基金能交吗", "eligibility"),  # "能交吗" of a child described
     ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
+    ("钱交上了吗", "progress"),  # the guardian's own payment, not the fee
+    ("办好了没有", "progress"),
+    ("我交的钱到了吗", "progress"),
     ("给娃办个上海的少儿基金", "enroll"),
     ("孩子的一小医保我来办一下", "enroll"),
     ("想给孩子上个医保", "enroll"),
