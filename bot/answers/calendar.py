@@ -83,6 +83,21 @@ def asked_days(now: dt.datetime, when: str) -> tuple[dt.datetime, dt.datetime, s
         return first_next, end_of(after - dt.timedelta(days=1)), f"下个月（{first_next.month}月）"
     if when == "this_year":
         return now, end_of(now.replace(month=12, day=31)), f"今年（{now.year}年底前）"
+    if when.startswith("date:"):  # "9月30号以后": date:9-30+1, the next time that day comes (or today)
+        found = re.fullmatch(r"date:(\d{1,2})-(\d{1,2})\+(\d)", when)
+        if not found:
+            return None
+        month, wanted, after = (int(g) for g in found.groups())
+        try:
+            target = day_start.replace(month=month, day=wanted) + dt.timedelta(days=after)
+        except ValueError:
+            return None
+        if target.date() < now.date():
+            following = target.replace(year=target.year + 1)
+            if (now - target) < (following - now):  # "9月30号以后还能交吗" in December: that date is gone, it is now
+                return now, end_of(now), f"现在（今年{month}月{wanted}日已过）"
+            target = following  # "1月28号能交吗" in December: the coming one
+        return max(target, now), end_of(target), f"{target.month}月{target.day}日"
     if when.startswith("day:") and when[4:].isdigit():
         wanted = int(when[4:])
         for month_start in (day_start.replace(day=1), first_next):

@@ -397,6 +397,12 @@ class SlotExtractor:
             return
         if not _ASKS_WHEN.search(text):  # "什么时候能参保" asks for the window
             slots["can_ask"] = True
+        dated = _DATE_ASKED.search(text)
+        if dated and (month := _small_int(dated.group(1))) and (day := _small_int(dated.group(2))):
+            after = 1 if re.match(r"(?:以后|之后|后|过后|往后)", text[dated.end():]) else 0
+            slots["when_asked"] = f"date:{month}-{day}+{after}"  # "9月30号以后还能交吗": 10月1日
+            slots["date_mention"] = True
+            return
         for pattern, when in _WHEN:
             found = pattern.search(text)
             if found:
@@ -455,8 +461,9 @@ _ENROLL_REQUEST = re.compile(
     r"(?:办|参保|报名|买|上|交|弄|登记)(?![了过完好])")  # "交了", "办好了": done already, not asked for
 _DONE_ALREADY = re.compile(r"(?:办|交|缴|参保|买|报名)(?:好了|过了|完了|好啦|过啦)|已经(?:给|帮|替)?[^，,。]{0,6}(?:办|交|缴|参保|买|报名)")
 _ASKS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|是否|呢|？|\?|要不要|需不需要|如何")
+_DATE_ASKED = re.compile(r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})月([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)")
 _ASKS_WHEN = re.compile(r"什么时候|啥时候|什么时间|何时|哪天|哪一天|几号|几月|多久|截止|期限")
-_CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请)|来得及|还行|行不行"
+_CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请|申报)|来得及|还行|行不行"
                      r"|赶得上|办得了|交得了|晚了|迟了|还有机会")
 _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"今天|今日|现在|目前|马上|这会|此刻|当下"), "today"),

@@ -74,6 +74,11 @@ def test_two_stays_summed_where_each_has_its_own_threshold(qa):
     ("宁波机关子女下个月能交吗", dt.datetime(2026, 12, 28, 10, tzinfo=SHANGHAI), "可以。", ["1月1日"]),
     ("上海居民医保今年还能办吗", dt.datetime(2026, 9, 10, 10, tzinfo=SHANGHAI), "可以。", ["11月17日起", "12月11日截止"]),
     ("少儿住院基金今年还能交吗", DEC4, "不可以。", ["2027年9月1日"]),
+    # a month and day: the coming one, or — when it has just passed — now
+    ("少儿住院基金9月30号以后还能交吗", DEC4, "不可以。", ["今年9月30日已过", "2027年9月1日"]),
+    ("上海居民医保12月12号还能申报吗", DEC4, "不可以。", ["12月12日", "2027年11月17日"]),
+    ("上海居民医保12月10号还能申报吗", DEC4, "可以。", ["12月11日截止"]),
+    ("宁波机关子女1月28号能交吗", DEC4, "不可以。", ["2027年2月1日"]),
 ])
 def test_can_i_do_it_now_is_answered_yes_or_no_against_the_calendar(qa, question, now, lead, must):
     reply, = chat(qa, question, now=now)
