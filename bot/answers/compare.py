@@ -18,8 +18,9 @@ NEED_BOTH_WORDS = ("都要买", "都得买", "都要参加", "都得参加", "�
                    "还得办", "还得交", "还用买")
 COMPARE_WORDS = ("区别", "不同", "不一样", "差别", "哪个好", "哪个更", "选哪个", "比较", "一样吗", "两个都", "两项都",
                  "两个要", "两个医保都", "两样都") + NEED_BOTH_WORDS
-NAMED_ONLY_WORDS = ("同时",)  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes
-BOTH_COVER_WORDS = ("都能报", "都可以报", "都报", "一起报", "都能用")
+NAMED_ONLY_WORDS = ("同时", "叠加")  # "居民医保和少儿基金可以同时报销吗" — but "两个孩子同时办" is not about schemes
+BOTH_COVER_WORDS = ("都能报", "都可以报", "都报", "一起报", "都能用", "叠加", "重复报", "二次报")
+SUM_WORDS = ("一共", "总共", "加起来", "合计", "共多少")  # "两个都买一共多少钱"
 BOTH_WORDS = ("两个", "两项", "这两", "两种")  # without naming the schemes: the city's, as the bot just listed them
 MAX_SCHEMES = 2  # two cards fit a reply; Shanghai, the city with two schemes, has two
 ASK_MORE = "想细问哪一项，直接问我，例如「少儿基金交多少」「居民医保住院报多少」。"
@@ -60,6 +61,9 @@ def side_by_side(answers: dict[str, tuple[Any, Any]], intent: str, text: str) ->
     extra = ""
     if intent == "fee" and any(w in text for w in DIFFERENCE_WORDS):
         extra = _fee_difference(list(answers.values()))
+    elif intent == "fee" and any(w in text for w in SUM_WORDS):
+        extra = _fees_added([(composed.figure, composed.year) for _pack, composed in answers.values()],
+                            [pack for pack, _composed in answers.values()])
     return join(*parts, extra, "两项分别参保、分别缴费，各按自己的材料计算。")
 
 
@@ -82,7 +86,27 @@ def compare(engine: Any, schemes: list[str], now: dt.datetime, text: str = "") -
         head = "材料没有写明这两项能否同时使用、怎样衔接，请以经办机构的答复为准。" + head
     elif any(w in text for w in NEED_BOTH_WORDS):
         head = "两份材料都没有说是否必须两项都参加，请以学校或经办机构的通知为准。" + head
-    return join(head, *cards, ASK_MORE)
+    total = _fee_total(engine, schemes, now.date()) if any(w in text for w in SUM_WORDS) else ""
+    return join(head, *cards, total, ASK_MORE)
+
+
+def _fee_total(engine: Any, schemes: list[str], on: dt.date) -> str:
+    """"两个都买一共多少钱": the standard fees added."""
+    fees = [(r.amount, r.year) for r in (engine.fee(scheme, {}, on) for scheme in schemes)]
+    return _fees_added(fees, [engine.pack(s) for s in schemes])
+
+
+def _fees_added(fees: list[tuple[Any, int | None]], packs: list[Any]) -> str:
+    """(amount, year) of each scheme's fee, added, saying when their years or periods (学年, 年) differ."""
+    if any(amount is None for amount, _year in fees):
+        return "其中一项按孩子情况分档，告诉我孩子的年龄或身份，我再算合计。"
+    years = sorted({year for _amount, year in fees if year})
+    notes = [f"{'年度与'.join(str(y) for y in years)}年度标准，年份不同"] if len(years) > 1 else []
+    periods = [str(((p.raw or {}).get("fees") or {}).get("period_name") or "年") for p in packs]
+    if len(set(periods)) > 1:
+        notes.append("；".join(f"{p.short_name}按{period}" for p, period in zip(packs, periods)))
+    note = f"（{'；'.join(notes)}）" if notes else ""
+    return f"两项个人缴费合计{money(sum(amount for amount, _year in fees))}元{note}；低保、困境儿童等另有规定。"
 
 
 def _card(engine: Any, scheme: str, now: dt.datetime) -> str:

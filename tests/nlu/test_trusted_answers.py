@@ -468,3 +468,14 @@ def test_the_same_question_asked_again_about_another_case_in_one_message_gets_bo
 def test_one_scheme_done_is_the_other_needed_too_says_the_seeds_do_not_tell(qa):
     reply, = chat(qa, "少儿基金已经交过了，居民医保还要办吗")
     assert reply.startswith("两份材料都没有说是否必须两项都参加") and "150元" in reply and "180元" in reply
+
+
+@pytest.mark.parametrize("question", ["孩子9岁上海户口，在上海读三年级，两个都买一共多少钱", "少儿基金和居民医保加起来多少钱"])
+def test_two_schemes_fees_added_say_their_years_and_periods(qa, question):
+    reply, = chat(qa, question)
+    assert "两项个人缴费合计330元" in reply and "年份不同" in reply and "按学年" in reply
+
+
+def test_whether_two_schemes_add_up_for_one_bill_is_said_to_be_unwritten(qa):
+    reply, = chat(qa, "上海少儿基金和居民医保报销能叠加吗")
+    assert reply.startswith("材料没有写明这两项能否同时使用")
