@@ -111,7 +111,8 @@ def _decide(ctx: Ctx, facts: dict[str, Any]) -> tuple[EligibilityResult, list[st
             return either, assumed
         if missing == "age" and (any_age := _same_at_every_age(ctx, facts)) is not None:
             return any_age, assumed
-        if missing in pack_assumptions and missing not in assumed:
+        if missing in pack_assumptions and missing not in assumed \
+                and all(other in facts for other in pack_assumptions[missing].get("only_with") or []):
             facts = {**facts, missing: pack_assumptions[missing]["value"]}
             assumed.append(missing)
             continue

@@ -94,6 +94,8 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
         r"(?<![没未])(?:已经|已)?(?:参加|参|买|交)(?:了)?(?:当地|那边|那里|就读地)(?:的)?(?:公费医疗|医保|医疗保险)")),
     ("roster_uploaded", False, re.compile(r"(?:没|未|还没|没有)(?:有)?上传|查不到(?:孩子|信息)|系统里没有")),
     ("roster_uploaded", True, re.compile(r"(?<![没未])(?:已经|已)上传")),
+    # "免缴的孩子还要登记银行卡吗": said of the child (not "哪些人免缴", "能免缴吗")
+    ("fee_exempt_proof", True, re.compile(r"(?:是|属于)免缴|免缴(?:费)?(?:的|人员|对象)(?:孩子|学生)?(?:还|也|需要|要不要|用不用|要)")),
     ("gaokao_repeat", True, re.compile(r"复读")),
     ("overseas_chinese", True, re.compile(r"华侨")),
     ("jiedu_fee_exempt", True, re.compile(r"知青|随军|博士后|台商|台胞|引进人才|留学回国|海归")),

@@ -190,8 +190,11 @@ def _eligibility(c: _Checker, node: Any) -> None:
         path = f"eligibility.assumptions.{fact}"
         if fact not in FACTS:
             c.fail(path, f"未知的事实 {fact!r}")
-        c.mapping(spec, path, ("value", "note"), {"value", "note"})
+        c.mapping(spec, path, ("value", "note"), {"value", "note", "only_with"})
         c.text(spec["note"], f"{path}.note")
+        for other in spec.get("only_with") or []:  # taken as given only when the guardian said these
+            if other not in FACTS:
+                c.fail(f"{path}.only_with", f"未知的事实 {other!r}")
     seen = set()
     for i, rule in enumerate(c.items(node["rules"], "eligibility.rules")):
         path = f"eligibility.rules[{i}]"

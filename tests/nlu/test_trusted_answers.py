@@ -479,3 +479,16 @@ def test_two_schemes_fees_added_say_their_years_and_periods(qa, question):
 def test_whether_two_schemes_add_up_for_one_bill_is_said_to_be_unwritten(qa):
     reply, = chat(qa, "上海少儿基金和居民医保报销能叠加吗")
     assert reply.startswith("材料没有写明这两项能否同时使用")
+
+
+def test_a_fee_exempt_child_is_told_no_card_is_registered_and_no_card_steps_follow(qa):
+    reply, = chat(qa, "北京一小免缴的孩子还要网上登记银行卡吗")
+    assert "免予缴费" in reply and "不用网上申报缴费卡、折信息" in reply
+    assert "录入用于缴费的卡、折信息" not in reply and "卡号或存折号" not in reply
+
+
+def test_a_school_that_uploads_or_not_is_taken_as_a_nursery_or_school_and_said_so(qa):
+    reply, = chat(qa, "孩子的学校没有上传个人基本信息，还能参加少儿住院互助基金吗")
+    assert reply.startswith("可以参加") and "线下" in reply and "以上按孩子在托幼机构或中小学校" in reply
+    asked, = chat(qa, "孩子在上海上学能参加少儿基金吗")  # no school named: a university student is possible
+    assert "学段" in asked and "可以参加" not in asked
