@@ -11,10 +11,10 @@ QUOTED = "Details, as the scheme's material says (in Chinese):"
 KIND = {"inpatient": "hospital stay", "outpatient": "outpatient bill"}
 # The Chinese reply's first words → its yes/no in English ("不可以。" before "可以。": the longer first).
 VERDICTS = {
-    "eligibility": (("可以参加", "Yes — the child can join the {name}."),
-                    ("按规定不能", "No — the child cannot join the {name}.")),
-    "deadline": (("不可以。", "No — {name} is not open then; the next date is below."),
-                 ("可以。", "Yes — {name} is open for it then.")),
+    "eligibility": (("可以参加", "Yes, the child can join the {name}."),
+                    ("按规定不能", "No, the child cannot join the {name}.")),
+    "deadline": (("不可以。", "No, {name} is not open then; the next date is below."),
+                 ("可以。", "Yes, {name} is open for it then.")),
 }
 NO_REFUND = ("不予退回", "不接受退保", "不退")
 NEEDS = {
@@ -64,7 +64,7 @@ def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], e
         if result.status == "not_covered":
             if "没有写明" in text or "未写明" in text:
                 return f"{name}: the material does not state this (see below); ask the scheme's office."
-            return f"No — {name} does not reimburse this case (the rule below)."
+            return f"No, {name} does not reimburse this case (the rule below)."
         return ""
     for starts, said in VERDICTS.get(intent, ()):
         if text.startswith(starts):
@@ -72,7 +72,7 @@ def lead(intent: str, pack: Any, names: dict[str, str], facts: dict[str, Any], e
     if intent == "deadline":
         return f"{name}: dates below."
     if intent == "refund" and any(w in text for w in NO_REFUND):
-        return f"No — {name}: paid fees are not refunded (the material's words below)."
+        return f"No, {name}: paid fees are not refunded (the material's words below)."
     return f"{name}:"
 
 

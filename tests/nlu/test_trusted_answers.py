@@ -315,7 +315,7 @@ def test_a_failed_deduction_month_is_answered_with_the_dates_still_ahead(qa):
 
 def test_an_english_refund_question_gets_its_no(qa):
     reply, = chat(qa, "Can I get a refund after paying the Shanghai children's hospitalization fund?")
-    assert reply.startswith("No — ") and "不予退回" in reply
+    assert reply.startswith("No, ") and "不予退回" in reply
 
 
 def test_what_was_reimbursed_this_year_counts_toward_the_cap(qa):
