@@ -332,7 +332,8 @@ class QuestionAnswerer:
     def _compose(self, intent: str, ctx: Ctx) -> Composed:
         composed = self._composed_from_rules(intent, ctx)
         if composed is not None:
-            opening = procedures.silence_opening(ctx)
+            said_silent = "材料没有写明" in composed.text.split("\n", 1)[0]  # "在外地看病": the bill says so itself
+            opening = "" if said_silent else procedures.silence_opening(ctx)
             if opening:  # "新生儿出生多久内要办" of a pack that never speaks of newborns: said before the window
                 composed.text = join(opening, composed.text)
             return composed

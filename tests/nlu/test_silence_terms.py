@@ -32,6 +32,7 @@ def test_a_pack_is_silent_on_a_term_only_when_its_seed_never_names_it(engine, qa
     ("少儿住院基金错过了还能交吗", "补交"),
     ("北京一小孩子意外受伤住院能报多少", "意外"),
     ("上海居民医保打疫苗能报销吗", "疫苗"),
+    ("上海医保能在外地用吗", "异地就医"),  # neither Shanghai guide speaks of care elsewhere
 ])
 def test_the_answer_says_what_the_seed_does_not_say_before_the_related_lines(qa, now, question, silent_on):
     reply = qa.answer(question, {}, now).text
@@ -47,3 +48,8 @@ def test_a_figure_still_follows_the_silence_note(qa, now):
     reply = qa.answer("新生儿上海居民医保交多少钱", {}, now).text
     first, rest = reply.split("\n", 1)
     assert "没有提到“新生儿”" in first and "180元" in rest
+
+
+def test_a_pack_whose_seed_shows_care_elsewhere_is_not_called_silent_on_it(qa, now):
+    reply = qa.answer("宣城合工大医保外地看病能报吗", {}, now).text
+    assert "没有提到“异地就医”" not in reply and "异地就医" in reply
