@@ -137,7 +137,8 @@ def _slot_bonus(intent: str, slots: dict[str, Any]) -> float:
     if intent == "enroll" and slots.get("enroll_request"):
         return 0.35  # "帮我孩子办下北京的一小医保", "给娃办个少儿基金": a request to enrol, with no question in it
     if intent == "eligibility" and slots.get("can_ask") and any(name in slots for name in CHILD_FACTS):
-        return 0.35  # "孩子在上海上学但户口在江苏，少儿基金能交吗", "孩子16岁了还能交吗": whether this child may join
+        # "孩子在上海上学但户口在江苏，少儿基金能交吗", "孩子16岁了还能交吗": whether this child may join
+        return 0.45 if "age" in slots else 0.35
     if intent == "deadline" and slots.get("date_mention"):
         return 0.2
     return 0.0

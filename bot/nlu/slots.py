@@ -397,7 +397,7 @@ class SlotExtractor:
         whether the child may join."""
         if not _CAN_DO.search(text):
             return
-        if not _ASKS_WHEN.search(text):  # "什么时候能参保" asks for the window
+        if _CAN_JOIN.search(text) and not _ASKS_WHEN.search(text):  # "什么时候能参保", "还来得及吗": the window
             slots["can_ask"] = True
         dated = _DATE_ASKED.search(text)
         if dated and (month := _small_int(dated.group(1))) and (day := _small_int(dated.group(2))):
@@ -464,6 +464,7 @@ _ENROLL_REQUEST = re.compile(
 _DONE_ALREADY = re.compile(r"(?:办|交|缴|参保|买|报名)(?:好了|过了|完了|好啦|过啦)|已经(?:给|帮|替)?[^，,。]{0,6}(?:办|交|缴|参保|买|报名)")
 _ASKS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|是否|呢|？|\?|要不要|需不需要|如何")
 _DATE_ASKED = re.compile(r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})月([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)")
+_CAN_JOIN = re.compile(r"(?:能|可以|可不可以|能不能)(?:再|还)?(?:交|缴|办|参保|参加|报名|买|登记|申请)")
 _ASKS_WHEN = re.compile(r"什么时候|啥时候|什么时间|何时|哪天|哪一天|几号|几月|多久|截止|期限")
 _CAN_DO = re.compile(r"(?:能|可以|可不可以|能不能)(?:去|再|还)?(?:交|缴|办|参保|参加|报名|买|登记|补|申请|申报)|来得及|还行|行不行"
                      r"|赶得上|办得了|交得了|晚了|迟了|还有机会")
@@ -472,7 +473,7 @@ _WHEN: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"明天|明日"), "tomorrow"),
     (re.compile(r"这个月|本月|这月|月底前"), "this_month"),
     (re.compile(r"下个月|下月"), "next_month"),
-    (re.compile(r"今年|年底前|年内"), "this_year"),
+    (re.compile(r"今年(?:内)?(?:还)?(?:能|可以|来得及|赶得上|办|交)|年底前|年内"), "this_year"),  # not "今年读高三"
     (re.compile(r"(?<![月0-9])([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)"), "day"),
 ]
 

@@ -25,6 +25,8 @@ CASES = [
     ("我们是外地户口，孩子能在上海参保吗", "eligibility"),
     ("孩子读大学了还能参加吗", "eligibility"),
     ("孩子在上海上学但户口在江苏，少儿住院基金能交吗", "eligibility"),  # "能交吗" of a child described
+    ("北京一小孩子16岁了还能交吗", "eligibility"),  # the age is what is asked about
+    ("孩子8岁还来得及交吗", "deadline"),  # 来得及: the time
     ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
     ("钱交上了吗", "progress"),  # the guardian's own payment, not the fee
     ("办好了没有", "progress"),

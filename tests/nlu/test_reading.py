@@ -170,3 +170,8 @@ def test_pinyin_left_in_latin_letters_is_read(nlu):
 
 def test_pinyin_is_not_english(nlu):
     assert nlu.understand("yibao能baoxiao多少").lang == "zh"
+
+
+def test_this_year_is_asked_about_only_when_tied_to_the_doing(nlu):
+    assert nlu.understand("孩子户口在上海，今年读高三，19岁了，居民医保还能交吗").slots.get("when_asked") is None
+    assert nlu.understand("上海居民医保今年还能办吗").slots.get("when_asked") == "this_year"
