@@ -102,6 +102,10 @@ _FLAGS: list[tuple[str, Any, re.Pattern[str]]] = [
     ("studying_abroad", True, re.compile(r"(?:在|去)?(?:国外|海外|出国|香港|澳门|台湾|港澳台|港澳)(?:读书|留学|上学|就读|读)")),
     ("studying_elsewhere", True, re.compile(r"(?:在)?(?:外地|外省|外省市)(?:读书|上学|就读|读|念书|上大学)")),
     ("parent_work_residence_permit", True, re.compile(r"工作居住证")),
+    # a parent at a company, self-employed or a migrant worker: not civil-servant staff ("我是企业员工", "我们打工的")
+    ("former_child_pooling", False, re.compile(
+        r"(?:我|我们|孩子(?:他|她)?(?:爸|妈|爸爸|妈妈|父亲|母亲)|家长)(?:是|在)?(?:在)?(?:企业|公司|私企|外企|民企|工厂|厂里)"
+        r"(?:上班|工作|员工|职工)?|企业员工|公司员工|个体户|做生意|自由职业|打工|灵活就业")),
     ("former_child_pooling", True, re.compile(r"机关事业单位|机关单位|机关子女|子女统筹|子女医疗统筹|公务员")),
     ("full_time", True, re.compile(r"(?<!非)全日制")),
     ("full_time", False, re.compile(r"非全日制|在职研究生|函授|自考")),

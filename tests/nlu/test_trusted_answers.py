@@ -492,3 +492,14 @@ def test_a_school_that_uploads_or_not_is_taken_as_a_nursery_or_school_and_said_s
     assert reply.startswith("可以参加") and "线下" in reply and "以上按孩子在托幼机构或中小学校" in reply
     asked, = chat(qa, "孩子在上海上学能参加少儿基金吗")  # no school named: a university student is possible
     assert "学段" in asked and "可以参加" not in asked
+
+
+@pytest.mark.parametrize("question", ["宁波的学生医保交多少，孩子10岁，我是企业员工", "我是外地人在宁波打工，孩子能参加宁波医保吗"])
+def test_a_parent_at_a_company_hears_the_ningbo_guide_is_for_civil_servants_children(qa, question):
+    reply, = chat(qa, question)
+    assert reply.startswith("按您说的情况（孩子不是机关事业单位工作人员子女）") and "220元" not in reply
+
+
+def test_a_civil_servants_family_is_not_shown_the_line_for_other_children(qa):
+    reply, = chat(qa, "宁波公务员的孩子医保怎么交")
+    assert "未参加原机关子女医疗统筹" not in reply and "宁波税务" in reply
