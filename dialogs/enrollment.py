@@ -485,6 +485,15 @@ class EnrollmentDialogs:
         asks the plain question."""
         answer = parse_yes_no(text)
         if answer is False:
+            rest = [re.sub(r"^(?:户籍|户口)?(?:在|是|属于)", "", part.strip())
+                    for part in re.split(r"[，,。;； ]", text.strip(), maxsplit=1)[1:]]
+            try:  # "不是，在静安区": the district said after the no
+                named = fields.parse(step, rest[0], form["slots"], turn.now.date())[step.slot] if rest else None
+            except ValidationError:
+                named = None
+            if named and named != form.get("proposal"):
+                return await self._accept(turn, form, spec, step, {step.slot: named, **(step.params.get("on_confirm") or {})},
+                                          text=text, understand=understand)
             form.pop("proposal", None)
             form["proposal_declined"] = True
             return DialogReply("好的。" + render.prompt(step, form["slots"]))

@@ -354,13 +354,32 @@ def _answer_word(text: str | None) -> str:
     return normalize(text).lower().rstrip("。.!！~～")
 
 
+# The question's own verb said back: "户籍在宁波大市吗？" — "在的"; "原来参加吗？" — "参加了" / "没参加".
+_ECHO_YES = frozenset({"在", "在的", "参加了", "参加过", "参加的", "交了", "交过", "交过了", "办了", "办过", "办过了",
+                       "上传了", "已上传", "传了", "是本市的", "属于的"})
+_ECHO_NO = frozenset({"不在", "没参加", "没参加过", "没有参加", "未参加", "没交", "没交过", "没办", "没办过", "没上传",
+                      "未上传", "没传", "不属于的"})
+_CLAUSE_BREAK = re.compile(r"[，,。;；!！ ]")
+_DOUBT = re.compile(r"不|没|否|非|无|吗|？|\?|不知道|不确定|可能|好像|应该")
+
+
 def parse_yes_no(text: str | None) -> bool | None:
-    """A clear 是/否 to a question of fact (是/对/属于/有/yes, 否/不是/不属于/没有/no and their variants);
-    None for anything else — "好的", "嗯", "ok" or "知道了" acknowledge, they do not answer."""
+    """A clear 是/否 to a question of fact (是/对/属于/有/yes, 否/不是/不属于/没有/no and their variants, the
+    question's verb said back — 在的, 参加了, 没参加 —, or one of them followed by what it is about: "是的，原来参加了",
+    "不是，我们是外地户口"); None for anything else — "好的", "嗯", "ok" or "知道了" acknowledge, they do not
+    answer, and a yes that goes on with a doubt ("是的，不过没有…") is asked again."""
     value = _answer_word(text)
-    if value in _YES:
+    if value in _YES or value in _ECHO_YES:
         return True
-    if value in _NO:
+    if value in _NO or value in _ECHO_NO:
+        return False
+    brk = _CLAUSE_BREAK.search(value)
+    if brk is None:
+        return None
+    head, rest = value[:brk.start()], value[brk.end():]
+    if (head in _YES or head in _ECHO_YES) and not head.isascii() and not _DOUBT.search(rest):
+        return True
+    if (head in _NO or head in _ECHO_NO) and not head.isascii():
         return False
     return None
 

@@ -363,8 +363,8 @@ class SlotExtractor:
         self._when_asked(text, slots)
         if _DONE_ALREADY.search(text):
             slots["done_already"] = True  # "我们已经给孩子办好了": said of an enrolment made, not asked for
-        elif _ENROLL_REQUEST.search(text) and not _ASKS.search(text):
-            slots["enroll_request"] = True  # "帮我孩子办下北京的一小医保": a request, not a question
+        elif (_ENROLL_REQUEST.search(text) and not _ASKS.search(text)) or _ENROLL_LAST.search(text):
+            slots["enroll_request"] = True  # "帮我孩子办下北京的一小医保", "…怎么办理 我要办": a request
         self._event_time(text, slots)
         self._amounts(text, slots)
         years = _YEARS_INSURED.search(text)
@@ -465,6 +465,7 @@ _ENROLL_REQUEST = re.compile(
     r"(?:(?:帮|给|替|为)(?:我|我家|我们)?(?:的)?(?:孩子|娃|宝宝|小孩|儿子|女儿|闺女|孙子|孙女|小朋友)?"
     r"|(?:我|我们)(?:想|要|来|准备|打算)(?:给|帮|替)?(?:孩子|娃|宝宝|小孩|儿子|女儿)?)"
     r"(?:办|参保|报名|买|上|交|弄|登记)(?![了过完好])")  # "交了", "办好了": done already, not asked for
+_ENROLL_LAST = re.compile(r"(?:我要办|我要参保|我要报名|我要办理|帮我办(?:一下|理)?|我想办(?:理)?|开始办理)[！!。.]?$")
 _DONE_ALREADY = re.compile(r"(?:办|交|缴|参保|买|报名)(?:好了|过了|完了|好啦|过啦)|已经(?:给|帮|替)?[^，,。]{0,6}(?:办|交|缴|参保|买|报名)")
 _ASKS = re.compile(r"吗|么|多少|什么|怎么|咋|几|哪|能不能|可不可以|是否|呢|？|\?|要不要|需不需要|如何")
 _DATE_ASKED = re.compile(r"([0-9]{1,2}|[一二三四五六七八九十]{1,3})月([0-9]{1,2}|[一二三四五六七八九十]{1,3})(?:号|日)")

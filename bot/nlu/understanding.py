@@ -144,8 +144,9 @@ class Nlu:
             return Understanding(menu_choice, 1.0, slots, tokens, [(menu_choice, 1.0)], norm, lang)
         ranked = self.matcher.rank(content_tokens, masked, slots)
         candidates = [(name, round(score, 3)) for name, score, _ in ranked[:3]]
-        if ranked[0][0] == "enroll" and _HOW_TO.search(norm) and "procedure" in self.catalogue.intents:
-            # "宁波医保通app怎么给孩子参保" asks how it is done, not to start our form
+        if ranked[0][0] == "enroll" and _HOW_TO.search(norm) and "procedure" in self.catalogue.intents \
+                and not slots.get("enroll_request"):
+            # "宁波医保通app怎么给孩子参保" asks how it is done, not to start our form ("…怎么办理？我要办" does)
             ranked = sorted(ranked, key=lambda r: r[0] != "procedure")
             ranked[0] = ("procedure", max(ranked[0][1], ranked[1][1] if len(ranked) > 1 else 0), ranked[0][2])
         best, score, raw = ranked[0]

@@ -150,3 +150,11 @@ async def test_a_school_name_found_in_several_districts_is_listed_to_choose_from
     enroll = (await chat.session())["enroll"]
     slots = (enroll.get("form") or enroll["ended"])["slots"]
     assert slots["school_district"] == "静安区" and slots["school_name"] == "上海市静安区特殊教育学校"
+
+
+async def test_a_no_with_the_right_district_takes_that_district(chat):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", "310101201603022993", "徐汇区漕溪北路100号"]:
+        await chat.say(text)
+    assert "低保" in await chat.say("不是，在静安区")
+    slots = (await chat.session())["enroll"]["form"]["slots"]
+    assert slots["hukou_district"] == "静安区" and slots["category"] == "上海户籍人员"

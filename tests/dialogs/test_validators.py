@@ -198,3 +198,12 @@ def test_a_reply_word_is_never_a_school_name_or_an_address(reply):
 @pytest.mark.parametrize("text", ["散居", "北京市朝阳区实验小学", "对外经济贸易大学附属中学"])
 def test_real_school_names_still_pass(text):
     assert check_free_text(text, "学校") == text
+
+
+@pytest.mark.parametrize("reply, answer", [
+    ("是的，原来参加了", True), ("对，是本市户籍", True), ("在的", True), ("参加了", True),  # the verb said back
+    ("不是，我们是外地户口", False), ("没有，第一次", False), ("不在", False), ("没参加", False),
+    ("是的，不过没有证明", None), ("好的", None), ("yes, it is", None),  # a doubt, an acknowledgement
+])
+def test_a_yes_or_no_said_with_what_it_is_about(reply, answer):
+    assert parse_yes_no(reply) is answer

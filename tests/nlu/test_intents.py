@@ -28,6 +28,7 @@ CASES = [
     ("北京一小孩子16岁了还能交吗", "eligibility"),  # the age is what is asked about
     ("孩子8岁还来得及交吗", "deadline"),  # 来得及: the time
     ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
+    ("合工大宣城校区医保怎么办理 我要办", "enroll"),  # the question, then the request
     ("钱交上了吗", "progress"),  # the guardian's own payment, not the fee
     ("办好了没有", "progress"),
     ("我交的钱到了吗", "progress"),
