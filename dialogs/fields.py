@@ -32,7 +32,8 @@ _NEGATION = ("不", "非", "没", "无")
 
 def match_option(options: list[Option], text: str) -> Option | None:
     """A numbered choice, the option's label/value/alias typed out, or a unique partial match. An
-    acknowledgement ("好的", "嗯") or a yes/no matches nothing: it does not say which option."""
+    acknowledgement ("好的", "嗯") matches nothing, nor does a yes/no unless the options are the question's
+    是 and 否 (their aliases say so): it does not say which option."""
     value = v.normalize(text)
     number = pick_number(value)
     if number is not None:
@@ -40,7 +41,11 @@ def match_option(options: list[Option], text: str) -> Option | None:
     for option in options:
         if value in (option.value, option.label, *option.aliases):
             return option
-    if len(value) < 2 or v.is_acknowledgement(value) or v.parse_yes_no(value) is not None:
+    answer = v.parse_yes_no(value)
+    if answer is not None:  # "没有，第一次" to a yes/no question offered as two options (是 / 否 among their aliases)
+        said = [o for o in options if ("是" if answer else "否") in o.aliases]
+        return said[0] if len(said) == 1 else None
+    if len(value) < 2 or v.is_acknowledgement(value):
         return None
     partial = [o for o in options if value in o.label or any(_names(a, value) for a in (o.label, *o.aliases))]
     return partial[0] if len(partial) == 1 else None
@@ -78,8 +83,11 @@ def _consent(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Up
 
 def _ack(step: Step, text: str, slots: dict[str, Any], today: dt.date) -> Updates:
     accepted = [str(w) for w in step.params.get("accept", [])]
-    value = v.normalize(text)
-    if v.parse_agreement(value) or value in accepted or value in ("下一步", "完成", "好了", "已完成", "办好了"):
+    said = v.normalize(text)
+    value = said.rstrip("了啦啊。.!！~～ ")  # "已经暂停了"
+    done = ("下一步", "完成", "好", "已完成", "办好", "弄好", "搞定", "做好")
+    if v.parse_agreement(said) or said in accepted or value in accepted or value in done or \
+            (any(w in value for w in accepted) and not re.search(r"不|没|未|还没|怎么|吗|？|\?", value)):
         return {step.slot: step.params.get("set_value", True)}
     hint = "”或“".join(accepted[:2] or ["好的"])
     raise v.ValidationError(f"完成这一步后请回复“{hint}”，我们再继续。")

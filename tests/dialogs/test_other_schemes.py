@@ -200,3 +200,17 @@ async def test_scheme_menu_lists_every_scheme(chat, engine):
                                     "xc-hfut-college", "bj-child-student"])
 def test_every_scheme_has_a_form(dialogs, engine, scheme):
     assert scheme in engine.scheme_ids and scheme in dialogs.machines
+
+
+async def test_xuancheng_first_enrolment_in_the_guardians_own_words(chat):
+    """"没有，第一次" to the 续保 question, "安徽合肥" for the origin, "已经暂停了" for the suspension."""
+    assert "姓名" in await run(chat, "参保:xc-hfut-college", "没有，第一次")
+    reply = await run(chat, "李四", STUDENT)
+    assert "原籍地" in reply
+    assert "城乡居民暂停参保" in await chat.say("安徽合肥")
+    assert "合肥工业大学宣城校区" in await chat.say("已经暂停了")
+
+
+async def test_xuancheng_origin_outside_anhui_named_by_province(chat):
+    await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT)
+    assert "无需办理“暂停参保”" in await chat.say("江苏南京")
