@@ -214,3 +214,17 @@ async def test_xuancheng_first_enrolment_in_the_guardians_own_words(chat):
 async def test_xuancheng_origin_outside_anhui_named_by_province(chat):
     await run(chat, "参保:xc-hfut-college", "2", "李四", STUDENT)
     assert "无需办理“暂停参保”" in await chat.say("江苏南京")
+
+
+async def test_shanghai_resident_category_in_the_guardians_own_words(chat, clock):
+    clock.set(dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
+    await run(chat, "参保:sh-resident-student", "好", "钱小沪", KID)
+    assert "户籍证明材料" in await chat.say("本市户口，在幼儿园")
+    slots = (await chat.session())["enroll"]["form"]["slots"]
+    assert slots["category"] == "本市户籍18周岁以下在校（园）学生幼儿"
+
+
+async def test_shanghai_resident_category_naming_two_options_is_asked_again(chat, clock):
+    clock.set(dt.datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
+    await run(chat, "参保:sh-resident-student", "好", "钱小沪", KID)
+    assert "请回复选项前的数字" in await chat.say("积分居住证，孩子上幼儿园")
