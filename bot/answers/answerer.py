@@ -16,7 +16,7 @@ from bot.clock import SHANGHAI
 from bot.answers import calendar, claims, eligibility, english, fees, procedures, smalltalk
 from bot.answers.compare import COMPARE_WORDS, NAMED_ONLY_WORDS, compare, schemes_to_compare, side_by_side
 from bot.answers.context import ENROLL_HINT, Ask, Composed, Ctx
-from bot.answers.format import MAX_REPLY, clip, join
+from bot.answers.format import MAX_REPLY, STEP_LINE, clip, join
 from bot.answers.model import Answer
 from bot.answers.eligibility import STAGE_AGES, facts_from
 from bot.answers.policy_text import has_benefits, has_fees, levelled, source_note
@@ -53,7 +53,7 @@ FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: 
 # what was paid, a payment gone wrong); every other question gets the eligibility verdict instead.
 STILL_ANSWERED_WHEN_RULED_OUT = {"eligibility", "contacts", "refund", "payment_failure", "progress", "compare"}
 REFINEMENT_LENGTH = 12
-_STEP_LINE = re.compile(r"\d+\. ")  # a worked figure's step: the follow-up's own, even where the first has it
+FLAG_SLOTS = ("can_ask", "enroll_request", "done_already", "date_mention")  # how it was asked, not facts of the case
 SILENCE_RELATED = "，下面是相关的内容："  # procedures.silence_opening's ending
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
@@ -161,10 +161,10 @@ class QuestionAnswerer:
         first_text, follow_up = split
         first = self._answer(self.nlu.understand(first_text, state), state, now)
         if not first.confident or "pending" in state or "last" not in state:
-            return first if first.confident or "pending" in state else self._answer(u, {}, now)
+            return first  # a question back, or nothing the follow-up could refine: the follow-up waits
         second = self._answer(self.nlu.understand(follow_up, state), state, now)
         said = set(first.text.replace(ENROLL_HINT, "").splitlines())
-        new = [line for line in second.text.splitlines() if line not in said or _STEP_LINE.match(line)]
+        new = [line for line in second.text.splitlines() if line not in said or STEP_LINE.match(line)]
         if not second.confident or not new:
             state.pop("pending", None)
             return first
@@ -190,7 +190,7 @@ class QuestionAnswerer:
         whole, tail = self.nlu.understand(head), self.nlu.understand(last)
         if whole.intent != u.intent:
             return None
-        own = {k: v for k, v in tail.slots.items() if k not in PLACE_SLOTS and k not in ("can_ask",)}
+        own = {k: v for k, v in tail.slots.items() if k not in PLACE_SLOTS and k not in FLAG_SLOTS}
         differs = any(whole.slots.get(k) != v for k, v in own.items())
         elliptical = last.rstrip("?？ ").endswith("呢")
         if (elliptical and (own or tail.intent in (UNCLEAR, u.intent))) or \

@@ -49,7 +49,7 @@ def join(*parts: str) -> str:
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
-_STEP = re.compile(r"\d+\. ")  # a worked figure's numbered step: two bills share a step line, each needs it
+STEP_LINE = re.compile(r"\d+\. ")  # a worked figure's numbered step: two bills share a step line, each needs it
 
 
 def _unique_lines(lines: list[str]) -> list[str]:
@@ -57,7 +57,7 @@ def _unique_lines(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         key = line.strip().lstrip("·-• ").strip()
-        if key and key in seen and not _STEP.match(line):
+        if key and key in seen and not STEP_LINE.match(line):
             continue
         seen.add(key)
         out.append(line)
