@@ -53,6 +53,7 @@ FIGURE_INTENTS = {"reimbursement", "fee", "deadline"}  # answers with a figure: 
 # what was paid, a payment gone wrong); every other question gets the eligibility verdict instead.
 STILL_ANSWERED_WHEN_RULED_OUT = {"eligibility", "contacts", "refund", "payment_failure", "progress", "compare"}
 REFINEMENT_LENGTH = 12
+CLAIM_WORDS = re.compile(r"报销|理赔|报账")  # materials asked for a claim, not for enrolment
 FLAG_SLOTS = ("can_ask", "enroll_request", "done_already", "date_mention")  # how it was asked, not facts of the case
 SILENCE_RELATED = "，下面是相关的内容："  # procedures.silence_opening's ending
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
@@ -338,9 +339,18 @@ class QuestionAnswerer:
                 composed.text = join(opening, composed.text)
             return composed
         composed = procedures.topic_answer(ctx, ctx.topics or ["steps"])
+        if intent == "materials" and CLAIM_WORDS.search(ctx.text) and not self._lists_claim_materials(ctx.scheme):
+            # "少儿住院基金报销需要什么材料": the pack lists what enrolment needs, not what a claim needs
+            head, _colon, rest = composed.text.partition("：\n")
+            lead = f"{ctx.pack.short_name}的材料里没有列出报销时要带的材料；下面是参保时要准备的材料和相关内容："
+            composed.text = join(lead, rest) if rest else join(lead, composed.text)
         if intent in ("enroll", "materials", "procedure"):
             composed.text = join(composed.text, ENROLL_HINT)
         return composed
+
+    def _lists_claim_materials(self, scheme: str) -> bool:
+        return any(CLAIM_WORDS.search(f"{item.title}{line}") for item in self.engine.procedure(scheme, "materials")
+                   for line in item.lines)
 
     def _composed_from_rules(self, intent: str, ctx: Ctx) -> Composed | None:
         """The answer of an intent the rule engine computes (figures, dates, cover); None for the others."""

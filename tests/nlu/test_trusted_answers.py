@@ -503,3 +503,10 @@ def test_a_parent_at_a_company_hears_the_ningbo_guide_is_for_civil_servants_chil
 def test_a_civil_servants_family_is_not_shown_the_line_for_other_children(qa):
     reply, = chat(qa, "宁波公务员的孩子医保怎么交")
     assert "未参加原机关子女医疗统筹" not in reply and "宁波税务" in reply
+
+
+@pytest.mark.parametrize("question", ["少儿住院基金报销需要什么材料", "宁波医保报销要什么证件"])
+def test_materials_for_a_claim_are_said_to_be_unlisted_before_the_enrolment_ones(qa, question):
+    reply, = chat(qa, question)
+    assert "的材料里没有列出报销时要带的材料" in reply.splitlines()[0]
+    assert "没有列出报销" not in chat(qa, "上海居民医保要准备哪些材料")[0]
