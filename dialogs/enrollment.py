@@ -68,6 +68,16 @@ def _plainly_a_question(text: str) -> bool:
     return text.endswith(("吗", "呢", "？", "?")) or any(w in text for w in ("多少", "怎么", "为什么", "能不能"))
 
 
+# "不知道哪个学校，幼儿园叫阳光幼儿园" / "孩子在北京东路小学读书": the school's name inside a sentence.
+_SCHOOL_IN_SENTENCE = re.compile(r"(?:叫|是|在|读|上)((?:[\u4e00-\u9fff]{2,16}?)(?:幼儿园|托儿所|小学|中学|学校|学院))")
+
+
+def _school_named_in(text: str) -> str:
+    """The school a sentence names after 叫/是/在/读/上, else the text as typed."""
+    found = _SCHOOL_IN_SENTENCE.findall(text)
+    return found[-1] if found and len(text) > len(found[-1]) + 1 else text
+
+
 def _scene_question(school: str) -> str:
     return (f"您是扫描“{school}”的二维码进入的。孩子的参保单位是这所学校吗？\n"
             f"请回复：{fields.menu_link('是', 1)} / {fields.menu_link('否', 2)}")
@@ -677,9 +687,10 @@ class EnrollmentDialogs:
             return await self._reject(turn, form, spec, step, text, understand,
                                       ValidationError(f"请回复1到{len(pending)}之间的数字，或输入学校名称。"))
         try:
-            query = check_free_text(text, "学校名称", 40)
+            typed = check_free_text(text, "学校名称", 40)
         except ValidationError as err:
             return await self._reject(turn, form, spec, step, text, understand, err)
+        query = _school_named_in(typed)
         named = district_of(query)
         if named:  # "黄浦": the guardian narrows the search to a district
             form["slots"][step.params.get("district_slot", "school_district")] = named
@@ -687,7 +698,8 @@ class EnrollmentDialogs:
         hits = self.schools.search(query, district=district)
         if not hits:
             where = f"{district}" if district else "学校名录"
-            return await self._reject(turn, form, spec, step, text, understand, ValidationError(
+            said = query if query != typed else text  # a school named in a sentence: not a question
+            return await self._reject(turn, form, spec, step, said, understand, ValidationError(
                 f"在{where}没有找到与“{redact(query)}”相近的学校。请换个关键字（如学校名称中的路名），"
                 "也可以先回复学校所在的区名（如“黄浦”）。"))
         if len(hits) == 1 and (hits[0].name == query or query in hits[0].name):

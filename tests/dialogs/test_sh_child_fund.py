@@ -354,3 +354,16 @@ async def test_a_school_typed_for_the_childs_name_is_refused(chat):
     reply = await chat.say("北京东路小学")
     assert "学校" in reply and "北京东路小学的证件号码" not in reply
     assert "韩小明的证件号码" in await chat.say("韩小明")
+
+
+async def test_a_school_named_inside_a_sentence_is_searched(chat, roster):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", CHILD_ID, "静安区联航路4号", "是", "否"]:
+        await chat.say(text)
+    assert "已选择" in await chat.say("不知道是哪个区，孩子在北京东路小学读书")
+
+
+async def test_a_school_named_in_a_sentence_is_searched_not_taken_for_a_question(chat, roster):
+    for text in ["参保:sh-child-fund", "同意", "韩小明", CHILD_ID, "静安区联航路4号", "是", "否"]:
+        await chat.say(text)
+    reply = await chat.say("不知道哪个学校，幼儿园叫火星幼儿园")
+    assert ("找到以下学校" in reply or "没有找到" in reply) and not chat.replies[-1].digression
