@@ -35,6 +35,9 @@ UNCLEAR = "unclear"  # the intent when no catalogue intent is convincing
 MIN_SCORE = 0.30  # below this the bot says it did not understand
 MIN_MARGIN = 0.02  # two near-equal weak candidates are also "unclear"
 CLOSE_CALL = 0.40  # …unless the leader is this sure anyway
+# A greeting before a question ("你好，…", "您好 请问…", "在吗？…"): read the question.
+_GREETING_FIRST = re.compile(r"^(?:你好|您好|在吗|哈喽|hello|hi|早上好|下午好|晚上好|老师好)[呀啊哦~！!，,。.？?\s]*(?:请问)?")
+GREETING_REST_MIN = 4
 STRONG_KEYWORDS = 4.0  # a message this clearly about a new topic overrides a pending question
 _MENU_CHOICE = re.compile(r"^(?:第)?([1-9]|[一二三四五六七八九])(?:个|项|号)?$")
 _CN_DIGIT = "一二三四五六七八九"
@@ -136,6 +139,11 @@ class Nlu:
 
     def _understand(self, text: str, context: dict) -> Understanding:
         norm, lang = self.read(text)
+        greeted = _GREETING_FIRST.match(norm)
+        if greeted and len(norm) - greeted.end() >= GREETING_REST_MIN:
+            # "你好，少儿基金多少钱": the greeting is manners; the question is the rest
+            rest = self._understand(norm[greeted.end():], context)
+            return Understanding(rest.intent, rest.confidence, rest.slots, rest.tokens, rest.candidates, norm, lang)
         slots, masked = self.slots.extract(norm)
         tokens = self.tokenizer.cut(strip_punctuation(norm))
         content_tokens = self._content_tokens(tokens, masked)

@@ -26,6 +26,11 @@ CASES = [
     ("孩子读大学了还能参加吗", "eligibility"),
     ("孩子在上海上学但户口在江苏，少儿住院基金能交吗", "eligibility"),  # "能交吗" of a child described
     ("北京一小孩子16岁了还能交吗", "eligibility"),  # the age is what is asked about
+    ("你好，少儿基金多少钱", "fee"),  # the greeting is manners, the question is the rest
+    ("您好 请问北京一小什么时候截止", "deadline"),
+    ("你好呀", "greeting"),
+    ("阿拉小囡上海户口读小学，居民医保交几钿", "fee"),  # 上海话
+    ("侬好，小囡住院好报伐", "reimbursement"),
     ("孩子8岁还来得及交吗", "deadline"),  # 来得及: the time
     ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
     ("合工大宣城校区医保怎么办理 我要办", "enroll"),  # the question, then the request
