@@ -31,6 +31,7 @@ CASES = [
     ("你好呀", "greeting"),
     ("阿拉小囡上海户口读小学，居民医保交几钿", "fee"),  # 上海话
     ("侬好，小囡住院好报伐", "reimbursement"),
+    ("啷个给娃儿办北京一小", "procedure"),  # how it is done (a question), not a request to start
     ("孩子8岁还来得及交吗", "deadline"),  # 来得及: the time
     ("帮我孩子办下北京的一小医保", "enroll"),  # a request with no question in it
     ("合工大宣城校区医保怎么办理 我要办", "enroll"),  # the question, then the request
