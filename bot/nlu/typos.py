@@ -105,17 +105,18 @@ class TypoCorrector:
                 return window  # already right: keep it whole so no shorter word inside is "corrected"
             if self.is_word(window):
                 continue
-            if self._straddles(text, i, length):
-                continue
+            left, right = self._straddles(text, i, length)
             for j in range(length):
                 if window[j] in FUNCTION_CHARS and length < ANCHORED:
                     continue  # in a long word the other characters anchor it: "少而基金" is 少儿基金
+                if (left and (j == 0 or length < ANCHORED)) or (right and (j == length - 1 or length < ANCHORED)):
+                    continue  # the changed character belongs to an ordinary word: "基今年"; "少而基金门" is fine
                 for word in self._by_hole.get(window[:j] + _HOLE + window[j + 1:], ()):
                     if word not in self.excluded and sounds_alike(window[j], word[j]):
                         return word
         return None
 
-    def _straddles(self, text: str, i: int, length: int) -> bool:
-        """The run begins or ends inside an ordinary word: "可以保证", "基今年"."""
+    def _straddles(self, text: str, i: int, length: int) -> tuple[bool, bool]:
+        """Whether the run begins, and whether it ends, inside an ordinary word: "可以保证", "基今年"."""
         end = i + length
-        return (i > 0 and self.is_word(text[i - 1:i + 1])) or (end < len(text) and self.is_word(text[end - 1:end + 1]))
+        return (i > 0 and self.is_word(text[i - 1:i + 1])), (end < len(text) and self.is_word(text[end - 1:end + 1]))

@@ -175,3 +175,9 @@ def test_pinyin_is_not_english(nlu):
 def test_this_year_is_asked_about_only_when_tied_to_the_doing(nlu):
     assert nlu.understand("孩子户口在上海，今年读高三，19岁了，居民医保还能交吗").slots.get("when_asked") is None
     assert nlu.understand("上海居民医保今年还能办吗").slots.get("when_asked") == "this_year"
+
+
+def test_a_long_word_with_one_wrong_character_is_corrected_beside_an_ordinary_word(nlu):
+    # "金门" is a word, but the wrong character (而) is inside 少而基金, not at its edge
+    assert nlu.read("上海少而基金门镇能报吗")[0].startswith("上海少儿基金")
+    assert nlu.read("基今年")[0] == "基今年"  # the changed character would belong to 今年
