@@ -177,5 +177,5 @@ def lookup(ctx: Ctx) -> Composed | None:
     lines = relevant_lines(ctx, None, limit=3, strong=LOOKUP_STRONG)
     if not lines:
         return None
-    return Composed(join(f"{ctx.pack.short_name}：", _render(lines, []), source_note(ctx.pack), LOOKUP_HINT),
-                    confident=False)
+    opening = silence_opening(ctx) or f"{ctx.pack.short_name}："
+    return Composed(join(opening, _render(lines, []), source_note(ctx.pack), LOOKUP_HINT), confident=False)

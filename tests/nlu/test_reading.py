@@ -181,3 +181,10 @@ def test_a_long_word_with_one_wrong_character_is_corrected_beside_an_ordinary_wo
     # "金门" is a word, but the wrong character (而) is inside 少而基金, not at its edge
     assert nlu.read("上海少而基金门镇能报吗")[0].startswith("上海少儿基金")
     assert nlu.read("基今年")[0] == "基今年"  # the changed character would belong to 今年
+
+
+def test_an_english_hospital_stay_and_payment_methods_are_read(nlu):
+    u = nlu.understand("How much will I get back if my son stays in a tier 3 hospital in Shanghai and the bill is 20000 yuan?")
+    assert (u.intent, u.slots.get("kind"), u.slots.get("hospital_level"), u.slots.get("amount")) == \
+        ("reimbursement", "inpatient", 3, 20000)
+    assert "支付宝" in nlu.understand("Can I pay the Ningbo insurance with Alipay?").text
