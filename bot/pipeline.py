@@ -72,7 +72,7 @@ class Pipeline:
         self._flush_timer: asyncio.Task | None = None  # a flush_counts waiting for COUNT_FLUSH_SECONDS
         self._flush_lock = asyncio.Lock()  # drain waits for a flush in progress
         self._handling = 0  # guardians' messages being handled now
-        self._quiet_waiters: list[asyncio.Future] = []  # follow-ups waiting for _handling to reach 0
+        self._quiet_waiters: set[asyncio.Future] = set()  # follow-ups waiting for _handling to reach 0
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The reply to send now, or None for "success" (the answer then comes by message)."""
@@ -281,15 +281,16 @@ class Pipeline:
             return
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        self._quiet_waiters.append(waiter)
+        self._quiet_waiters.add(waiter)
         timer = loop.call_later(FOLLOWUP_WAIT_LIMIT, lambda: waiter.done() or waiter.set_result(None))
         try:
             await waiter
         finally:
             timer.cancel()
+            self._quiet_waiters.discard(waiter)  # woken by its timer under a load that never pauses: not kept
 
     def _wake_followups(self) -> None:
-        waiters, self._quiet_waiters = self._quiet_waiters, []
+        waiters, self._quiet_waiters = self._quiet_waiters, set()
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)

@@ -28,7 +28,7 @@ from dialogs.forms import (FormMachine, FormModel, FormSpec, Step, copy_json, ge
 from dialogs.ports import LocalSubmitter, Submitter
 from dialogs.schools import DEFAULT_FILE, SchoolDirectory, district_in, district_of, district_of_region
 from dialogs.validators import (MAX_INPUT, ValidationError, age_on, check_free_text, looks_like_sentence, normalize,
-                                parse_agreement, parse_yes_no)
+                                parse_agreement, parse_yes_no, yes_no_and_rest)
 
 log = logging.getLogger(__name__)
 
@@ -493,12 +493,11 @@ class EnrollmentDialogs:
         """The district proposed from the address or the ID's area code: 是 takes it (with what a confirmed
         Shanghai district says, e.g. 上海户籍人员: `on_confirm`), another district's name takes that one, 否
         asks the plain question."""
-        answer = parse_yes_no(text)
+        answer, rest = yes_no_and_rest(text)
         if answer is False:
-            rest = [re.sub(r"^(?:户籍|户口)?(?:在|是|属于)", "", part.strip())
-                    for part in re.split(r"[，,。;； ]", text.strip(), maxsplit=1)[1:]]
+            rest = re.sub(r"^(?:户籍|户口)?(?:在|是|属于)", "", rest.strip())
             try:  # "不是，在静安区": the district said after the no
-                named = fields.parse(step, rest[0], form["slots"], turn.now.date())[step.slot] if rest else None
+                named = fields.parse(step, rest, form["slots"], turn.now.date())[step.slot] if rest else None
             except ValidationError:
                 named = None
             if named and named != form.get("proposal"):

@@ -368,20 +368,26 @@ def parse_yes_no(text: str | None) -> bool | None:
     question's verb said back — 在的, 参加了, 没参加 —, or one of them followed by what it is about: "是的，原来参加了",
     "不是，我们是外地户口"); None for anything else — "好的", "嗯", "ok" or "知道了" acknowledge, they do not
     answer, and a yes that goes on with a doubt ("是的，不过没有…") is asked again."""
+    return yes_no_and_rest(text)[0]
+
+
+def yes_no_and_rest(text: str | None) -> tuple[bool | None, str]:
+    """`parse_yes_no`'s answer and what was said after it ("不是，在静安区" → (False, "在静安区")); the rest is ""
+    when the whole message is the answer, or when there is no answer."""
     value = _answer_word(text)
     if value in _YES or value in _ECHO_YES:
-        return True
+        return True, ""
     if value in _NO or value in _ECHO_NO:
-        return False
+        return False, ""
     brk = _CLAUSE_BREAK.search(value)
     if brk is None:
-        return None
+        return None, ""
     head, rest = value[:brk.start()], value[brk.end():]
     if (head in _YES or head in _ECHO_YES) and not head.isascii() and not _DOUBT.search(rest):
-        return True
+        return True, rest
     if (head in _NO or head in _ECHO_NO) and not head.isascii():
-        return False
-    return None
+        return False, rest
+    return None, ""
 
 
 _CONSENT = frozenset({"同意", "我同意", "已阅读并同意", "同意遵守", "继续", "继续办理", "i agree", "agree"})

@@ -55,7 +55,6 @@ STILL_ANSWERED_WHEN_RULED_OUT = {"eligibility", "contacts", "refund", "payment_f
 REFINEMENT_LENGTH = 12
 CLAIM_WORDS = re.compile(r"报销|理赔|报账")  # materials asked for a claim, not for enrolment
 FLAG_SLOTS = ("can_ask", "enroll_request", "done_already", "date_mention")  # how it was asked, not facts of the case
-SILENCE_RELATED = "，下面是相关的内容："  # procedures.silence_opening's ending
 # Facts about the child that stay true from one question to the next ("孩子上初一" … "要交多少钱"). Saying
 # one of the category facts again replaces them all: "孩子三岁" after "初一" is not a three-year-old pupil.
 CATEGORY_FACTS = {"age", "birth_date", "school_stage", "in_school", "person_group", "full_time", "employed"}
@@ -159,19 +158,20 @@ class QuestionAnswerer:
         split = self._follow_up_clause(u, raw)
         if split is None:
             return self._answer(u, state, now)
-        first_text, follow_up = split
-        first = self._answer(self.nlu.understand(first_text, state), state, now)
+        question, follow_up = split
+        first = self._answer(self.nlu.understand(question, state), state, now)
         if not first.confident or "pending" in state or "last" not in state:
             return first  # a question back, or nothing the follow-up could refine: the follow-up waits
         second = self._answer(self.nlu.understand(follow_up, state), state, now)
-        said = set(first.text.replace(ENROLL_HINT, "").splitlines())
+        first_text = first.text.replace(ENROLL_HINT, "").rstrip()
+        said = set(first_text.splitlines())
         new = [line for line in second.text.splitlines() if line not in said or STEP_LINE.match(line)]
         if not second.confident or not new:
             state.pop("pending", None)
             return first
-        if new[0].endswith(SILENCE_RELATED) and all(line == ENROLL_HINT for line in new[1:]):
-            new = [new[0].removesuffix(SILENCE_RELATED) + "。", *new[1:]]  # "大学生呢" of a pack naming none
-        text = join(first.text.replace(ENROLL_HINT, "").rstrip(), *new)
+        if new[0].endswith(procedures.SILENCE_RELATED) and all(line == ENROLL_HINT for line in new[1:]):
+            new = [new[0].removesuffix(procedures.SILENCE_RELATED) + "。", *new[1:]]  # "大学生呢" of a pack naming none
+        text = join(first_text, *new)
         return Answer(clip(self._notes_first(text, first.scheme)), first.intent, first.slots, True, first.scheme)
 
     def _follow_up_clause(self, u: Understanding, raw: str) -> tuple[str, str] | None:
@@ -341,9 +341,10 @@ class QuestionAnswerer:
         composed = procedures.topic_answer(ctx, ctx.topics or ["steps"])
         if intent == "materials" and CLAIM_WORDS.search(ctx.text) and not self._lists_claim_materials(ctx.scheme):
             # "少儿住院基金报销需要什么材料": the pack lists what enrolment needs, not what a claim needs
-            head, _colon, rest = composed.text.partition("：\n")
+            first, _newline, rest = composed.text.partition("\n")
             lead = f"{ctx.pack.short_name}的材料里没有列出报销时要带的材料；下面是参保时要准备的材料和相关内容："
-            composed.text = join(lead, rest) if rest else join(lead, composed.text)
+            # in place of the plain "<name>：" heading only — a silence opening ("…没有提到“支付宝”…") stays
+            composed.text = join(lead, rest) if first == f"{ctx.pack.short_name}：" else join(lead, composed.text)
         if intent in ("enroll", "materials", "procedure"):
             composed.text = join(composed.text, ENROLL_HINT)
         return composed

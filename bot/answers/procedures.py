@@ -135,11 +135,14 @@ def _listing(line: Line, focus: str) -> float:
     return LISTING_BONUS if focus and line.text.count(focus) >= 2 else 0.0
 
 
+SILENCE_RELATED = "，下面是相关的内容："  # how a silence opening hands over to the related lines
+
+
 def silence_opening(ctx: Ctx) -> str:
     """"…的材料里没有提到“支付宝”，下面是相关的内容：" when the question names things (lexicon.silence_terms:
     支付宝, 新生儿, 补交…) that the pack never names, nor a synonym; else ""."""
     missing = ctx.index.unsaid(ctx.scheme, ctx.question, ctx.silence_terms)[:2]
-    return f"{ctx.pack.short_name}的材料里没有提到“{'”“'.join(missing)}”，下面是相关的内容：" if missing else ""
+    return f"{ctx.pack.short_name}的材料里没有提到“{'”“'.join(missing)}”{SILENCE_RELATED}" if missing else ""
 
 
 def topic_answer(ctx: Ctx, topics: list[str]) -> Composed:

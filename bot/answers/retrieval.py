@@ -107,6 +107,7 @@ class ProcedureIndex:
         self._owner = self._sole_owners()  # built at start-up: the first question must not pay for it
         self._said = {scheme_id: "".join(f"{line.title}{line.text}" for line in lines).lower()
                       for scheme_id, lines in self._lines.items()}
+        self._groups: dict[str, tuple[str, ...]] = {}  # silence term → its synonym group (`unsaid`)
 
     def _sole_owners(self) -> dict[str, str]:
         """Feature → the only pack whose lines use it."""
@@ -166,11 +167,20 @@ class ProcedureIndex:
         said, text = self._said.get(scheme_id, ""), text.lower()
         missing = []
         for term in terms:
-            synonyms = {term, *(w for word, words in self._synonyms if term in (word, *words) for w in (word, *words))}
-            asked = any(w.lower() in text for w in synonyms)  # "刚出生" asks about 新生儿
-            if asked and not any(w.lower() in said for w in synonyms):
+            synonyms = self._synonym_group(term)
+            asked = any(w in text for w in synonyms)  # "刚出生" asks about 新生儿
+            if asked and not any(w in said for w in synonyms):
                 missing.append(term)
         return missing
+
+    def _synonym_group(self, term: str) -> tuple[str, ...]:
+        """`term` and every word a lexicon synonym entry pairs with it, lower-cased; worked out once per term
+        (asked on every answer, and a walk over all synonym entries costs ~10 µs a term)."""
+        group = self._groups.get(term)
+        if group is None:
+            words = {term, *(w for word, others in self._synonyms if term in (word, *others) for w in (word, *others))}
+            group = self._groups[term] = tuple(w.lower() for w in words)
+        return group
 
     def distinctive_scheme(self, text: str, vocabulary: frozenset[str] | set[str] | None = None) -> str | None:
         """The one pack whose own vocabulary the question uses ("预审" → the Shanghai fund, "京卡" → Beijing).

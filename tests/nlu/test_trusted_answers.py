@@ -510,3 +510,8 @@ def test_materials_for_a_claim_are_said_to_be_unlisted_before_the_enrolment_ones
     reply, = chat(qa, question)
     assert "的材料里没有列出报销时要带的材料" in reply.splitlines()[0]
     assert "没有列出报销" not in chat(qa, "上海居民医保要准备哪些材料")[0]
+
+
+def test_materials_for_a_claim_keep_what_the_seed_does_not_name(qa):
+    reply, = chat(qa, "少儿住院基金报销需要发票等哪些材料")
+    assert "没有列出报销时要带的材料" in reply and "没有提到“发票”" in reply
